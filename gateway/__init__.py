@@ -1,0 +1,1 @@
+"""Inlet: a self-hosted contact-ingestion gateway for email marketing."""

@@ -1,0 +1,1 @@
+"""The token-authenticated REST API."""

@@ -1,0 +1,51 @@
+"""``create_app(settings)``: the gateway built from plain lists of routes and middleware."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route
+
+import gateway.convertors  # noqa: F401  (registers the {…:vocab} path convertor)
+from gateway import runtime
+from gateway.api.routes import routes as api_routes
+from gateway.errors import EXCEPTION_HANDLERS
+from gateway.health import healthz
+from gateway.middleware import SecurityHeaders
+from gateway.settings import Settings
+
+
+def build_routes() -> list:
+    """Every area's routes, each area mounted from its own ``routes.py``."""
+    return [
+        Route("/healthz", healthz, name="healthz"),
+        Mount("/api", routes=api_routes, name="api"),
+    ]
+
+
+def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None) -> Starlette:
+    """Build the ASGI app; ``run_jobs`` (default: on with no Redis) runs queued jobs in-process."""
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=logging.INFO)
+    queue = runtime.configure(settings)
+    if run_jobs is None:
+        run_jobs = settings.embedded_queue
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        if run_jobs:
+            queue.start()
+        try:
+            yield
+        finally:
+            if run_jobs:
+                queue.stop()
+
+    app = Starlette(routes=build_routes(), middleware=[Middleware(SecurityHeaders)],
+                    exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.queue = queue
+    return app

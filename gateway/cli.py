@@ -1,0 +1,162 @@
+"""The ``inlet`` console script."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from gateway import runtime
+from gateway.db import db, upgrade
+from gateway.errors import InletError
+from gateway.settings import Settings, SettingsError
+
+
+def _configure(migrate: bool = True) -> Settings:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    runtime.configure(settings, migrate=migrate)
+    return settings
+
+
+@click.group()
+def main() -> None:
+    """Inlet: a self-hosted contact-ingestion gateway."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the gateway (and, with no INLET_REDIS_URL, its jobs in-process)."""
+    import uvicorn
+
+    from gateway.app import create_app
+    try:
+        app = create_app(Settings.from_env())
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    uvicorn.run(app, host=host, port=port, proxy_headers=True)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker for Inlet's queue (needs INLET_REDIS_URL)."""
+    settings = _configure()
+    if settings.embedded_queue:
+        raise click.ClickException("INLET_REDIS_URL is not set: `inlet serve` runs the jobs "
+                                   "in-process on embedded defaults.")
+    from rq import Worker
+    queue = runtime.queue()
+    db.close()  # the work horse opens its own connection after the fork
+    Worker([queue.rq], connection=queue.redis).work(burst=burst, with_scheduler=True)
+
+
+@main.group("db")
+def db_group() -> None:
+    """Schema commands."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the schema (safe to run again)."""
+    _configure(migrate=False)
+    applied = upgrade()
+    click.echo(f"applied: {', '.join(map(str, applied))}" if applied else "schema up to date")
+
+
+@main.group()
+def account() -> None:
+    """Accounts (tenants)."""
+
+
+@account.command("create")
+@click.argument("name")
+def account_create(name: str) -> None:
+    """Create an account and print its id."""
+    from gateway.accounts import create_account
+    settings = _configure()
+    with db.connection_context():
+        click.echo(create_account(name, settings.default_languages).id)
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("account_id", type=int)
+@click.option("--scopes", default="contacts:read,contacts:write,imports:write",
+              show_default=True, help="Comma-separated: contacts:read, contacts:write, "
+                                      "imports:write, admin.")
+@click.option("--name", default="", help="A label to recognise the token by.")
+def token_create(account_id: int, scopes: str, name: str) -> None:
+    """Create a token and print it once (it is stored only as a hash)."""
+    from gateway.auth import create_token
+    _configure()
+    with db.connection_context():
+        _require_account(account_id)
+        _, plain = _run(create_token, account_id,
+                        [s.strip() for s in scopes.split(",") if s.strip()], name)
+    click.echo(plain)
+
+
+@token.command("revoke")
+@click.argument("account_id", type=int)
+@click.argument("token_id", type=int)
+def token_revoke(account_id: int, token_id: int) -> None:
+    """Revoke a token by its id."""
+    from gateway.auth import revoke_token
+    _configure()
+    with db.connection_context():
+        if not revoke_token(account_id, token_id):
+            raise click.ClickException("no such live token")
+    click.echo("revoked")
+
+
+@main.group()
+def user() -> None:
+    """Admin UI logins."""
+
+
+@user.command("create")
+@click.argument("account_id", type=int)
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_create(account_id: int, email: str, password_stdin: bool) -> None:
+    """Create an admin UI login for an account."""
+    from gateway.auth import create_user
+    _configure()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with db.connection_context():
+        _require_account(account_id)
+        created = _run(create_user, account_id, email, password)
+    click.echo(f"user {created.email} created")
+
+
+def _require_account(account_id: int) -> None:
+    from gateway.models import Account
+    if not Account.get_or_none(Account.id == account_id):
+        raise click.ClickException(f"no account {account_id}")
+
+
+def _run(fn, *args):
+    """Call ``fn``, turning our errors into a clean CLI message."""
+    import peewee
+    try:
+        return fn(*args)
+    except InletError as exc:
+        raise click.ClickException(exc.message) from None
+    except peewee.IntegrityError:
+        raise click.ClickException("that exists already") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""One exception tree for the whole gateway, mapped to the SPEC §7 JSON error shape."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+log = logging.getLogger("inlet")
+
+
+class InletError(Exception):
+    """Base of every error a client may see; ``status`` and ``code`` decide the answer."""
+
+    status = 400
+    code = "bad_request"
+    message = "The request is not valid."
+
+    def __init__(self, message: str | None = None, details: list | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.details = details or []
+        self.headers = headers or {}
+
+    def to_dict(self) -> dict:
+        """The SPEC §7 error body."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class BadRequest(InletError):
+    status, code = 400, "bad_request"
+
+
+class MalformedJSON(InletError):
+    status, code, message = 400, "malformed_json", "The body is not valid JSON."
+
+
+class Unauthorized(InletError):
+    status, code, message = 401, "unauthorized", "Authentication is required."
+
+    def __init__(self, message: str | None = None, details: list | None = None):
+        super().__init__(message, details, {"WWW-Authenticate": 'Basic realm="inlet", Bearer'})
+
+
+class Forbidden(InletError):
+    status, code, message = 403, "forbidden", "This token may not do that."
+
+
+class NotFound(InletError):
+    status, code, message = 404, "not_found", "Not found."
+
+
+class MethodNotAllowed(InletError):
+    status, code, message = 405, "method_not_allowed", "Method not allowed."
+
+
+class Conflict(InletError):
+    status, code, message = 409, "conflict", "It exists already."
+
+
+class PayloadTooLarge(InletError):
+    status, code, message = 413, "payload_too_large", "The body is too large."
+
+
+class UnsupportedMediaType(InletError):
+    status, code, message = 415, "unsupported_media_type", "Unsupported content type."
+
+
+class ValidationFailed(InletError):
+    status, code, message = 422, "validation_failed", "Some fields are not valid."
+
+
+class RateLimited(InletError):
+    status, code, message = 429, "rate_limited", "Too many requests; try again later."
+
+    def __init__(self, retry_after: int, message: str | None = None):
+        super().__init__(message, headers={"Retry-After": str(max(1, int(retry_after)))})
+
+
+class ServiceUnavailable(InletError):
+    status, code, message = 503, "unavailable", "A backing service is unavailable; retry later."
+
+    def __init__(self, message: str | None = None, retry_after: int = 5):
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+_HTTP_CODES = {400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound,
+               405: MethodNotAllowed, 413: PayloadTooLarge, 415: UnsupportedMediaType}
+
+
+def error_response(exc: InletError) -> JSONResponse:
+    """Render an ``InletError`` as JSON."""
+    return JSONResponse(exc.to_dict(), status_code=exc.status, headers=exc.headers)
+
+
+async def handle_inlet_error(request: Request, exc: InletError) -> JSONResponse:
+    """Handler for the exception tree."""
+    return error_response(exc)
+
+
+async def handle_http_exception(request: Request, exc: HTTPException) -> JSONResponse:
+    """Starlette's own 404/405 in our shape."""
+    cls = _HTTP_CODES.get(exc.status_code, BadRequest)
+    return error_response(cls())
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """Log the traceback; never show internals to the client."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    body = {"error": {"code": "internal_error", "message": "Something went wrong on our side.",
+                      "details": []}}
+    return JSONResponse(body, status_code=500)
+
+
+EXCEPTION_HANDLERS = {
+    InletError: handle_inlet_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

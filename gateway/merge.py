@@ -1,0 +1,135 @@
+"""The merge rules of SPEC §3, in one place: every inbound path calls ``merge``.
+
+1. An empty value never overwrites a stored value.
+2. A value of ``.`` or ``-`` clears the field.
+3. Preferences and interests are added; existing ones are never removed.
+4. A ``multiple_choice`` field is replaced entirely by the incoming values.
+5. A blacklisted contact is never changed or re-activated.
+6. A confirmed contact never goes back to unconfirmed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CLEAR_MARKERS = frozenset({".", "-"})
+SCALAR_FIELDS = ("first_name", "name", "language", "source")
+# Mandatory fields can't be cleared: a contact without them would break SPEC §3.
+MANDATORY_FIELDS = frozenset({"language", "source"})
+SET_FIELDS = ("preferences", "interests")
+STATUS_RANK = {"unconfirmed": 0, "confirmed": 1, "blacklisted": 2}
+
+
+class _Clear:
+    """Marker for "clear this field" once validation has recognised ``.`` or ``-``."""
+
+    def __repr__(self) -> str:
+        return "CLEAR"
+
+
+CLEAR = _Clear()
+
+
+def is_empty(value) -> bool:
+    """Rule 1's notion of empty: nothing, blank text or an empty collection."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list | tuple | set | dict):
+        return len(value) == 0
+    return False
+
+
+def is_clear(value) -> bool:
+    """Rule 2: ``.`` or ``-`` (or the CLEAR marker) clears."""
+    return value is CLEAR or (isinstance(value, str) and value.strip() in CLEAR_MARKERS)
+
+
+@dataclass
+class MergeResult:
+    """What a merge decided: the outcome and the full values to store."""
+
+    outcome: str  # created | updated | unchanged | blacklisted
+    values: dict = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome in ("created", "updated")
+
+
+def merge(stored: dict | None, incoming: dict, field_types: dict[str, str] | None = None,
+          status: str | None = None) -> MergeResult:
+    """Merge ``incoming`` (clean values) into ``stored`` (None for a new contact)."""
+    field_types = field_types or {}
+    if stored is None:
+        return MergeResult("created", _new_values(incoming, field_types, status))
+    if stored.get("status") == "blacklisted":
+        return MergeResult("blacklisted", dict(stored))
+    values = dict(stored)
+    for name in SCALAR_FIELDS:
+        _merge_scalar(values, name, incoming.get(name))
+    for name in SET_FIELDS:
+        values[name] = _add_labels(stored.get(name) or [], incoming.get(name))
+    values["custom_fields"] = _merge_custom(stored.get("custom_fields") or {},
+                                            incoming.get("custom_fields") or {}, field_types)
+    values["status"] = _merge_status(stored.get("status", "unconfirmed"), status)
+    outcome = "unchanged" if _same(values, stored) else "updated"
+    return MergeResult(outcome, values)
+
+
+def _new_values(incoming: dict, field_types: dict[str, str], status: str | None) -> dict:
+    values = {"email": incoming["email"]}
+    for name in SCALAR_FIELDS:
+        value = incoming.get(name)
+        values[name] = None if is_empty(value) or is_clear(value) else value
+    for name in SET_FIELDS:
+        values[name] = _add_labels([], incoming.get(name))
+    values["custom_fields"] = _merge_custom({}, incoming.get("custom_fields") or {}, field_types)
+    values["status"] = status or "unconfirmed"
+    return values
+
+
+def _merge_scalar(values: dict, name: str, value) -> None:
+    if is_empty(value):
+        return  # rule 1
+    if is_clear(value):
+        if name not in MANDATORY_FIELDS:
+            values[name] = None  # rule 2
+        return
+    values[name] = value
+
+
+def _add_labels(stored: list, incoming) -> list:
+    """Rule 3: union, stored order first; never removes."""
+    result = list(stored)
+    for label in incoming or ():
+        if not is_clear(label) and not is_empty(label) and label not in result:
+            result.append(label)
+    return result
+
+
+def _merge_custom(stored: dict, incoming: dict, field_types: dict[str, str]) -> dict:
+    result = dict(stored)
+    for name, value in incoming.items():
+        if is_clear(value):
+            result.pop(name, None)  # rule 2
+        elif is_empty(value):
+            continue  # rule 1
+        elif field_types.get(name) == "multiple_choice":
+            result[name] = list(dict.fromkeys(value))  # rule 4: replaced entirely
+        else:
+            result[name] = value
+    return result
+
+
+def _merge_status(stored: str, incoming: str | None) -> str:
+    """Rule 6 (and 5): status only moves up unconfirmed → confirmed → blacklisted."""
+    if incoming is None:
+        return stored
+    return incoming if STATUS_RANK[incoming] > STATUS_RANK[stored] else stored
+
+
+def _same(values: dict, stored: dict) -> bool:
+    keys = set(SCALAR_FIELDS) | set(SET_FIELDS) | {"custom_fields", "status"}
+    return all(values.get(k) == stored.get(k) for k in keys)

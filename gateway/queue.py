@@ -1,0 +1,159 @@
+"""The job queue: RQ on Redis in production, a durable in-process queue on embedded defaults.
+
+Both run the same module-level job functions; a job is named by its dotted path and takes
+plain ids, so it can be retried or replayed without side effects.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+from datetime import timedelta
+
+import peewee
+import redis
+from rq import Queue, Retry
+
+from gateway.db import db, utcnow
+from gateway.errors import ServiceUnavailable
+from gateway.models import EmbeddedJob
+from gateway.settings import Settings
+
+log = logging.getLogger("inlet.queue")
+
+
+def job_path(func: Callable) -> str:
+    """``module.function`` for a module-level job function."""
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+def resolve(path: str) -> Callable:
+    """The function named by ``job_path``."""
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+class RedisQueue:
+    """RQ on Redis: ``inlet worker`` processes run the jobs."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5,
+                                          socket_connect_timeout=2)
+        self.rq = Queue(settings.queue_name, connection=self.redis)
+
+    def enqueue(self, func: Callable, *args, job_id: str | None = None) -> str:
+        """Queue ``func(*args)`` durably or raise 503; returns the job id."""
+        intervals = list(self.settings.job_retry_intervals)
+        retry = Retry(max=len(intervals), interval=intervals) if intervals else None
+        try:
+            job = self.rq.enqueue(func, *args, job_id=job_id, retry=retry,
+                                  result_ttl=3600, failure_ttl=30 * 24 * 3600)
+        except redis.exceptions.RedisError:
+            log.warning("Redis unreachable while queueing %s", job_path(func))
+            raise ServiceUnavailable("The queue is unavailable; nothing was accepted.") from None
+        return job.id
+
+    def ping(self) -> bool:
+        """True when Redis answers."""
+        try:
+            return bool(self.redis.ping())
+        except redis.exceptions.RedisError:
+            return False
+
+    def run_pending(self) -> int:
+        """Run every queued job in this process (tests and the CLI's in-process import)."""
+        from rq import SimpleWorker
+        worker = SimpleWorker([self.rq], connection=self.redis)
+        worker.work(burst=True, with_scheduler=False)
+        return 0
+
+
+class EmbeddedQueue:
+    """A queue kept in the database and run by a thread of the web process (no Redis)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def enqueue(self, func: Callable, *args, job_id: str | None = None) -> str:
+        """Store the job (durable once committed) and wake the runner."""
+        with db.connection_context():
+            try:
+                with db.atomic():
+                    row = EmbeddedJob.create(func=job_path(func), args=list(args),
+                                             job_key=job_id)
+            except peewee.IntegrityError:
+                row = EmbeddedJob.get(EmbeddedJob.job_key == job_id)
+        self._wake.set()
+        return job_id or f"embedded-{row.id}"
+
+    def ping(self) -> bool:
+        return True
+
+    def run_pending(self) -> int:
+        """Run every due job once; returns how many ran."""
+        ran = 0
+        while True:
+            with db.connection_context():
+                row = (EmbeddedJob.select().where((EmbeddedJob.status == "queued")
+                                                  & (EmbeddedJob.run_at <= utcnow()))
+                       .order_by(EmbeddedJob.id).first())
+            if row is None:
+                return ran
+            self._run(row)
+            ran += 1
+
+    def _run(self, row: EmbeddedJob) -> None:
+        try:
+            resolve(row.func)(*row.args)
+        except Exception:
+            intervals = self.settings.job_retry_intervals
+            attempt = row.attempts + 1
+            failed = attempt > len(intervals)
+            delay = 0 if failed else intervals[attempt - 1]
+            log.exception("embedded job %s failed (attempt %d)", row.func, attempt)
+            with db.connection_context():
+                EmbeddedJob.update(attempts=attempt, status="failed" if failed else "queued",
+                                   run_at=utcnow() + timedelta(seconds=delay),
+                                   last_error=traceback.format_exc(limit=5)
+                                   ).where(EmbeddedJob.id == row.id).execute()
+            return
+        with db.connection_context():
+            EmbeddedJob.update(status="done", attempts=row.attempts + 1
+                               ).where(EmbeddedJob.id == row.id).execute()
+
+    def start(self) -> None:
+        """Run jobs in a background thread until ``stop``."""
+        if self._thread:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="inlet-jobs", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the runner to finish its current job and stop."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=30)
+        self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_pending()
+            except Exception:  # keep the runner alive; a DB hiccup must not stop all jobs
+                log.exception("embedded queue runner error")
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+
+
+def make_queue(settings: Settings):
+    """RQ when ``INLET_REDIS_URL`` is set, else the embedded queue."""
+    return RedisQueue(settings) if settings.redis_url else EmbeddedQueue(settings)

@@ -1,0 +1,94 @@
+"""Typed, ``INLET_``-prefixed settings read through ``starlette.config.Config``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.config import Config
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or invalid; raised at start-up, never at request time."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Inlet reads from its environment."""
+
+    env: str
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    smtp_url: str | None
+    base_url: str
+    mail_from: str
+    queue_name: str
+    token_max_age: int
+    job_retry_intervals: tuple[int, ...]
+    default_languages: tuple[str, ...]
+    max_body_bytes: int
+
+    @property
+    def embedded_queue(self) -> bool:
+        """True when no Redis is configured and jobs run in-process."""
+        return not self.redis_url
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where mails go as ``.eml`` files when no SMTP server is configured."""
+        return self.data_dir / "outbox"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``environ`` (default: the process environment)."""
+        config = Config(environ=dict(os.environ if environ is None else environ),
+                        env_prefix="INLET_")
+        env = config("ENV", cast=str, default="development")
+        if env not in ("development", "production", "test"):
+            raise SettingsError("INLET_ENV must be development, production or test")
+        data_dir = Path(config("DATA_DIR", cast=str, default="./var")).resolve()
+        database_url = config("DATABASE_URL", cast=str,
+                              default=f"sqlite:///{data_dir / 'inlet.sqlite3'}")
+        intervals = config("JOB_RETRY_INTERVALS", cast=str, default="10,60,300,1800")
+        return cls(
+            env=env,
+            data_dir=data_dir,
+            database_url=database_url,
+            redis_url=config("REDIS_URL", cast=str, default="") or None,
+            secret_key=_secret_key(config, env, data_dir),
+            smtp_url=config("SMTP_URL", cast=str, default="") or None,
+            base_url=config("BASE_URL", cast=str, default="http://127.0.0.1:8000").rstrip("/"),
+            mail_from=config("MAIL_FROM", cast=str, default="Inlet <no-reply@localhost>"),
+            queue_name=config("QUEUE", cast=str, default="inlet"),
+            token_max_age=config("CONFIRM_MAX_AGE", cast=int, default=7 * 24 * 3600),
+            job_retry_intervals=tuple(int(x) for x in intervals.split(",") if x.strip()),
+            default_languages=tuple(
+                config("DEFAULT_LANGUAGES", cast=str, default="nl,fr,en").split(",")),
+            max_body_bytes=config("MAX_BODY_BYTES", cast=int, default=1024 * 1024),
+        )
+
+
+def _secret_key(config: Config, env: str, data_dir: Path) -> str:
+    """Production needs an explicit secret; development keeps a generated one on disk."""
+    key = config("SECRET_KEY", cast=str, default="")
+    if key:
+        if len(key) < 16:
+            raise SettingsError("INLET_SECRET_KEY must be at least 16 characters")
+        return key
+    if env == "production":
+        raise SettingsError("INLET_SECRET_KEY is required when INLET_ENV=production")
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Written owner-only: this key signs sessions and opt-in links.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

@@ -1,0 +1,244 @@
+"""Checks one incoming contact against its account's vocabularies, for every inbound path."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+from email_validator import EmailNotValidError, validate_email
+
+from gateway.merge import CLEAR, is_clear, is_empty
+from gateway.models import CustomField, Vocabulary
+
+MAX_LENGTHS = {"email": 254, "first_name": 200, "name": 200, "text": 1000}
+LABEL_FIELDS = {"preferences": "preference", "interests": "interest"}
+TRUE_WORDS = frozenset({"true", "yes", "1", "y", "ja", "oui", "x"})
+FALSE_WORDS = frozenset({"false", "no", "0", "n", "nee", "non"})
+_EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass
+class FieldError:
+    """One problem with one field, with a fix where we can guess one."""
+
+    field: str
+    code: str
+    message: str
+    value: object = None
+    suggestion: str | None = None
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class AccountVocabulary:
+    """A snapshot of an account's languages, sources, labels and custom fields."""
+
+    languages: set[str] = field(default_factory=set)
+    sources: set[str] = field(default_factory=set)
+    preferences: set[str] = field(default_factory=set)
+    interests: set[str] = field(default_factory=set)
+    fields: dict[str, tuple[str, list]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, account_id: int) -> AccountVocabulary:
+        """Read the vocabularies of ``account_id`` (two queries)."""
+        vocab = cls()
+        buckets = {"language": vocab.languages, "source": vocab.sources,
+                   "preference": vocab.preferences, "interest": vocab.interests}
+        for kind, name in (Vocabulary.select(Vocabulary.kind, Vocabulary.name)
+                           .where(Vocabulary.account == account_id).tuples()):
+            buckets[kind].add(name)
+        for cf in CustomField.select().where(CustomField.account == account_id):
+            vocab.fields[cf.name] = (cf.type, list(cf.choices or []))
+        return vocab
+
+    @property
+    def field_types(self) -> dict[str, str]:
+        return {name: spec[0] for name, spec in self.fields.items()}
+
+
+def suggest(value: str, allowed) -> str | None:
+    """The allowed label that differs from ``value`` only by case or surrounding space."""
+    wanted = value.strip().casefold()
+    for label in allowed:
+        if label.casefold() == wanted:
+            return label
+    return None
+
+
+def normalise_email(value) -> tuple[str | None, FieldError | None]:
+    """Syntax-check an address (no DNS) and lower-case it."""
+    raw = str(value).strip()
+    if len(raw) > MAX_LENGTHS["email"]:
+        return None, FieldError("email", "too_long", "The e-mail address is too long.", raw)
+    if not _EMAIL_SHAPE.match(raw):
+        return None, FieldError("email", "invalid_email", "This is not a valid e-mail address.",
+                                raw)
+    try:
+        checked = validate_email(raw, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return None, FieldError("email", "invalid_email", str(exc), raw)
+    return checked.normalized.lower(), None
+
+
+def clean_contact(vocab: AccountVocabulary, data: dict, *, creating: bool = True
+                  ) -> tuple[dict, list[FieldError]]:
+    """Validate ``data``; returns clean values (``CLEAR`` for ``.``/``-``) and the errors."""
+    clean: dict = {}
+    errors: list[FieldError] = []
+    email = data.get("email")
+    if is_empty(email):
+        errors.append(FieldError("email", "required", "An e-mail address is required."))
+    else:
+        clean["email"], err = normalise_email(email)
+        errors.extend([err] if err else [])
+    for name in ("first_name", "name"):
+        _clean_text(clean, errors, name, data.get(name))
+    _clean_label(clean, errors, "language", data.get("language"), vocab.languages, creating)
+    _clean_label(clean, errors, "source", data.get("source"), vocab.sources, creating)
+    for name, kind in LABEL_FIELDS.items():
+        _clean_labels(clean, errors, name, kind, data.get(name), getattr(vocab, name))
+    custom = data.get("custom_fields") or {}
+    if not isinstance(custom, dict):
+        errors.append(FieldError("custom_fields", "invalid", "custom_fields must be an object."))
+        custom = {}
+    clean["custom_fields"] = {}
+    for name, value in custom.items():
+        _clean_custom(clean["custom_fields"], errors, vocab, name, value)
+    return clean, errors
+
+
+def _clean_text(clean: dict, errors: list, name: str, value) -> None:
+    if is_empty(value):
+        return
+    if is_clear(value):
+        clean[name] = CLEAR
+        return
+    text = str(value).strip()
+    if len(text) > MAX_LENGTHS[name]:
+        errors.append(FieldError(name, "too_long",
+                                 f"At most {MAX_LENGTHS[name]} characters.", text))
+    else:
+        clean[name] = text
+
+
+def _clean_label(clean, errors, name, value, allowed, required) -> None:
+    if is_empty(value) or is_clear(value):
+        if required:
+            errors.append(FieldError(name, "required", f"The {name} is required."))
+        return
+    text = str(value).strip()
+    if name == "language":
+        text_cmp = text.lower()  # ISO 639-1 codes are case-insensitive, stored lower-case
+        if text_cmp in allowed:
+            clean[name] = text_cmp
+            return
+        errors.append(FieldError(name, "unknown_language",
+                                 f"Unknown language {text!r}; use one of the account's "
+                                 "language codes.", text, suggest(text, allowed)))
+        return
+    if text in allowed:
+        clean[name] = text
+        return
+    hint = suggest(text, allowed)
+    msg = f"Unknown source {text!r}." + (f" Did you mean {hint!r}?" if hint else "")
+    errors.append(FieldError(name, "unknown_source", msg, text, hint))
+
+
+def split_labels(value) -> list[str]:
+    """Labels from a list or a comma-separated cell."""
+    if isinstance(value, list | tuple | set):
+        items = value
+    else:
+        items = str(value).split(",")
+    return [str(item).strip() for item in items if not is_empty(item)]
+
+
+def _clean_labels(clean, errors, name, kind, value, allowed) -> None:
+    if is_empty(value) or is_clear(value):
+        return
+    labels = []
+    for label in split_labels(value):
+        if label in allowed:
+            labels.append(label)
+            continue
+        hint = suggest(label, allowed)
+        msg = f"Unknown {kind} {label!r}." + (f" Did you mean {hint!r}?" if hint else "")
+        errors.append(FieldError(name, f"unknown_{kind}", msg, label, hint))
+    clean[name] = labels
+
+
+def _clean_custom(out: dict, errors: list, vocab: AccountVocabulary, name: str, value) -> None:
+    if name not in vocab.fields:
+        hint = suggest(name, vocab.fields)
+        errors.append(FieldError(name, "unknown_field", f"Unknown custom field {name!r}.",
+                                 name, hint))
+        return
+    if is_empty(value):
+        return
+    if is_clear(value):
+        out[name] = CLEAR
+        return
+    ftype, choices = vocab.fields[name]
+    converted, err = convert_value(name, ftype, choices, value)
+    if err:
+        errors.append(err)
+    else:
+        out[name] = converted
+
+
+def convert_value(name: str, ftype: str, choices: list, value):
+    """Convert one custom-field value to its type; returns (value, error)."""
+    try:
+        if ftype == "text":
+            text = str(value).strip()
+            if len(text) > MAX_LENGTHS["text"]:
+                return None, FieldError(name, "too_long",
+                                        f"At most {MAX_LENGTHS['text']} characters.", text)
+            return text, None
+        if ftype == "number":
+            number = float(str(value).strip().replace(",", ".")) if isinstance(value, str) \
+                else float(value)
+            return (int(number) if number.is_integer() else number), None
+        if ftype == "date":
+            return date.fromisoformat(str(value).strip()).isoformat(), None
+        if ftype == "boolean":
+            return _boolean(value), None
+        if ftype == "choice":
+            return _choice(str(value).strip(), choices), None
+        if ftype == "multiple_choice":
+            return [_choice(v, choices) for v in split_labels(value)], None
+    except _BadChoice as exc:
+        return None, FieldError(name, "unknown_choice", f"Unknown choice {exc.value!r}.",
+                                exc.value, suggest(exc.value, choices))
+    except (ValueError, TypeError):
+        code = {"date": "invalid_date", "number": "invalid_number",
+                "boolean": "invalid_boolean"}.get(ftype, "invalid")
+        hint = "Use an ISO 8601 date such as 2018-08-25." if ftype == "date" else None
+        return None, FieldError(name, code, f"Not a valid {ftype}.", value, hint)
+    return None, FieldError(name, "invalid", f"Unknown field type {ftype}.", value)
+
+
+class _BadChoice(Exception):
+    def __init__(self, value: str):
+        self.value = value
+
+
+def _choice(value: str, choices: list) -> str:
+    if value not in choices:
+        raise _BadChoice(value)
+    return value
+
+
+def _boolean(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(value)

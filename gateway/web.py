@@ -1,0 +1,74 @@
+"""Request helpers shared by every area: bounded JSON bodies, auth, DB work off the loop."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from gateway import auth
+from gateway.db import db
+from gateway.errors import MalformedJSON, PayloadTooLarge, UnsupportedMediaType
+from gateway.models import ApiToken
+
+
+async def in_db(fn: Callable, *args, **kwargs):
+    """Run blocking store work in the thread pool inside a connection context."""
+    def work():
+        with db.connection_context():
+            return fn(*args, **kwargs)
+    return await run_in_threadpool(work)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 before it is read whole when it exceeds ``limit``."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, limit: int | None = None):
+    """Parse a JSON body: 415 for another content type, 413 too large, 400 malformed."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json" and not ctype.endswith("+json"):
+        raise UnsupportedMediaType("Send the body as application/json.")
+    limit = limit or request.app.state.settings.max_body_bytes
+    raw = await read_body(request, limit)
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedJSON(f"The body is not valid JSON: {exc.__class__.__name__}.") from None
+
+
+async def authorize(request: Request, scope: str) -> ApiToken:
+    """The request's token, checked for ``scope`` (401/403 otherwise)."""
+    header = request.headers.get("authorization")
+
+    def check():
+        token = auth.authenticate(header)
+        auth.require_scope(token, scope)
+        return token
+    token = await in_db(check)
+    request.state.token = token
+    return token
+
+
+def query_int(request: Request, name: str, default: int) -> int:
+    """An integer query parameter with a clear 400."""
+    from gateway.errors import BadRequest
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer.") from None
