@@ -158,5 +158,24 @@ def _run(fn, *args):
         raise click.ClickException("that exists already") from None
 
 
+# Each area adds its own commands from its ``cli.py`` (a ``commands`` list of click commands).
+CLI_MODULES = ("gateway.imports.cli", "forms.cli", "connectors.cli", "gateway.admin.cli")
+
+
+def _register_area_commands() -> None:
+    import importlib
+    for name in CLI_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if not (exc.name and name.startswith(exc.name)):
+                raise
+            continue
+        for command in module.commands:
+            main.add_command(command)
+
+
+_register_area_commands()
+
 if __name__ == "__main__":
     main()
