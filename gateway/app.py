@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -40,7 +39,6 @@ def build_routes() -> list:
 def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None) -> Starlette:
     """Build the ASGI app; ``run_jobs`` (default: on with no Redis) runs queued jobs in-process."""
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=logging.INFO)
     queue = runtime.configure(settings)
     if run_jobs is None:
         run_jobs = settings.embedded_queue

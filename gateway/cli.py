@@ -31,9 +31,12 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Run the gateway (and, with no INLET_REDIS_URL, its jobs in-process)."""
+    import logging
+
     import uvicorn
 
     from gateway.app import create_app
+    logging.basicConfig(level=logging.INFO)
     try:
         app = create_app(Settings.from_env())
     except SettingsError as exc:

@@ -1,15 +1,186 @@
+"""The contacts API as a client uses it, on SQLite and PostgreSQL."""
+
+import pytest
+
+from tests.conftest import make_tenant
+
+ANN = {"email": "Ann@Example.com", "language": "nl", "source": "Website", "first_name": "Ann"}
+
+
+def add(client, tenant, **fields):
+    r = client.post("/api/contacts", json=ANN | fields, headers=tenant.headers)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
 def test_add_list_and_conflict(client, tenant):
-    body = {"email": "Ann@Example.com", "language": "nl", "source": "Website",
-            "first_name": "Ann"}
-    r = client.post("/api/contacts", json=body, headers=tenant.basic)
+    r = client.post("/api/contacts", json=ANN, headers=tenant.basic)
     assert r.status_code == 201, r.text
     created = r.json()
     assert created["email"] == "ann@example.com"
     assert created["status"] == "confirmed"
+    assert r.headers["location"].endswith(f"/api/contacts/{created['id']}")
     r = client.get("/api/contacts", headers=tenant.headers)
     assert r.status_code == 200
     assert r.json()["total"] == 1
     assert r.json()["items"][0]["id"] == created["id"]
-    r = client.post("/api/contacts", json=body, headers=tenant.headers)
+    r = client.post("/api/contacts", json=ANN, headers=tenant.headers)
     assert r.status_code == 409
     assert r.json()["error"]["details"][0]["id"] == created["id"]
+
+
+def test_contact_shape_is_the_spec_shape(client, tenant):
+    contact = add(client, tenant, preferences=["Weekly"], interests="Sports, Music")
+    assert set(contact) >= {"id", "email", "first_name", "name", "language", "source", "status",
+                            "preferences", "interests", "custom_fields", "created_at",
+                            "updated_at"}
+    assert contact["preferences"] == ["Weekly"]
+    assert contact["interests"] == ["Sports", "Music"]
+
+
+@pytest.mark.parametrize("field,value,code", [
+    ("email", "not-an-address", "invalid_email"),
+    ("language", "xx", "unknown_language"),
+    ("source", "website", "unknown_source"),
+    ("preferences", ["weekly"], "unknown_preference"),
+    ("interests", ["Cooking"], "unknown_interest"),
+    ("first_name", "x" * 201, "too_long"),
+])
+def test_invalid_fields_are_refused_with_a_reason_and_nothing_stored(client, tenant, field,
+                                                                     value, code):
+    r = client.post("/api/contacts", json=ANN | {field: value}, headers=tenant.headers)
+    assert r.status_code == 422
+    detail = r.json()["error"]["details"][0]
+    assert detail["field"] == field and detail["code"] == code
+    assert client.get("/api/contacts", headers=tenant.headers).json()["total"] == 0
+
+
+def test_case_only_mismatch_gets_a_suggestion(client, tenant):
+    r = client.post("/api/contacts", json=ANN | {"source": "website"}, headers=tenant.headers)
+    assert r.json()["error"]["details"][0]["suggestion"] == "Website"
+
+
+def test_mandatory_fields(client, tenant):
+    r = client.post("/api/contacts", json={"email": "x@example.com"}, headers=tenant.headers)
+    assert r.status_code == 422
+    assert {d["field"] for d in r.json()["error"]["details"]} == {"language", "source"}
+
+
+def test_put_upserts_under_the_merge_rules(client, tenant):
+    r = client.put("/api/contacts/bob@example.com",
+                   json={"language": "fr", "source": "Fair", "first_name": "Bob",
+                         "preferences": ["Weekly"]}, headers=tenant.headers)
+    assert r.status_code == 201 and r.json()["outcome"] == "created"
+    r = client.put("/api/contacts/bob@example.com",
+                   json={"first_name": "", "name": "Dupont", "preferences": ["Monthly"]},
+                   headers=tenant.headers)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["outcome"] == "updated"
+    assert body["first_name"] == "Bob"  # empty never overwrites
+    assert body["name"] == "Dupont"
+    assert body["preferences"] == ["Weekly", "Monthly"]
+    r = client.put("/api/contacts/bob@example.com", json={"name": "."}, headers=tenant.headers)
+    assert r.json()["name"] is None
+    r = client.put("/api/contacts/bob@example.com", json={"name": None}, headers=tenant.headers)
+    assert r.json()["outcome"] == "unchanged"
+
+
+def test_put_new_contact_needs_mandatory_fields(client, tenant):
+    r = client.put("/api/contacts/new@example.com", json={"first_name": "N"},
+                   headers=tenant.headers)
+    assert r.status_code == 422
+
+
+def test_blacklisted_contact_is_never_changed_by_upsert(client, tenant):
+    contact = add(client, tenant)
+    r = client.post(f"/api/contacts/{contact['id']}/blacklist", headers=tenant.headers)
+    assert r.status_code == 200 and r.json()["status"] == "blacklisted"
+    r = client.put("/api/contacts/ann@example.com",
+                   json={"first_name": "Eve", "status": "confirmed"}, headers=tenant.headers)
+    assert r.json()["outcome"] == "blacklisted"
+    stored = client.get(f"/api/contacts/{contact['id']}", headers=tenant.headers).json()
+    assert stored["first_name"] == "Ann" and stored["status"] == "blacklisted"
+
+
+def test_patch_and_delete(client, tenant):
+    contact = add(client, tenant, status="unconfirmed")
+    r = client.patch(f"/api/contacts/{contact['id']}", json={"status": "confirmed",
+                                                              "name": "Peeters"},
+                     headers=tenant.headers)
+    assert r.status_code == 200
+    assert r.json()["status"] == "confirmed" and r.json()["name"] == "Peeters"
+    r = client.patch(f"/api/contacts/{contact['id']}", json={"status": "unconfirmed"},
+                     headers=tenant.headers)
+    assert r.json()["status"] == "confirmed"  # rule 6
+    r = client.patch(f"/api/contacts/{contact['id']}", json={"email": "other@example.com"},
+                     headers=tenant.headers)
+    assert r.status_code == 422
+    assert client.delete(f"/api/contacts/{contact['id']}", headers=tenant.headers
+                         ).status_code == 204
+    assert client.get(f"/api/contacts/{contact['id']}", headers=tenant.headers
+                      ).status_code == 404
+
+
+def test_keyset_pagination_walks_every_contact_once_newest_first(client, tenant):
+    for i in range(7):
+        add(client, tenant, email=f"p{i}@example.com")
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/contacts", params=params, headers=tenant.headers).json()
+        assert page["total"] == 7
+        seen += [c["email"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [f"p{i}@example.com" for i in reversed(range(7))]
+    oldest = client.get("/api/contacts", params={"sort": "created_at", "limit": 1},
+                        headers=tenant.headers).json()
+    assert oldest["items"][0]["email"] == "p0@example.com"
+
+
+def test_filters(client, tenant):
+    add(client, tenant, email="a@example.com", status="unconfirmed")
+    add(client, tenant, email="b@example.com", source="Fair")
+    get = lambda **p: client.get("/api/contacts", params=p, headers=tenant.headers).json()  # noqa: E731
+    assert [c["email"] for c in get(status="unconfirmed")["items"]] == ["a@example.com"]
+    assert [c["email"] for c in get(source="Fair")["items"]] == ["b@example.com"]
+    assert [c["email"] for c in get(email="B@example.com")["items"]] == ["b@example.com"]
+    assert get(q="example")["total"] == 2
+
+
+@pytest.mark.parametrize("params", [{"status": "nope"}, {"sort": "email"}, {"limit": "0"},
+                                    {"limit": "x"}, {"cursor": "garbage!"}])
+def test_bad_list_parameters_are_400(client, tenant, params):
+    r = client.get("/api/contacts", params=params, headers=tenant.headers)
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "bad_request"
+
+
+def test_auth_errors(client, tenant, store):
+    assert client.get("/api/contacts").status_code == 401
+    assert client.get("/api/contacts", headers={"Authorization": "Bearer nope"}
+                      ).status_code == 401
+    wrong_account = {"Authorization": tenant.basic["Authorization"]}
+    import base64
+    raw = base64.b64encode(f"{tenant.id + 999}:{tenant.token}".encode()).decode()
+    wrong_account["Authorization"] = f"Basic {raw}"
+    assert client.get("/api/contacts", headers=wrong_account).status_code == 401
+    reader = make_tenant("Reader", scopes=("contacts:read",))
+    r = client.post("/api/contacts", json=ANN, headers=reader.headers)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+
+
+def test_body_errors(client, tenant):
+    r = client.post("/api/contacts", content=b"{nope", headers=tenant.headers
+                    | {"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "malformed_json"
+    r = client.post("/api/contacts", content=b"email=x", headers=tenant.headers
+                    | {"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 415
+    r = client.post("/api/contacts", content=b"[" + b" " * (2 * 1024 * 1024) + b"]",
+                    headers=tenant.headers | {"content-type": "application/json"})
+    assert r.status_code == 413
+    r = client.post("/api/contacts", json=[ANN], headers=tenant.headers)
+    assert r.status_code == 400

@@ -1,0 +1,76 @@
+"""The account vocabularies through the API."""
+
+import pytest
+
+
+@pytest.mark.parametrize("segment", ["sources", "preferences", "interests"])
+def test_add_list_delete_labels_case_sensitively(client, tenant, segment):
+    r = client.post(f"/api/{segment}", json={"name": "Newsletter"}, headers=tenant.headers)
+    assert r.status_code == 201, r.text
+    entry = r.json()
+    assert entry["name"] == "Newsletter"
+    assert client.post(f"/api/{segment}", json={"name": "Newsletter"}, headers=tenant.headers
+                       ).status_code == 409
+    assert client.post(f"/api/{segment}", json={"name": "newsletter"}, headers=tenant.headers
+                       ).status_code == 201  # case-sensitive: a different label
+    names = [e["name"] for e in client.get(f"/api/{segment}", headers=tenant.headers
+                                           ).json()["items"]]
+    assert "Newsletter" in names and "newsletter" in names
+    assert client.delete(f"/api/{segment}/{entry['id']}", headers=tenant.headers
+                         ).status_code == 204
+    assert client.delete(f"/api/{segment}/{entry['id']}", headers=tenant.headers
+                         ).status_code == 404
+
+
+def test_languages_default_and_added(client, tenant):
+    codes = [e["name"] for e in client.get("/api/languages", headers=tenant.headers
+                                           ).json()["items"]]
+    assert codes == ["nl", "fr", "en"]
+    assert client.post("/api/languages", json={"name": "de"}, headers=tenant.headers
+                       ).status_code == 201
+    r = client.post("/api/languages", json={"name": "German"}, headers=tenant.headers)
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["code"] == "invalid_language"
+    r = client.post("/api/contacts", json={"email": "d@example.com", "language": "de",
+                                           "source": "Website"}, headers=tenant.headers)
+    assert r.status_code == 201
+
+
+@pytest.mark.parametrize("body", [{}, {"name": ""}, {"name": 3}, {"name": "x" * 101}])
+def test_bad_label_names(client, tenant, body):
+    r = client.post("/api/sources", json=body, headers=tenant.headers)
+    assert r.status_code == 422
+
+
+def test_custom_fields_typed_values(client, tenant):
+    fields = [{"name": "birthday", "type": "date"}, {"name": "score", "type": "number"},
+              {"name": "vip", "type": "boolean"},
+              {"name": "size", "type": "choice", "choices": ["S", "M", "L"]},
+              {"name": "topics", "type": "multiple_choice", "choices": ["a", "b", "c"]}]
+    for f in fields:
+        r = client.post("/api/custom-fields", json=f, headers=tenant.headers)
+        assert r.status_code == 201, r.text
+    base = {"email": "c@example.com", "language": "en", "source": "Website"}
+    r = client.post("/api/contacts", json=base | {"custom_fields": {
+        "birthday": "2018-08-25", "score": "4,5", "vip": "yes", "size": "M",
+        "topics": "a, b"}}, headers=tenant.headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["custom_fields"] == {"birthday": "2018-08-25", "score": 4.5, "vip": True,
+                                         "size": "M", "topics": ["a", "b"]}
+    r = client.put("/api/contacts/c@example.com", json={"custom_fields": {"topics": ["c"]}},
+                   headers=tenant.headers)
+    assert r.json()["custom_fields"]["topics"] == ["c"]
+    r = client.post("/api/contacts", json=base | {"email": "d@example.com", "custom_fields": {
+        "birthday": "25/08/2018", "size": "m", "nope": 1}}, headers=tenant.headers)
+    codes = {d["field"]: d for d in r.json()["error"]["details"]}
+    assert codes["birthday"]["code"] == "invalid_date"
+    assert codes["size"]["code"] == "unknown_choice" and codes["size"]["suggestion"] == "M"
+    assert codes["nope"]["code"] == "unknown_field"
+
+
+@pytest.mark.parametrize("body", [{"name": "email", "type": "text"},
+                                  {"name": "Bad Name", "type": "text"},
+                                  {"name": "x", "type": "colour"},
+                                  {"name": "x", "type": "choice", "choices": []}])
+def test_bad_custom_field_definitions(client, tenant, body):
+    assert client.post("/api/custom-fields", json=body, headers=tenant.headers
+                       ).status_code == 422

@@ -1,0 +1,91 @@
+"""The ``inlet`` console script, run as a newcomer runs it."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx2 as httpx
+import pytest
+
+INLET = [sys.executable, "-m", "gateway.cli"]
+
+
+def inlet(env, *args, stdin=None, check=True):
+    result = subprocess.run([*INLET, *args], env=os.environ | env, input=stdin,
+                            capture_output=True, text=True, timeout=60)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_account_token_user_and_schema(env, store):
+    assert inlet(env, "db", "upgrade").stdout.strip() == "schema up to date"
+    account = inlet(env, "account", "create", "Acme").stdout.strip()
+    assert account.isdigit()
+    token = inlet(env, "token", "create", account, "--scopes", "contacts:read").stdout.strip()
+    assert token.startswith("inl_")
+    bad = inlet(env, "token", "create", account, "--scopes", "root", check=False)
+    assert bad.returncode != 0 and "Unknown scopes" in bad.stderr
+    missing = inlet(env, "token", "create", "99999", check=False)
+    assert missing.returncode != 0 and "no account" in missing.stderr
+    out = inlet(env, "user", "create", account, "Boss@Example.com", "--password-stdin",
+                stdin="s3cret-password\n").stdout
+    assert "boss@example.com" in out
+    short = inlet(env, "user", "create", account, "x@example.com", "--password-stdin",
+                  stdin="short\n", check=False)
+    assert short.returncode != 0 and "8 characters" in short.stderr
+
+
+def test_production_without_secret_refuses_to_start(env, store):
+    r = inlet(env | {"INLET_ENV": "production", "INLET_SECRET_KEY": ""}, "serve", check=False)
+    assert r.returncode != 0 and "INLET_SECRET_KEY is required" in r.stderr
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def embedded_server(tmp_path):
+    """`inlet serve` on embedded defaults: nothing but a data dir (SQLite, no Redis)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INLET_")}
+    env["INLET_DATA_DIR"] = str(tmp_path / "var")
+    port = free_port()
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen([*INLET, "serve", "--port", str(port)], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(base + "/healthz", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    yield base, env
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+
+
+def test_newcomer_quick_start_on_embedded_defaults(embedded_server):
+    base, env = embedded_server
+    assert httpx.get(base + "/healthz").json()["checks"] == {"database": "ok",
+                                                             "queue": "embedded"}
+    account = subprocess.run([*INLET, "account", "create", "Acme"], env=env, text=True,
+                             capture_output=True, check=True).stdout.strip()
+    token = subprocess.run([*INLET, "token", "create", account], env=env, text=True,
+                           capture_output=True, check=True).stdout.strip()
+    auth = (account, token)
+    assert httpx.post(base + "/api/sources", json={"name": "Website"}, auth=auth
+                      ).status_code == 201
+    ann = {"email": "ann@example.com", "language": "nl", "source": "Website"}
+    r = httpx.post(base + "/api/contacts", json=ann, auth=auth)
+    assert r.status_code == 201
+    listed = httpx.get(base + "/api/contacts", auth=auth).json()
+    assert [c["email"] for c in listed["items"]] == ["ann@example.com"]
+    r = httpx.post(base + "/api/contacts", json=ann, auth=auth)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"

@@ -1,0 +1,107 @@
+"""Every API route, called with one account's token and another account's ids.
+
+Expected: 403/404 (or, for listings, nothing of the other account), and the other account's
+data unchanged. New routes are picked up automatically; a route whose path parameter has no
+victim resource below fails the test, so coverage cannot silently shrink.
+"""
+
+import re
+
+import pytest
+
+from gateway.db import all_models
+from gateway.models import Contact
+from tests.gateway.test_openapi import expand, served_operations
+
+# Routes that are public by design (no account data) or act on the caller's own account.
+PUBLIC = {("/api/openapi.json", "get")}
+
+
+def victim_resources(client, tenant) -> dict:
+    """One resource of each kind in the victim account, keyed by path parameter name."""
+    h = tenant.headers
+    contact = client.post("/api/contacts", json={"email": "victim@example.com", "language": "nl",
+                                                 "source": "Website", "first_name": "Vic"},
+                          headers=h).json()
+    source = client.get("/api/sources", headers=h).json()["items"][0]
+    field = client.post("/api/custom-fields", json={"name": "city", "type": "text"},
+                        headers=h).json()
+    params = {"contact_id": contact["id"], "email": contact["email"], "entry_id": source["id"],
+              "_field_id": field["id"]}
+    params.update(area_resources(client, tenant))
+    return params
+
+
+def area_resources(client, tenant) -> dict:
+    """Resources of the other areas (imports, forms, hooks) when they are installed."""
+    found = {}
+    for name, fn in AREA_FACTORIES.items():
+        value = fn(client, tenant)
+        if value is not None:
+            found[name] = value
+    return found
+
+
+AREA_FACTORIES: dict = {}
+
+
+def snapshot(account_id: int) -> list:
+    """Every row that belongs to the account, for a before/after comparison."""
+    contact_ids = [c.id for c in Contact.select(Contact.id).where(Contact.account == account_id)]
+    rows = []
+    for model in all_models():
+        fields = model._meta.fields
+        if "account" in fields:
+            query = model.select().where(model.account == account_id)
+        elif "contact" in fields:
+            query = model.select().where(model.contact.in_(contact_ids or [0]))
+        else:
+            continue
+        for row in query.order_by(model._meta.primary_key):
+            data = row.__data__.copy()
+            data.pop("last_used_at", None)
+            rows.append((model.__name__, data))
+    return rows
+
+
+def fill(path: str, params: dict) -> str:
+    def value(match):
+        name = match.group(1)
+        if name not in params:
+            pytest.fail(f"no victim resource for path parameter {{{name}}} in {path}")
+        return str(params[name])
+    return re.sub(r"\{(\w+)\}", value, path)
+
+
+def test_no_route_reaches_another_account(client, app, tenant, other_tenant):
+    victim = victim_resources(client, tenant)
+    before = snapshot(tenant.id)
+    attacker = other_tenant.headers
+    checked = 0
+    for template, method in served_operations(app.routes):
+        if not template.startswith("/api/") or (template, method) in PUBLIC:
+            continue
+        for concrete in expand(template):
+            path = fill(concrete, victim)
+            kwargs = {"json": {}} if method in ("post", "put", "patch") else {}
+            r = client.request(method.upper(), path, headers=attacker, **kwargs)
+            checked += 1
+            assert r.status_code < 500, f"{method} {path}: {r.status_code}"
+            if "{" not in concrete or concrete.endswith("{email}"):
+                # listings and own-account actions: the victim's data must not show up
+                assert "victim@example.com" not in r.text, f"{method} {path} leaks"
+            else:
+                assert r.status_code in (403, 404, 405, 422), f"{method} {path}: {r.status_code}"
+                if r.status_code == 422:  # validation ran first: then it must still be 404
+                    ok = client.request(method.upper(), path, headers=attacker,
+                                        json={"name": "x"})
+                    assert ok.status_code in (403, 404, 422), f"{method} {path}"
+    assert checked > 20
+    assert snapshot(tenant.id) == before
+
+
+def test_basic_auth_with_another_accounts_id_is_refused(client, tenant, other_tenant):
+    import base64
+    raw = base64.b64encode(f"{tenant.id}:{other_tenant.token}".encode()).decode()
+    r = client.get("/api/contacts", headers={"Authorization": f"Basic {raw}"})
+    assert r.status_code == 401
