@@ -52,10 +52,20 @@ def worker(burst: bool) -> None:
     if settings.embedded_queue:
         raise click.ClickException("INLET_REDIS_URL is not set: `inlet serve` runs the jobs "
                                    "in-process on embedded defaults.")
+    import threading
+
     from rq import Worker
+
+    from gateway.sweeper import start_background
     queue = runtime.queue()
     db.close()  # the work horse opens its own connection after the fork
-    Worker([queue.rq], connection=queue.redis).work(burst=burst, with_scheduler=True)
+    stop = threading.Event()
+    if not burst:
+        start_background(stop)
+    try:
+        Worker([queue.rq], connection=queue.redis).work(burst=burst, with_scheduler=True)
+    finally:
+        stop.set()
 
 
 @main.group("db")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -64,12 +65,37 @@ def deliver_mail(mail_id: int) -> str:
     """Job: send one queued mail once; raises (and so retries) while SMTP is down."""
     settings = runtime.settings()
     with db.connection_context():
-        mail = OutgoingMail.get_or_none(OutgoingMail.id == mail_id)
-        if mail is None or mail.status == "sent":
-            return "skipped"  # idempotent: a replay never sends twice
-        OutgoingMail.update(attempts=OutgoingMail.attempts + 1).where(
-            OutgoingMail.id == mail_id).execute()
-        send(settings, build_message(settings, mail))
+        # Claim the row first: two runs of this job (a retry racing a sweep) never both send.
+        claimed = OutgoingMail.update(status="sending", attempts=OutgoingMail.attempts + 1,
+                                      claimed_at=utcnow()).where(
+            (OutgoingMail.id == mail_id) & (OutgoingMail.status == "queued")).execute()
+        if not claimed:
+            return "skipped"  # sent already, or another run has it
+        mail = OutgoingMail.get_by_id(mail_id)
+        try:
+            send(settings, build_message(settings, mail))
+        except Exception:
+            OutgoingMail.update(status="queued").where(OutgoingMail.id == mail_id).execute()
+            raise
         OutgoingMail.update(status="sent", sent_at=utcnow()).where(
             OutgoingMail.id == mail_id).execute()
     return "sent"
+
+
+def requeue_unsent(older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Queue again every mail still unsent after its job's retries ran out (SMTP was down).
+
+    A mail left ``sending`` by a worker that died mid-send goes back too: delivery is
+    at-least-once in that one crash window, and exactly-once otherwise.
+    """
+    cutoff = utcnow() - older_than
+    with db.connection_context():
+        OutgoingMail.update(status="queued").where(
+            (OutgoingMail.status == "sending") & (OutgoingMail.claimed_at < cutoff)).execute()
+        stale = [m.id for m in OutgoingMail.select(OutgoingMail.id).where(
+            (OutgoingMail.status == "queued") & (OutgoingMail.created_at < cutoff)
+            & ((OutgoingMail.requeued_at.is_null()) | (OutgoingMail.requeued_at < cutoff)))]
+        for mail_id in stale:
+            OutgoingMail.update(requeued_at=utcnow()).where(OutgoingMail.id == mail_id).execute()
+            runtime.queue().enqueue(deliver_mail, mail_id)
+    return len(stale)

@@ -131,9 +131,11 @@ class OutgoingMail(BaseModel):
     html = pw.TextField(null=True)
     headers = JSONField(default=dict)
     purpose = pw.CharField(max_length=32, default="")
-    status = pw.CharField(max_length=16, default="queued")
+    status = pw.CharField(max_length=16, default="queued", index=True)
     created_at = pw.DateTimeField(default=utcnow)
     sent_at = pw.DateTimeField(null=True)
+    claimed_at = pw.DateTimeField(null=True)
+    requeued_at = pw.DateTimeField(null=True)
     attempts = pw.IntegerField(default=0)
 
 

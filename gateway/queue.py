@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from datetime import timedelta
@@ -145,9 +146,14 @@ class EmbeddedQueue:
         self._thread = None
 
     def _loop(self) -> None:
+        from gateway.sweeper import INTERVAL_SECONDS, sweep_once
+        last_sweep = time.monotonic()
         while not self._stop.is_set():
             try:
                 self.run_pending()
+                if time.monotonic() - last_sweep > INTERVAL_SECONDS:
+                    last_sweep = time.monotonic()
+                    sweep_once()
             except Exception:  # keep the runner alive; a DB hiccup must not stop all jobs
                 log.exception("embedded queue runner error")
             self._wake.wait(timeout=1.0)

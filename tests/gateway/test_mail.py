@@ -37,3 +37,24 @@ def test_smtp_down_keeps_the_mail_queued(env, store, settings, run_jobs):
     run_jobs()
     assert OutgoingMail.get_by_id(mail.id).status == "queued"
     assert OutgoingMail.get_by_id(mail.id).attempts >= 1
+
+
+def test_mail_unsent_during_an_smtp_outage_goes_out_once_smtp_is_back(mailbox, store, settings,
+                                                                      run_jobs):
+    from datetime import timedelta
+
+    from gateway import runtime
+    from gateway.mail import requeue_unsent
+    from gateway.settings import Settings
+    runtime._current["settings"] = Settings(**{**settings.__dict__,
+                                               "smtp_url": "smtp://127.0.0.1:1"})
+    mail = queue_mail("d@example.com", "Confirm", "Click")
+    run_jobs()  # every retry fails: SMTP is down
+    assert OutgoingMail.get_by_id(mail.id).status == "queued"
+    runtime._current["settings"] = settings  # SMTP is back
+    assert requeue_unsent(older_than=timedelta(0)) == 1
+    run_jobs()
+    assert requeue_unsent(older_than=timedelta(0)) == 0
+    run_jobs()
+    assert len(mailbox.to("d@example.com")) == 1
+    assert OutgoingMail.get_by_id(mail.id).status == "sent"
