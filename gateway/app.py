@@ -9,11 +9,11 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
 import gateway.convertors  # noqa: F401  (registers the {…:vocab} path convertor)
-from gateway import runtime
+from gateway import intake, ratelimit, runtime
 from gateway.api.routes import routes as api_routes
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.health import healthz
-from gateway.middleware import SecurityHeaders
+from gateway.middleware import RefuseNul, SecurityHeaders
 from gateway.settings import Settings
 
 # Each area's ``routes.py`` exposes ``routes``: a list of Route/Mount with absolute paths.
@@ -52,8 +52,11 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         finally:
             if run_jobs:
                 queue.stop()
+            await intake.aclose()  # this loop's asyncio Redis connections
+            await ratelimit.aclose()
 
-    app = Starlette(routes=build_routes(), middleware=[Middleware(SecurityHeaders)],
+    app = Starlette(routes=build_routes(),
+                    middleware=[Middleware(SecurityHeaders), Middleware(RefuseNul)],
                     exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.settings = settings
     app.state.queue = queue

@@ -76,10 +76,10 @@ def authenticate(header: str | None) -> ApiToken:
     return row
 
 
-def require_scope(token: ApiToken, scope: str) -> None:
-    """403 unless the token carries ``scope`` (``admin`` carries them all)."""
-    scopes = token.scopes or []
-    if scope not in scopes and "admin" not in scopes:
+def require_scope(token: ApiToken, scope: str, *alternatives: str) -> None:
+    """403 unless the token carries ``scope`` or an alternative (``admin`` carries them all)."""
+    scopes = set(token.scopes or [])
+    if "admin" not in scopes and not scopes & {scope, *alternatives}:
         raise Forbidden(f"This token lacks the {scope!r} scope.")
 
 

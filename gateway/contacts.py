@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +12,7 @@ from peewee import Tuple
 
 from gateway.db import db, is_postgres, utcnow
 from gateway.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from gateway.merge import CLEAR, MergeResult, merge
+from gateway.merge import CLEAR, MergeResult, is_clear, is_empty, merge
 from gateway.models import STATUSES, Consent, Contact, ContactEvent
 from gateway.validation import AccountVocabulary, clean_contact
 
@@ -78,14 +79,194 @@ def upsert(account_id: int, clean: dict, *, status: str | None, provenance: Prov
             record_event(contact.id, "created", provenance)
             return contact, result
         if result.outcome == "updated":
+            # Decided before the values change, or a confirmation would read as an update.
+            kind = "confirmed" if (result.values["status"] == "confirmed"
+                                   and existing.status != "confirmed") else "updated"
             for name, value in result.values.items():
                 setattr(existing, name, value)
             existing.updated_at = utcnow()
             existing.save()
-            kind = "confirmed" if (result.values["status"] == "confirmed"
-                                   and existing.status != "confirmed") else "updated"
             record_event(existing.id, kind, provenance)
         return existing, result
+
+
+# ---- batched upsert (imports) ----------------------------------------------------------------
+
+_JSON_FIELDS = frozenset({"preferences", "interests", "custom_fields"})
+_BATCH = 900  # stays under SQLite's bound-variable limit
+
+
+def upsert_many(account_id: int, cleans: list[dict], *, status: str | None,
+                provenance: Provenance, field_types: dict[str, str],
+                defaults: dict | None = None) -> list[tuple[int | None, MergeResult]]:
+    """``upsert`` for many distinct e-mails: one lookup, ``merge()`` per row, bulk writes.
+
+    Call inside a transaction. ``defaults`` fill what a NEW contact lacks (import fallbacks);
+    a new contact still without language or source is not written (outcome "incomplete").
+    Returns (contact id or None, MergeResult) per input, in order.
+    """
+    stored = _stored_by_email(account_id, [clean["email"] for clean in cleans])
+    results = []
+    for clean in cleans:
+        found = stored.get(clean["email"])
+        if found is None and defaults:
+            clean = dict(clean, **{k: v for k, v in defaults.items()
+                                   if is_empty(clean.get(k)) or is_clear(clean.get(k))})
+        result = merge(found[1] if found else None, clean, field_types, status)
+        if result.outcome == "created" and not (result.values.get("language")
+                                                and result.values.get("source")):
+            result = MergeResult("incomplete", result.values)
+        results.append([found[0] if found else None, result])
+    now = _stamp(utcnow())
+    _insert_created(account_id, results, provenance, now)
+    _update_changed(results, stored, provenance, now)
+    return [(contact_id, result) for contact_id, result in results]
+
+
+def _dumps(value) -> str:
+    """JSON as ``JSONField`` stores it."""
+    if isinstance(value, list) and all(type(item) is str for item in value):
+        return _dumps_labels(tuple(value))  # label lists repeat: encode each kind once
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _dumps_labels(labels: tuple[str, ...]) -> str:
+    return json.dumps(list(labels), ensure_ascii=False)
+
+
+def _loads_labels(raw: str | None) -> list:
+    """A stored label list (a fresh list: callers may keep it)."""
+    return list(_parse_labels(raw or "[]"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_labels(raw: str) -> tuple:
+    return tuple(json.loads(raw))
+
+
+def _stamp(now):
+    """``now`` as the driver stores it (SQLite's own adapter is slow when called per row)."""
+    return now if is_postgres() else now.isoformat(" ")
+
+
+def _sql_value(name: str, value):
+    return _dumps(value) if name in _JSON_FIELDS else value
+
+
+def _executemany(template: str, width: int, rows: list, pg_template: str | None = None) -> None:
+    """Run one statement for many rows: a prepared ``executemany`` on SQLite, multi-row
+    ``VALUES`` pages on PostgreSQL (psycopg2's executemany is a round trip per row)."""
+    if not rows:
+        return
+    cursor = db.cursor()
+    if is_postgres():
+        from psycopg2.extras import execute_values
+        execute_values(cursor, pg_template or template.replace("({marks})", "%s"), rows,
+                       page_size=1000)
+    else:
+        cursor.executemany(_sql(template, width), rows)
+
+
+def select_by_emails(sql: str, account_id: int, emails: list[str]) -> list[tuple]:
+    """Rows of a fixed ``sql`` (``{p}``: a placeholder, ``{marks}``: the e-mails' placeholders)
+    for an account's e-mails, in batches under SQLite's variable limit."""
+    rows: list[tuple] = []
+    for start in range(0, len(emails), _BATCH):
+        batch = emails[start:start + _BATCH]
+        # Built by hand: Peewee's per-value nodes cost more than the query itself here.
+        query = sql.format(p=db.param, marks=", ".join([db.param] * len(batch)))
+        rows.extend(db.execute_sql(query, [account_id, *batch]).fetchall())
+    return rows
+
+
+_SELECT_STORED = ("SELECT id, email, first_name, name, language, source, status, preferences, "
+                  "interests, custom_fields FROM contact WHERE account_id = {p} "
+                  "AND email IN ({marks})")
+_SELECT_IDS = "SELECT email, id FROM contact WHERE account_id = {p} AND email IN ({marks})"
+
+
+def _stored_by_email(account_id: int, emails: list[str]) -> dict[str, tuple[int, dict]]:
+    """{email: (id, stored values)} for the ones that exist, locked on PostgreSQL."""
+    sql = _SELECT_STORED + (" FOR UPDATE" if is_postgres() else "")
+    found: dict[str, tuple[int, dict]] = {}
+    loads = json.loads
+    for row in select_by_emails(sql, account_id, emails):
+        found[row[1]] = (row[0], {
+            "email": row[1], "first_name": row[2], "name": row[3], "language": row[4],
+            "source": row[5], "status": row[6], "preferences": _loads_labels(row[7]),
+            "interests": _loads_labels(row[8]), "custom_fields": loads(row[9] or "{}")})
+    return found
+
+
+def _sql(template: str, width: int) -> str:
+    """A statement for executemany: ``{marks}`` becomes ``width`` driver placeholders."""
+    return template.format(marks=", ".join([db.param] * width), p=db.param)
+
+
+# Fixed statements (column names are constants; every value is a bound parameter).
+_INSERT_CONTACT = ("INSERT INTO contact (account_id, email, first_name, name, language, source, "
+                   "status, preferences, interests, custom_fields, created_at, updated_at) "
+                   "VALUES ({marks})")
+_INSERT_CONSENT = ("INSERT INTO consent (account_id, contact_id, channel, reference, actor, ip, "
+                   "user_agent, text, at) VALUES ({marks})")
+_UPDATE_NAMES = ("first_name", "name", "language", "source", "status", "preferences",
+                 "interests", "custom_fields")
+_UPDATE_CONTACT = ("UPDATE contact SET first_name = {p}, name = {p}, language = {p}, "
+                   "source = {p}, status = {p}, preferences = {p}, interests = {p}, "
+                   "custom_fields = {p}, updated_at = {p} WHERE id = {p}")
+_UPDATE_CONTACT_PG = ("UPDATE contact SET first_name = v.first_name, name = v.name, "
+                      "language = v.language, source = v.source, status = v.status, "
+                      "preferences = v.preferences, interests = v.interests, "
+                      "custom_fields = v.custom_fields, updated_at = v.updated_at "
+                      "FROM (VALUES %s) AS v(first_name, name, language, source, status, "
+                      "preferences, interests, custom_fields, updated_at, id) "
+                      "WHERE contact.id = v.id")
+_INSERT_EVENT = ("INSERT INTO contact_event (contact_id, kind, channel, reference, at) "
+                 "VALUES ({marks})")
+
+
+def _ids_by_email(account_id: int, emails: list[str]) -> dict[str, int]:
+    return dict(select_by_emails(_SELECT_IDS, account_id, emails))
+
+
+def _insert_created(account_id: int, results: list, p: Provenance, now) -> None:
+    created = [item for item in results if item[1].outcome == "created"]
+    if not created:
+        return
+    dumps = _dumps
+    rows = []
+    for item in created:
+        v = item[1].values
+        rows.append((account_id, v["email"], v.get("first_name"), v.get("name"),
+                     v.get("language"), v.get("source"), v.get("status"),
+                     dumps(v.get("preferences") or []), dumps(v.get("interests") or []),
+                     dumps(v.get("custom_fields") or {}), now, now))
+    _executemany(_INSERT_CONTACT, 12, rows)
+    ids = _ids_by_email(account_id, [item[1].values["email"] for item in created])
+    for item in created:
+        item[0] = ids[item[1].values["email"]]
+    _executemany(_INSERT_CONSENT, 9,
+                 [(account_id, item[0], p.channel, p.reference, p.actor, p.ip, p.user_agent,
+                   p.text, now) for item in created])
+    _events([(item[0], "created") for item in created], p, now)
+
+
+def _update_changed(results: list, stored: dict, p: Provenance, now) -> None:
+    changed = [item for item in results if item[1].outcome == "updated"]
+    if not changed:
+        return
+    _executemany(_UPDATE_CONTACT, 0,
+                 [(*[_sql_value(n, item[1].values.get(n)) for n in _UPDATE_NAMES], now,
+                   item[0]) for item in changed], _UPDATE_CONTACT_PG)
+    _events([(item[0], "confirmed" if item[1].values["status"] == "confirmed"
+              and stored[item[1].values["email"]][1]["status"] != "confirmed" else "updated")
+             for item in changed], p, now)
+
+
+def _events(rows: list[tuple[int, str]], p: Provenance, now) -> None:
+    _executemany(_INSERT_EVENT, 5,
+                 [(contact_id, kind, p.channel, p.reference, now) for contact_id, kind in rows])
 
 
 def record_consent(account_id: int, contact_id: int, p: Provenance) -> None:
@@ -117,6 +298,12 @@ def create(account_id: int, data: dict, provenance: Provenance) -> Contact:
     return contact
 
 
+def _require_object(data) -> None:
+    """400 unless the body is a JSON object (a list or a string would crash ``dict()``)."""
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object.")
+
+
 def _status(value, default: str | None) -> str | None:
     if value in (None, ""):
         return default
@@ -130,6 +317,7 @@ def _status(value, default: str | None) -> str | None:
 def put(account_id: int, email: str, data: dict, provenance: Provenance
         ) -> tuple[Contact, MergeResult]:
     """Upsert by e-mail under the merge rules."""
+    _require_object(data)
     data = dict(data, email=data.get("email") or email)
     vocab = AccountVocabulary.load(account_id)
     clean = validate(account_id, data, creating=False, vocab=vocab)
@@ -156,6 +344,7 @@ def get(account_id: int, contact_id) -> Contact:
 def patch(account_id: int, contact_id, data: dict, provenance: Provenance
           ) -> tuple[Contact, MergeResult]:
     """Change one contact; same merge rules, the e-mail stays."""
+    _require_object(data)
     contact = get(account_id, contact_id)
     data = dict(data)
     if data.get("email") not in (None, contact.email):
@@ -242,4 +431,4 @@ def list_contacts(account_id: int, *, status: str | None = None, email: str | No
 
 
 __all__ = ["CLEAR", "Provenance", "create", "put", "get", "patch", "delete", "blacklist",
-           "list_contacts", "to_dict", "upsert", "validate"]
+           "list_contacts", "to_dict", "upsert", "upsert_many", "validate"]

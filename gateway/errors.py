@@ -104,11 +104,19 @@ async def handle_inlet_error(request: Request, exc: InletError) -> JSONResponse:
 async def handle_http_exception(request: Request, exc: HTTPException) -> JSONResponse:
     """Starlette's own 404/405 in our shape."""
     cls = _HTTP_CODES.get(exc.status_code, BadRequest)
-    return error_response(cls())
+    error = cls()
+    error.headers.update(exc.headers or {})  # e.g. the Allow header of a 405 (RFC 9110)
+    return error_response(error)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     """Log the traceback; never show internals to the client."""
+    import peewee
+    if isinstance(exc, peewee.OperationalError | peewee.InterfaceError):
+        # The database is down or restarting (or SQLite is locked): a retryable 503.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                    exc.__class__.__name__)
+        return error_response(ServiceUnavailable("The database is unavailable; retry later."))
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     body = {"error": {"code": "internal_error", "message": "Something went wrong on our side.",
                       "details": []}}

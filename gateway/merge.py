@@ -26,24 +26,34 @@ class _Clear:
     def __repr__(self) -> str:
         return "CLEAR"
 
+    def __reduce__(self) -> str:
+        return "CLEAR"  # pickles as a reference to the one marker, so ``is CLEAR`` holds
+
 
 CLEAR = _Clear()
 
 
+_COLLECTIONS = (list, tuple, set, dict)
+
+
+# These two run several times per imported row: exact type checks first keep them cheap.
 def is_empty(value) -> bool:
     """Rule 1's notion of empty: nothing, blank text or an empty collection."""
     if value is None:
         return True
-    if isinstance(value, str):
-        return not value.strip()
-    if isinstance(value, list | tuple | set | dict):
-        return len(value) == 0
+    if value.__class__ is str or isinstance(value, str):
+        return not value or value.isspace()
+    if isinstance(value, _COLLECTIONS):
+        return not value
     return False
 
 
 def is_clear(value) -> bool:
     """Rule 2: ``.`` or ``-`` (or the CLEAR marker) clears."""
-    return value is CLEAR or (isinstance(value, str) and value.strip() in CLEAR_MARKERS)
+    if value is CLEAR:
+        return True
+    return (value.__class__ is str or isinstance(value, str)) and len(value) < 64 \
+        and value.strip() in CLEAR_MARKERS
 
 
 @dataclass
@@ -130,6 +140,11 @@ def _merge_status(stored: str, incoming: str | None) -> str:
     return incoming if STATUS_RANK[incoming] > STATUS_RANK[stored] else stored
 
 
+_COMPARED = (*SCALAR_FIELDS, *SET_FIELDS, "custom_fields", "status")
+
+
 def _same(values: dict, stored: dict) -> bool:
-    keys = set(SCALAR_FIELDS) | set(SET_FIELDS) | {"custom_fields", "status"}
-    return all(values.get(k) == stored.get(k) for k in keys)
+    for key in _COMPARED:
+        if values.get(key) != stored.get(key):
+            return False
+    return True

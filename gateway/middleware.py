@@ -1,4 +1,4 @@
-"""Pure-ASGI middleware: security headers on every answer."""
+"""Pure-ASGI middleware: security headers on every answer; NUL in a URL refused."""
 
 from __future__ import annotations
 
@@ -31,3 +31,18 @@ class SecurityHeaders:
                         headers[name] = value
             await send(message)
         await self.app(scope, receive, send_with_headers)
+
+
+class RefuseNul:
+    """400 for a NUL byte in the path or query: PostgreSQL text can't hold one (no 500s)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and ("\x00" in scope["path"]
+                                        or b"%00" in scope.get("query_string", b"")):
+            from gateway.errors import BadRequest, error_response
+            response = error_response(BadRequest("The URL holds a NUL character."))
+            return await response(scope, receive, send)
+        await self.app(scope, receive, send)

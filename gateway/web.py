@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
@@ -44,18 +45,44 @@ async def read_json(request: Request, limit: int | None = None):
     limit = limit or request.app.state.settings.max_body_bytes
     raw = await read_body(request, limit)
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise MalformedJSON(f"The body is not valid JSON: {exc.__class__.__name__}.") from None
+    if _SUSPECT_ESCAPE.search(raw) and has_unstorable_text(data):
+        # PostgreSQL refuses NUL in text and nothing can encode a lone surrogate as UTF-8:
+        # refuse here, in the one error shape, rather than fail later with a 500.
+        raise MalformedJSON("The body holds a \\u0000 or an unpaired surrogate escape.")
+    return data
 
 
-async def authorize(request: Request, scope: str) -> ApiToken:
-    """The request's token, checked for ``scope`` (401/403 otherwise)."""
+# JSON escapes that decode to text no store (or UTF-8 answer) can hold.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def has_unstorable_text(value) -> bool:
+    """True when a string anywhere in ``value`` holds NUL or a lone surrogate."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(has_unstorable_text(k) or has_unstorable_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_unstorable_text(v) for v in value)
+    return False
+
+
+async def authorize(request: Request, scope: str, *alternatives: str) -> ApiToken:
+    """The request's token, holding ``scope`` or one of ``alternatives`` (401/403 otherwise)."""
     header = request.headers.get("authorization")
 
     def check():
         token = auth.authenticate(header)
-        auth.require_scope(token, scope)
+        auth.require_scope(token, scope, *alternatives)
         return token
     token = await in_db(check)
     request.state.token = token

@@ -270,3 +270,11 @@ def page(browser, request):
         pg.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"), full_page=True)
     finally:
         context.close()
+
+
+def run_async(coro):
+    """Run ``coro`` on a fresh loop in its own thread: the session's Playwright owns this one's."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

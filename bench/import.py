@@ -1,0 +1,235 @@
+"""Import benchmark: validation + finalise through the real job code, next to a baseline.
+
+Baseline (measured in the same run, same rows): ``csv`` parsing plus one raw ``executemany``
+upsert through the DB driver. Prints each ratio for a first import (all new) and a re-import
+of the same file (all existing), on SQLite and on PostgreSQL, and the worker's peak memory
+for a 25 MB file.
+
+    python bench/import.py [--rows 99999] [--backends sqlite,postgres]
+        [--pg postgresql://postgres@127.0.0.1:5432/test] [--no-memory]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+from urllib.parse import urlparse
+
+import peewee
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_SCHEMA = "inlet_bench_import"
+HEADER = ["email", "first_name", "name", "language", "source", "interests", "birthday", "note"]
+FIRST = ["Ann", "Bob", "Chloé", "Dirk", "Els", "Frank", "Greet", "Hugo", "Inge", "Jan"]
+LAST = ["Peeters", "Janssens", "Maes", "Dubois", "Lambert", "De Smet", "Claes", "Goossens"]
+
+
+def ascii_name(name: str) -> str:
+    """Addresses are ASCII in practice even when names are not (Chloé → chloe)."""
+    import unicodedata
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+
+
+def generate(path: Path, rows: int, note_size: int = 30) -> None:
+    """A CSV of ``rows`` contacts, 8 columns, quoted multi-value and comma-holding cells."""
+    rnd = random.Random(42)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(HEADER)
+        for i in range(rows):
+            writer.writerow([
+                f"{ascii_name(rnd.choice(FIRST))}.{i}@example{i % 97}.com", rnd.choice(FIRST),
+                rnd.choice(LAST), rnd.choice(("nl", "fr", "en")),
+                rnd.choice(("Website", "Fair")),
+                rnd.choice(("Sports,Music", "Music", "Sports", "")),
+                f"{rnd.randint(1950, 2005)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}",
+                "Met at the fair, table 4, " + "x" * rnd.randint(note_size // 2, note_size)])
+
+
+def setup(url: str) -> None:
+    """Point Inlet at ``url`` (a fresh database or schema)."""
+    from gateway import runtime
+    from gateway.db import db
+    from gateway.settings import Settings
+    runtime.reset()
+    runtime.configure(Settings.from_env({
+        "INLET_DATABASE_URL": url, "INLET_DATA_DIR": os.environ["BENCH_DATA_DIR"],
+        "INLET_SECRET_KEY": "bench-secret-key-0123456789", "INLET_ENV": "test"}))
+    db.connect(reuse_if_open=True)
+
+
+def accounts() -> tuple[int, int]:
+    """Two fresh accounts with the vocabularies of the file: (Inlet's, the baseline's)."""
+    from gateway.accounts import add_custom_field, add_vocabulary, create_account
+    ids = []
+    for name in ("Bench", "Baseline"):
+        account = create_account(name)
+        for kind, labels in (("source", ("Website", "Fair")), ("interest", ("Sports", "Music"))):
+            for label in labels:
+                add_vocabulary(account.id, kind, label)
+        add_custom_field(account.id, {"name": "birthday", "type": "date"})
+        add_custom_field(account.id, {"name": "note", "type": "text"})
+        ids.append(account.id)
+    return ids[0], ids[1]
+
+
+def baseline(path: Path, account_id: int, fast_pg: bool = False) -> float:
+    """csv parsing + one raw executemany upsert of the same rows through the driver."""
+    from gateway.db import db, is_postgres, utcnow
+    started = time.perf_counter()
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        now = utcnow()
+        rows = [(account_id, r[0].lower(), r[1], r[2], r[3], r[4], "confirmed", "[]",
+                 json.dumps(r[5].split(",") if r[5] else []),
+                 json.dumps({"birthday": r[6], "note": r[7]}), now, now) for r in reader]
+    p = db.param
+    sql = (f"INSERT INTO contact (account_id, email, first_name, name, language, source, "
+           f"status, preferences, interests, custom_fields, created_at, updated_at) VALUES "
+           f"({', '.join([p] * 12)}) ON CONFLICT (account_id, email) DO UPDATE SET "
+           "first_name = excluded.first_name, name = excluded.name, "
+           "language = excluded.language, source = excluded.source, "
+           "interests = excluded.interests, custom_fields = excluded.custom_fields, "
+           "updated_at = excluded.updated_at")
+    with db.atomic():
+        cursor = db.cursor()
+        if fast_pg and is_postgres():
+            from psycopg2.extras import execute_batch
+            execute_batch(cursor, sql, rows, page_size=1000)
+        else:
+            cursor.executemany(sql, rows)
+    return time.perf_counter() - started
+
+
+def inlet_import(path: Path, account_id: int) -> tuple[float, dict]:
+    """Upload (untimed), then validation + finalise through the job functions."""
+    from gateway.imports import jobs, service
+    with open(path, "rb") as fh:
+        imp = service.create_from_upload(account_id, path.name, fh)
+    service.set_consent(account_id, imp.id, True)
+    started = time.perf_counter()
+    jobs.run_validation(imp.id)
+    service.finalise(account_id, imp.id)
+    jobs.run_finalise(imp.id)
+    elapsed = time.perf_counter() - started
+    return elapsed, service.state(account_id, imp.id)["counts"]
+
+
+def run_backend(name: str, url: str, path: Path, rows: int, repeats: int) -> None:
+    """Interleave Inlet and baseline runs (fresh accounts each time); report the best of each."""
+    setup(url)
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        bench_id, base_id = accounts()
+        fast_id = accounts()[1]
+        for label in ("first import", "re-import"):
+            runs = {"base": partial(baseline, path, base_id),
+                    "inlet": partial(inlet_import, path, bench_id)}
+            if name == "postgres":
+                runs["batch"] = partial(baseline, path, fast_id, fast_pg=True)
+            for kind, run in runs.items():
+                result = run()
+                took = result[0] if isinstance(result, tuple) else result
+                if kind == "inlet":
+                    counts = result[1]
+                    assert counts["failed"] == 0, counts
+                    best[f"{label}:counts"] = counts
+                best[f"{label}:{kind}"] = min(best.get(f"{label}:{kind}", took), took)
+    print(f"\n== {name} ({rows:,} rows, {path.stat().st_size / 1e6:.1f} MB, best of {repeats})")
+    for label in ("first import", "re-import"):
+        took, base = best[f"{label}:inlet"], best[f"{label}:base"]
+        counts = best[f"{label}:counts"]
+        print(f"{label:>13}: inlet {took:6.2f}s  baseline {base:6.2f}s  ratio {took / base:4.2f}"
+              f"   ({rows / took:,.0f} rows/s; created {counts['created']}, updated "
+              f"{counts['updated']}, unchanged {counts['unchanged']})")
+        if name == "postgres":
+            batch = best[f"{label}:batch"]
+            print(f"{'':>13}  (an execute_batch baseline instead: {batch:6.2f}s, ratio "
+                  f"{took / batch:4.2f})")
+
+
+def pg_url(base: str) -> str:
+    u = urlparse(base)
+    admin = peewee.PostgresqlDatabase(u.path.lstrip("/"), user=u.username, password=u.password,
+                                      host=u.hostname, port=u.port or 5432)
+    admin.execute_sql(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
+    admin.execute_sql(f'CREATE SCHEMA "{PG_SCHEMA}"')
+    admin.close()
+    return f"{base}?options=-csearch_path%3D{PG_SCHEMA}"
+
+
+def drop_pg(base: str) -> None:
+    from gateway.db import db
+    if not db.is_closed():
+        db.close()
+    u = urlparse(base)
+    admin = peewee.PostgresqlDatabase(u.path.lstrip("/"), user=u.username, password=u.password,
+                                      host=u.hostname, port=u.port or 5432)
+    admin.execute_sql(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
+    admin.close()
+
+
+def memory(tmp: Path) -> None:
+    """Peak RSS of a worker process importing a ~25 MB file (SQLite)."""
+    path = tmp / "big.csv"
+    generate(path, 99_999, note_size=190)
+    out = subprocess.run([sys.executable, __file__, "--memory-child", str(path),
+                          f"sqlite:///{tmp / 'mem.sqlite3'}"], capture_output=True, text=True,
+                         env=dict(os.environ), check=True).stdout.split()
+    print(f"\n== memory: {path.stat().st_size / 1e6:.1f} MB file, worker peak RSS {out[0]} MB "
+          f"(target < 250 MB), {float(out[1]):.1f}s, created {out[2]}")
+
+
+def memory_child(path: str, url: str) -> None:
+    """The measured worker: one import, then its peak resident memory."""
+    import resource
+    setup(url)
+    took, counts = inlet_import(Path(path), accounts()[0])
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(peak, took, counts["created"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=99_999)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--pg", default=os.environ.get(
+        "INLET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        return memory_child(*args.memory_child)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        os.environ["BENCH_DATA_DIR"] = str(tmp / "var")
+        path = tmp / "contacts.csv"
+        generate(path, args.rows)
+        for backend in args.backends.split(","):
+            if backend == "sqlite":
+                run_backend("sqlite", f"sqlite:///{tmp / 'bench.sqlite3'}", path, args.rows,
+                            args.repeats)
+            elif backend == "postgres":
+                try:
+                    run_backend("postgres", pg_url(args.pg), path, args.rows, args.repeats)
+                finally:
+                    drop_pg(args.pg)
+        if not args.no_memory:
+            memory(tmp)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""``inlet hook …``: create, list, rotate and sign for connector hooks."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import click
+
+from connectors import service, signatures
+from gateway.db import db
+
+
+def _core():
+    """gateway.cli, imported late: it imports this module while it loads."""
+    from gateway import cli
+    return cli
+
+
+@click.group()
+def hook() -> None:
+    """Connector webhooks (generic and Efficy)."""
+
+
+def _json_option(value: str | None, name: str):
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint=name) from None
+
+
+@hook.command("create")
+@click.argument("account_id", type=int)
+@click.option("--kind", type=click.Choice(["generic", "efficy"]), default="generic",
+              show_default=True)
+@click.option("--name", required=True, help="A label, e.g. the sending tool.")
+@click.option("--auth", type=click.Choice(["standard-webhooks", "bearer"]),
+              default="standard-webhooks", show_default=True)
+@click.option("--source", help="Source given to new contacts (one of the account's).")
+@click.option("--language", help="Language of new contacts lacking one (ISO code).")
+@click.option("--mapping", help='JSON, e.g. \'{"email": "data.email"}\'.')
+@click.option("--language-map", help='JSON, e.g. \'{"Dutch": "nl"}\'.')
+@click.option("--consent-text", help="The consent wording kept with new contacts.")
+@click.option("--contact-status", type=click.Choice(["confirmed", "unconfirmed"]),
+              default="confirmed", show_default=True)
+@click.option("--form", "form_id", type=int, help="Form whose opt-in mail unconfirmed "
+                                                  "contacts get.")
+@click.option("--on-delete", type=click.Choice(["ignore", "blacklist"]), default="ignore",
+              show_default=True, help="What an Efficy Delete does.")
+def hook_create(account_id: int, kind: str, name: str, auth: str, source: str | None,
+                language: str | None, mapping: str | None, language_map: str | None,
+                consent_text: str | None, contact_status: str, form_id: int | None,
+                on_delete: str) -> None:
+    """Create a hook; prints its id, URL and secret (shown once)."""
+    data = {"kind": kind, "name": name, "auth": auth, "source": source, "language": language,
+            "mapping": _json_option(mapping, "--mapping") or {},
+            "language_map": _json_option(language_map, "--language-map") or {},
+            "consent_text": consent_text, "contact_status": contact_status,
+            "form_id": form_id, "on_delete": on_delete}
+    _core()._configure()
+    with db.connection_context():
+        _core()._require_account(account_id)
+        created, secret = _core()._run(_create, account_id, data)
+        url = service.to_dict(created)["url"]
+    click.echo(f"id: {created.id}\nurl: {url}\nsecret: {secret}")
+    click.echo("Keep the secret now: it is not shown again.", err=True)
+
+
+def _create(account_id: int, data: dict):
+    from gateway.errors import ValidationFailed
+    try:
+        return service.create_hook(account_id, data)
+    except ValidationFailed as exc:
+        problems = "; ".join(f"{d.get('field')}: {d.get('message', d.get('code'))}"
+                             for d in exc.details)
+        raise ValidationFailed(f"{exc.message} {problems}") from None
+
+
+@hook.command("list")
+@click.argument("account_id", type=int)
+def hook_list(account_id: int) -> None:
+    """List an account's hooks."""
+    _core()._configure()
+    with db.connection_context():
+        for row in service.list_hooks(account_id):
+            info = service.to_dict(row)
+            state = "enabled" if info["enabled"] else "paused"
+            click.echo(f"{info['id']}\t{info['kind']}\t{info['auth']}\t{state}\t"
+                       f"{info['name']}\t{info['url']}")
+
+
+@hook.command("rotate")
+@click.argument("account_id", type=int)
+@click.argument("hook_id", type=int)
+def hook_rotate(account_id: int, hook_id: int) -> None:
+    """Give a hook a new secret (the old one keeps working for 24 hours)."""
+    _core()._configure()
+    with db.connection_context():
+        _, secret = _core()._run(service.rotate_secret, account_id, hook_id)
+    click.echo(f"secret: {secret}")
+
+
+@hook.command("sign")
+@click.option("--secret", envvar="INLET_HOOK_SECRET", required=True,
+              help="The whsec_ secret (or set INLET_HOOK_SECRET).")
+@click.option("--id", "msg_id", help="webhook-id (default: a new UUID).")
+@click.option("--timestamp", type=int, help="Unix seconds (default: now).")
+@click.argument("body", type=click.File("rb"), default="-")
+def hook_sign(secret: str, msg_id: str | None, timestamp: int | None, body) -> None:
+    """Print the Standard Webhooks headers for BODY (a file, or - for stdin).
+
+    One "name: value" line each, as ``curl -H @headers.txt`` reads them.
+    """
+    raw = body.read()
+    try:
+        headers = signatures.headers(secret, msg_id or f"msg_{uuid.uuid4().hex}", raw,
+                                     timestamp)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for name, value in headers.items():
+        click.echo(f"{name}: {value}")
+
+
+commands = [hook]

@@ -1,0 +1,94 @@
+"""Standard Webhooks signatures (https://www.standardwebhooks.com/) and bearer secrets.
+
+A secret looks like ``whsec_<base64 key>``. The signed content is
+``{webhook-id}.{webhook-timestamp}.{body}``; the ``webhook-signature`` header holds one or
+more space-separated ``v1,<base64 HMAC-SHA256>`` entries (several during a key rotation).
+The timestamp must be within ``TOLERANCE`` seconds of now, in either direction, so a
+captured request cannot be replayed later (Mautic's timestamp-less scheme can be).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from collections.abc import Iterable
+
+from gateway.errors import Unauthorized
+
+PREFIX = "whsec_"
+TOLERANCE = 5 * 60
+
+
+class SignatureError(Unauthorized):
+    """The request is not signed by a current secret of the hook."""
+
+    code = "invalid_signature"
+
+
+def derive_secret(server_key: str, salt: str) -> str:
+    """The hook secret for ``salt``: HMAC of the server key, so it is never stored."""
+    raw = hmac.new(server_key.encode(), f"inlet-hook:{salt}".encode(), hashlib.sha256).digest()
+    return PREFIX + base64.b64encode(raw[:24]).decode()
+
+
+def secret_key_bytes(secret: str) -> bytes:
+    """The HMAC key inside a ``whsec_`` secret (a bare base64 key is accepted too)."""
+    body = secret.removeprefix(PREFIX)
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("A webhook secret is whsec_ followed by base64.") from None
+
+
+def sign(secret: str, msg_id: str, timestamp: int | str, body: bytes) -> str:
+    """The ``v1,<base64>`` signature of one message."""
+    content = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(secret_key_bytes(secret), content, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def headers(secret: str, msg_id: str, body: bytes, timestamp: int | None = None) -> dict:
+    """The three Standard Webhooks headers a sender adds (used by tests, CLI and bench)."""
+    stamp = int(time.time()) if timestamp is None else int(timestamp)
+    return {"webhook-id": msg_id, "webhook-timestamp": str(stamp),
+            "webhook-signature": sign(secret, msg_id, stamp, body)}
+
+
+def verify(secrets: Iterable[str], msg_id: str | None, timestamp: str | None,
+           signature: str | None, body: bytes, *, now: float | None = None) -> None:
+    """Accept the request or raise 401: a fresh timestamp and a matching ``v1`` signature."""
+    if not msg_id or not timestamp or not signature:
+        raise SignatureError("Missing webhook-id, webhook-timestamp or webhook-signature.")
+    try:
+        stamp = int(timestamp)
+    except ValueError:
+        raise SignatureError("webhook-timestamp must be Unix seconds.") from None
+    now = time.time() if now is None else now
+    if abs(now - stamp) > TOLERANCE:
+        raise SignatureError("webhook-timestamp is more than 5 minutes off; check the "
+                             "sender's clock or resend.")
+    offered = [part.partition(",")[2] for part in signature.split()
+               if part.startswith("v1,")]
+    matched = False
+    for secret in secrets:
+        expected = sign(secret, msg_id, stamp, body).partition(",")[2]
+        for candidate in offered:
+            # compare every pair: no early exit that would leak which one matched
+            matched |= hmac.compare_digest(expected.encode(), candidate.encode())
+    if not matched:
+        raise SignatureError("No webhook-signature matches this hook's secret.")
+
+
+def verify_bearer(secrets: Iterable[str], header: str | None) -> None:
+    """Accept ``Authorization: Bearer <secret>`` or raise 401 (constant-time compare)."""
+    scheme, _, value = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("Send the hook secret as Authorization: Bearer <secret>.")
+    matched = False
+    for secret in secrets:
+        matched |= hmac.compare_digest(secret.encode(), value.strip().encode())
+    if not matched:
+        raise Unauthorized("The bearer secret is not valid for this hook.")

@@ -1,0 +1,96 @@
+"""``inlet form ...``: create, list and show the embed snippets of opt-in forms."""
+
+from __future__ import annotations
+
+import click
+
+from gateway.db import db
+from gateway.errors import InletError
+
+
+def _print_form(form, settings) -> None:
+    from forms import embed
+    click.echo(f"id: {form.id}")
+    click.echo(f"slug: {form.slug}")
+    snippets = embed.snippets_for(form, settings.base_url)
+    click.echo(f"\nhosted page:\n{snippets['hosted']}")
+    for name, label in (("script", "script embed"), ("iframe", "iframe embed"),
+                        ("html", "plain HTML form (works without JavaScript)")):
+        click.echo(f"\n{label}:\n{snippets[name]}")
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+@click.group("form")
+def form_group() -> None:
+    """Opt-in forms."""
+
+
+@form_group.command("create")
+@click.argument("account_id", type=int)
+@click.option("--name", required=True, help="The form's name (also its slug's stem).")
+@click.option("--source", required=True, help="Source given to new contacts (case-sensitive).")
+@click.option("--fields", default="", help="Comma-separated: first_name, name, language, "
+                                           "preferences, interests, custom fields.")
+@click.option("--languages", default="", help="Comma-separated; default: nl, fr, en.")
+@click.option("--origin", "origins", multiple=True,
+              help="An origin allowed to embed the form (repeatable).")
+@click.option("--redirect", "redirects", multiple=True,
+              help="An allowed redirect URL (repeatable).")
+@click.option("--after-submit", default=None, help="Redirect after submitting.")
+@click.option("--after-confirm", default=None, help="Redirect after confirming.")
+@click.option("--double-opt-in/--no-double-opt-in", default=True, show_default=True)
+@click.option("--welcome/--no-welcome", default=False, show_default=True)
+@click.option("--min-fill-seconds", default=2, show_default=True, type=int,
+              help="Submissions faster than this after the form was shown are asked again.")
+def form_create(account_id: int, name: str, source: str, fields: str, languages: str,
+                origins, redirects, after_submit, after_confirm, double_opt_in: bool,
+                welcome: bool, min_fill_seconds: int) -> None:
+    """Create a form; prints its id, slug and the four embed snippets."""
+    from forms import service
+    from gateway.cli import _configure, _require_account
+    settings = _configure()
+    data = {"name": name, "source": source, "fields": _split(fields),
+            "allowed_origins": list(origins), "redirect_urls": list(redirects),
+            "after_submit_url": after_submit, "after_confirm_url": after_confirm,
+            "double_opt_in": double_opt_in, "welcome": welcome,
+            "min_fill_seconds": min_fill_seconds}
+    if languages:
+        data["languages"] = _split(languages)
+    with db.connection_context():
+        _require_account(account_id)
+        try:
+            form = service.create_form(account_id, data)
+        except InletError as exc:
+            problems = "".join(f"\n  {d.get('field')}: {d.get('message')}" for d in exc.details)
+            raise click.ClickException(exc.message + problems) from None
+        _print_form(form, settings)
+
+
+@form_group.command("list")
+@click.argument("account_id", type=int)
+def form_list(account_id: int) -> None:
+    """List an account's forms: id, slug, name."""
+    from forms import service
+    from gateway.cli import _configure
+    _configure()
+    with db.connection_context():
+        for form in service.list_forms(account_id):
+            click.echo(f"{form.id}\t{form.slug}\t{form.name}")
+
+
+@form_group.command("embed")
+@click.argument("account_id", type=int)
+@click.argument("form_id", type=int)
+def form_embed(account_id: int, form_id: int) -> None:
+    """Print a form's id, slug and its four embed snippets."""
+    from forms import service
+    from gateway.cli import _configure, _run
+    settings = _configure()
+    with db.connection_context():
+        _print_form(_run(service.get_form, account_id, form_id), settings)
+
+
+commands = [form_group]

@@ -1,0 +1,121 @@
+"""Signed tokens of the forms area: one itsdangerous salt per purpose, never interchangeable.
+
+* confirm: the double opt-in link, ``[confirmation id, contact id]``, expiring.
+* rendered: when a form was rendered, for the minimum fill time.
+* unsubscribe: the List-Unsubscribe link of a welcome mail, ``[contact id, account id]``.
+
+Tests freeze the clock by passing ``now`` (seconds since the epoch) instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import time
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.timed import TimestampSigner
+
+SALTS = {
+    "confirm": "inlet.forms.confirm",
+    "rendered": "inlet.forms.rendered",
+    "unsubscribe": "inlet.forms.unsubscribe",
+}
+RENDER_MAX_AGE = 24 * 3600  # a form left open for a day must be reloaded
+
+
+class InvalidToken(Exception):
+    """The token is tampered with, for another purpose, or garbage."""
+
+
+class ExpiredToken(InvalidToken):
+    """The signature is good but the token is too old; ``payload`` is still usable."""
+
+    def __init__(self, payload):
+        super().__init__("expired")
+        self.payload = payload
+
+
+def _signer_at(now: float | None) -> type[TimestampSigner]:
+    """A signer whose clock reads ``now`` (the real clock when None)."""
+    if now is None:
+        return TimestampSigner
+
+    class FrozenSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(now)
+    return FrozenSigner
+
+
+def serializer(secret: str, purpose: str, now: float | None = None) -> URLSafeTimedSerializer:
+    """The serializer for one purpose (``SALTS`` key), optionally with a frozen clock."""
+    return URLSafeTimedSerializer(secret, salt=SALTS[purpose], signer=_signer_at(now))
+
+
+def sign(secret: str, purpose: str, payload, now: float | None = None) -> str:
+    """A URL-safe signed token carrying ``payload`` and the time it was made."""
+    return serializer(secret, purpose, now).dumps(payload)
+
+
+def verify(secret: str, purpose: str, token: str, max_age: int | None,
+           now: float | None = None):
+    """``(payload, issued_at)``; raises ``ExpiredToken`` or ``InvalidToken``."""
+    s = serializer(secret, purpose, now)
+    try:
+        return s.loads(token, max_age=max_age, return_timestamp=True)
+    except SignatureExpired as exc:
+        if exc.payload is None:
+            raise InvalidToken("expired") from None
+        try:
+            payload = s.load_payload(exc.payload)
+        except BadSignature:
+            raise InvalidToken("bad payload") from None
+        raise ExpiredToken(payload) from None
+    except BadSignature:
+        raise InvalidToken("bad signature") from None
+
+
+def confirm_token(secret: str, confirmation_id: int, contact_id: int,
+                  now: float | None = None) -> str:
+    """The token of a confirmation link."""
+    return sign(secret, "confirm", [confirmation_id, contact_id], now)
+
+
+def read_confirm_token(secret: str, token: str, max_age: int,
+                       now: float | None = None) -> tuple[int, int]:
+    """``(confirmation id, contact id)``; ``ExpiredToken`` (carrying them) or ``InvalidToken``."""
+    try:
+        payload, _ = verify(secret, "confirm", token, max_age, now)
+    except ExpiredToken as exc:
+        raise ExpiredToken(_pair(exc.payload)) from None
+    return _pair(payload)
+
+
+def _pair(payload) -> tuple[int, int]:
+    if (not isinstance(payload, list) or len(payload) != 2
+            or not all(isinstance(x, int) for x in payload)):
+        raise InvalidToken("bad payload")
+    return payload[0], payload[1]
+
+
+def render_token(secret: str, form_id: int, now: float | None = None) -> str:
+    """A signed "this form was rendered at" stamp for the minimum fill time."""
+    return sign(secret, "rendered", form_id, now)
+
+
+def fill_seconds(secret: str, token: str, form_id: int, now: float | None = None) -> float:
+    """Seconds since ``token`` was rendered for ``form_id``; ``InvalidToken`` when unusable."""
+    payload, issued = verify(secret, "rendered", token, RENDER_MAX_AGE, now)
+    if payload != form_id:
+        raise InvalidToken("another form")
+    current = time.time() if now is None else now
+    return current - issued.timestamp()
+
+
+def unsubscribe_token(secret: str, contact_id: int, account_id: int) -> str:
+    """The token of an unsubscribe link (does not expire: old mails must keep working)."""
+    return sign(secret, "unsubscribe", [contact_id, account_id])
+
+
+def read_unsubscribe_token(secret: str, token: str) -> tuple[int, int]:
+    """``(contact id, account id)`` or ``InvalidToken``."""
+    payload, _ = verify(secret, "unsubscribe", token, None)
+    return _pair(payload)

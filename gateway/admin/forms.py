@@ -1,0 +1,207 @@
+"""Opt-in forms pages over ``forms.service``: list, create, edit, preview and embed snippets."""
+
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from forms import embed, service
+from forms.texts import DEFAULTS, MAIL_KINDS, mail_for, texts_for
+from gateway.accounts import list_custom_fields, list_vocabulary
+from gateway.admin import csrf
+from gateway.admin.add_contact import errors_by_field
+from gateway.admin.pages import Viewer, page, redirect, render
+from gateway.admin.session import flash
+from gateway.errors import InletError
+from gateway.web import in_db
+
+TEXT_KEYS = tuple(DEFAULTS["en"])  # in their natural order: title first
+BUILTIN_LABELS = {"first_name": "First name", "name": "Last name", "language": "Language",
+                  "preferences": "Preferences", "interests": "Interests"}
+SNIPPET_LABELS = {"hosted": "Hosted page (a link to share)", "iframe": "iframe snippet",
+                  "script": "Script snippet (renders into your page)",
+                  "html": "Plain HTML form snippet"}
+
+
+def lines(value) -> list[str]:
+    """Non-empty lines of a textarea."""
+    return [line.strip() for line in str(value or "").splitlines() if line.strip()]
+
+
+def definition_from_form(form: FormData) -> dict:
+    """The ``forms.service`` definition an edit form describes (it validates every value)."""
+    languages = form.getlist("languages")
+    default = form.get("default_language")
+    if default in languages:  # the first language is the form's default
+        languages = [default, *[code for code in languages if code != default]]
+    raw_fill = str(form.get("min_fill_seconds") or "").strip()
+    data = {
+        "name": str(form.get("name") or "").strip(), "source": form.get("source") or "",
+        "languages": languages, "fields": form.getlist("fields"),
+        "preferences": form.getlist("preferences"), "interests": form.getlist("interests"),
+        "double_opt_in": bool(form.get("double_opt_in")), "welcome": bool(form.get("welcome")),
+        "after_submit_url": str(form.get("after_submit_url") or "").strip() or None,
+        "after_confirm_url": str(form.get("after_confirm_url") or "").strip() or None,
+        "redirect_urls": lines(form.get("redirect_urls")),
+        "allowed_origins": lines(form.get("allowed_origins")),
+        "min_fill_seconds": int(raw_fill) if raw_fill.isdigit() else raw_fill or 2,
+    }
+    texts: dict = {}
+    for lang in languages:
+        for key in TEXT_KEYS:
+            value = str(form.get(f"text-{lang}-{key}") or "").strip()
+            if value:
+                texts.setdefault(lang, {})[key] = value
+    mails: dict = {}
+    for kind in MAIL_KINDS:
+        for lang in languages:
+            for part in ("subject", "body"):
+                value = str(form.get(f"mail-{kind}-{lang}-{part}") or "").strip()
+                if value:
+                    mails.setdefault(kind, {}).setdefault(lang, {})[part] = value
+    data["texts"], data["mails"] = texts, mails
+    return data
+
+
+def _choices(account_id: int) -> dict:
+    return {"all_languages": [v.name for v in list_vocabulary(account_id, "language")],
+            "sources": [v.name for v in list_vocabulary(account_id, "source")],
+            "all_preferences": [v.name for v in list_vocabulary(account_id, "preference")],
+            "all_interests": [v.name for v in list_vocabulary(account_id, "interest")],
+            "field_options": [*BUILTIN_LABELS.items(),
+                              *[(f.name, f"{f.name} (custom field)")
+                                for f in list_custom_fields(account_id)]],
+            "text_keys": TEXT_KEYS, "mail_kinds": MAIL_KINDS,
+            "default_texts": {lang: texts_for({}, lang) for lang in
+                              [v.name for v in list_vocabulary(account_id, "language")]},
+            "default_mails": {(kind, lang): mail_for({}, kind, lang) for kind in MAIL_KINDS
+                              for lang in [v.name for v in
+                                           list_vocabulary(account_id, "language")]}}
+
+
+def _editor(account_id: int, values: dict, form_id=None, errors=None) -> dict:
+    return {"active": "forms", "values": values, "form_id": form_id,
+            "errors": errors_by_field(errors or []), "error_list": errors or [],
+            **_choices(account_id)}
+
+
+NEW_FORM = {"name": "", "source": "", "languages": [], "fields": ["first_name"],
+            "preferences": [], "interests": [], "double_opt_in": True, "welcome": False,
+            "after_submit_url": None, "after_confirm_url": None, "redirect_urls": [],
+            "allowed_origins": [], "min_fill_seconds": 2, "texts": {}, "mails": {}}
+
+
+# ---- pages ----------------------------------------------------------------------------------
+
+def _list(account_id: int) -> dict:
+    return {"active": "forms", "forms": service.list_forms(account_id)}
+
+
+@page()
+async def forms_list(request: Request, viewer: Viewer) -> Response:
+    """GET /admin/forms"""
+    return render(request, "forms/list.html", await in_db(_list, viewer.account_id))
+
+
+@page()
+async def new_form(request: Request, viewer: Viewer) -> Response:
+    """GET/POST /admin/forms/new"""
+    if request.method == "GET":
+        def fresh():
+            ctx = _editor(viewer.account_id, NEW_FORM)
+            ctx["values"] = {**NEW_FORM, "languages": ctx["all_languages"]}  # nl, fr, en…
+            return ctx
+        return render(request, "forms/edit.html", await in_db(fresh))
+    data = definition_from_form(await csrf.checked_form(request))
+
+    def work():
+        try:
+            return service.create_form(viewer.account_id, data)
+        except InletError as exc:
+            return _editor(viewer.account_id, data, None, _details(exc))
+    result = await in_db(work)
+    if isinstance(result, dict):
+        return render(request, "forms/edit.html", result, status=422)
+    flash(request, f"The form {result.name!r} was created.")
+    return redirect(request, "form", form_id=result.id)
+
+
+def _details(exc: InletError) -> list[dict]:
+    return exc.details or [{"field": "_", "message": exc.message}]
+
+
+@page()
+async def edit_form(request: Request, viewer: Viewer) -> Response:
+    """GET/POST /admin/forms/{id}/edit"""
+    form_id = request.path_params["form_id"]
+    if request.method == "GET":
+        def current():
+            values = service.form_to_dict(service.get_form(viewer.account_id, form_id))
+            return _editor(viewer.account_id, values, form_id)
+        return render(request, "forms/edit.html", await in_db(current))
+    data = definition_from_form(await csrf.checked_form(request))
+
+    def work():
+        try:
+            return service.update_form(viewer.account_id, form_id, data)
+        except InletError as exc:
+            if exc.status == 404:
+                raise
+            return _editor(viewer.account_id, data, form_id, _details(exc))
+    result = await in_db(work)
+    if isinstance(result, dict):
+        return render(request, "forms/edit.html", result, status=422)
+    flash(request, f"The form {result.name!r} was saved.")
+    return redirect(request, "form", form_id=result.id)
+
+
+def _preview(account_id: int, data: dict) -> dict:
+    """The form an unsaved definition would show (its first language), or why it cannot."""
+    from forms.models import Form
+    try:
+        values = service.clean_definition(account_id, data, creating=True)
+    except InletError as exc:
+        return {"errors": _details(exc)}
+    draft = Form(id=0, account=account_id, slug="preview", **values)  # never saved
+    public = service.snapshot(draft)
+    language = public.languages[0]
+    return {"errors": [], "texts": public.texts_in(language), "language": language,
+            "markup": embed.html_snippet(public, "")}
+
+
+@page()
+async def preview(request: Request, viewer: Viewer) -> Response:
+    """POST /admin/forms/preview: the editor's unsaved values rendered (into the preview frame)."""
+    data = definition_from_form(await csrf.checked_form(request))
+    ctx = await in_db(_preview, viewer.account_id, data)
+    # The preview cannot submit anywhere, and only the admin pages may frame it.
+    return render(request, "forms/preview.html", ctx, headers={
+        "content-security-policy": "default-src 'self'; form-action 'none'; "
+                                   "frame-ancestors 'self'; base-uri 'none'",
+        "x-frame-options": "SAMEORIGIN"})
+
+
+@page()
+async def form_detail(request: Request, viewer: Viewer) -> Response:
+    """GET /admin/forms/{id}: the live preview and the four embed snippets."""
+    form_id = request.path_params["form_id"]
+    base_url = request.app.state.settings.base_url
+
+    def work():
+        form = service.get_form(viewer.account_id, form_id)
+        snippets = embed.snippets(service.public_form_by_id(form.id), base_url)
+        return {"active": "forms", "form": service.form_to_dict(form, base_url),
+                "snippets": [(kind, SNIPPET_LABELS[kind], snippets[kind])
+                             for kind in ("hosted", "iframe", "script", "html")]}
+    return render(request, "forms/detail.html", await in_db(work))
+
+
+routes = [
+    Route("/forms", forms_list, name="forms"),
+    Route("/forms/new", new_form, methods=["GET", "POST"], name="form_new"),
+    Route("/forms/preview", preview, methods=["POST"], name="form_preview"),
+    Route("/forms/{form_id:int}", form_detail, name="form"),
+    Route("/forms/{form_id:int}/edit", edit_form, methods=["GET", "POST"], name="form_edit"),
+]

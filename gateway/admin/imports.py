@@ -1,0 +1,264 @@
+"""The "Upload a file" wizard over the import service (gateway.imports.service).
+
+Steps as the user sees them: guidelines and file → mapping (with sample values) and consent →
+validation (live progress) → errors, errors.csv and fallbacks → finalise (live progress) →
+"N new contacts added" on the contacts overview, and the report.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+
+import peewee
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.accounts import list_vocabulary
+from gateway.admin import csrf
+from gateway.admin.pages import Viewer, page, redirect, render
+from gateway.admin.session import flash
+from gateway.errors import InletError, ValidationFailed
+from gateway.imports import jobs, mapping, reader, report, service
+from gateway.imports.models import ImportRowError
+from gateway.validation import AccountVocabulary, normalise_email
+from gateway.web import in_db
+
+UPLOAD_OVERHEAD = 64 * 1024  # multipart headers and the other fields around the file
+SAMPLE_ROWS = 3  # sample values shown per column on the mapping screen
+EXAMPLES_PER_REASON = 5
+PROGRESS_STEPS = ("validating", "finalising")
+FIELD_LABELS = {"email": "E-mail address", "first_name": "First name", "name": "Name",
+                "language": "Language", "source": "Source", "preferences": "Preferences",
+                "interests": "Interests"}
+
+
+# ---- pure helpers (unit-tested) -------------------------------------------------------------
+
+def samples(records, columns: list[str], per_column: int = SAMPLE_ROWS) -> dict[str, list[str]]:
+    """Up to ``per_column`` non-empty example values per column from (index, cells) records."""
+    found: dict[str, list[str]] = {c: [] for c in columns}
+    for _, cells in records:
+        for column, cell in zip(columns, cells, strict=False):
+            if cell.strip() and len(found[column]) < per_column:
+                found[column].append(cell.strip()[:80])
+        if all(len(v) >= per_column for v in found.values()):
+            break
+    return found
+
+
+def mapping_from_form(form, columns: list[str]) -> dict[str, str | None]:
+    """{column: field or None} from the ``map-<n>`` selects (by position: any header works)."""
+    return {column: (form.get(f"map-{i}") or None) for i, column in enumerate(columns)}
+
+
+# ---- pages ----------------------------------------------------------------------------------
+
+def _list(account_id: int) -> dict:
+    return {"active": "imports", "imports": service.list_imports(account_id, limit=50)}
+
+
+@page()
+async def imports_list(request: Request, viewer: Viewer) -> Response:
+    """GET /admin/imports: the latest imports."""
+    return render(request, "imports/list.html", await in_db(_list, viewer.account_id))
+
+
+def _guidelines() -> dict:
+    return {"max_mb": reader.MAX_BYTES // (1024 * 1024), "max_rows": reader.MAX_ROWS}
+
+
+@page()
+async def new_import(request: Request, viewer: Viewer) -> Response:
+    """GET shows the file guidelines and the upload form; POST stores the file."""
+    ctx = {"active": "imports", "error": None, **_guidelines()}
+    if request.method == "GET":
+        return render(request, "imports/new.html", ctx)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > reader.MAX_BYTES + UPLOAD_OVERHEAD:
+        # Refused before the body is read: a huge file is never spooled to disk.
+        return render(request, "imports/new.html",
+                      {**ctx, "error": reader.FileTooLarge.message}, status=413)
+    form = await csrf.checked_form(request, max_files=1)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str) or not upload.filename:
+        return render(request, "imports/new.html", {**ctx, "error": "Choose a .csv file."},
+                      status=422)
+    try:
+        imp = await in_db(service.create_from_upload, viewer.account_id, upload.filename,
+                          upload.file, actor=viewer.email,
+                          notify_email=_notify_address(viewer) if form.get("notify") else None)
+    except InletError as exc:
+        return render(request, "imports/new.html", {**ctx, "error": exc.message},
+                      status=exc.status)
+    finally:
+        await upload.close()
+    return redirect(request, "import", import_id=imp.id)
+
+
+def _notify_address(viewer: Viewer) -> str | None:
+    """The user's login as the report's address, unless it cannot receive mail."""
+    address, error = normalise_email(viewer.email)
+    return None if error else address
+
+
+def _mapping_context(viewer: Viewer, import_id, errors=None, chosen=None) -> dict:
+    imp = service.get_import(viewer.account_id, import_id)
+    vocab = AccountVocabulary.load(viewer.account_id)
+    records = islice(reader.iter_records(jobs.file_path(imp), imp.encoding, imp.delimiter), 50)
+    targets = [(f, FIELD_LABELS.get(f, f"{f} (custom field)")) for f in mapping.fields(vocab)]
+    current = chosen or imp.mapping or imp.suggested_mapping
+    return {"active": "imports", "imp": imp, "targets": targets,
+            "rows": [(i, column, current.get(column), imp.suggested_mapping.get(column))
+                     for i, column in enumerate(imp.columns)],
+            "samples": samples(records, imp.columns), "errors": errors or [],
+            "consent_error": False}
+
+
+def _review_context(viewer: Viewer, import_id, errors=None) -> dict:
+    imp = service.get_import(viewer.account_id, import_id)
+    grouped = list(ImportRowError.select(ImportRowError.code, peewee.fn.COUNT(ImportRowError.id))
+                   .where(ImportRowError.imp == imp.id).group_by(ImportRowError.code)
+                   .order_by(peewee.fn.COUNT(ImportRowError.id).desc(), ImportRowError.code)
+                   .tuples())
+    groups = [{"code": code, "reason": report.REASONS.get(code, code.replace("_", " ")),
+               "count": count,
+               "examples": list(ImportRowError.select().where(
+                   (ImportRowError.imp == imp.id) & (ImportRowError.code == code))
+                   .order_by(ImportRowError.record).limit(EXAMPLES_PER_REASON))}
+              for code, count in grouped]
+    return {"active": "imports", "imp": imp, "state": service.to_dict(imp), "groups": groups,
+            "languages": [v.name for v in list_vocabulary(viewer.account_id, "language")],
+            "sources": [v.name for v in list_vocabulary(viewer.account_id, "source")],
+            "errors": errors or {}}
+
+
+def _report_context(viewer: Viewer, import_id) -> dict:
+    imp = service.get_import(viewer.account_id, import_id)
+    return {"active": "imports", "imp": imp, "summary": report.summary(imp),
+            "has_errors": ImportRowError.select().where(ImportRowError.imp == imp.id).exists()}
+
+
+@page()
+async def wizard(request: Request, viewer: Viewer) -> Response:
+    """GET /admin/imports/{id}: the page of the import's current step."""
+    import_id = request.path_params["import_id"]
+    imp = await in_db(service.get_import, viewer.account_id, import_id)
+    editing = request.query_params.get("edit") == "mapping" and \
+        imp.step in service.EDITABLE_STEPS
+    if imp.step in ("mapping", "consent") or editing:
+        return render(request, "imports/mapping.html",
+                      await in_db(_mapping_context, viewer, import_id))
+    if imp.step in PROGRESS_STEPS:
+        return render(request, "imports/progress.html", {"active": "imports", "imp": imp})
+    if imp.step in ("fallbacks", "ready"):
+        return render(request, "imports/review.html",
+                      await in_db(_review_context, viewer, import_id))
+    return render(request, "imports/report.html",
+                  await in_db(_report_context, viewer, import_id))
+
+
+@page()
+async def save_mapping(request: Request, viewer: Viewer) -> Response:
+    """POST /admin/imports/{id}/mapping: the mapping and the consent, then validation."""
+    import_id = request.path_params["import_id"]
+    form = await csrf.checked_form(request)
+
+    def work():
+        imp = service.get_import(viewer.account_id, import_id)
+        chosen = mapping_from_form(form, imp.columns)
+        try:
+            service.set_mapping(viewer.account_id, imp.id, chosen)
+        except ValidationFailed as exc:
+            return _mapping_context(viewer, import_id, exc.details or [{"message": exc.message}],
+                                    chosen)
+        if not form.get("obtained_rightfully"):
+            ctx = _mapping_context(viewer, import_id, chosen=chosen)
+            return {**ctx, "consent_error": True}
+        service.set_consent(viewer.account_id, imp.id, True, actor=viewer.email,
+                            welcome=bool(form.get("welcome")))
+        return None
+    ctx = await in_db(work)
+    if ctx is not None:
+        return render(request, "imports/mapping.html", ctx, status=422)
+    return redirect(request, "import", import_id=import_id)
+
+
+@page()
+async def finalise(request: Request, viewer: Viewer) -> Response:
+    """POST /admin/imports/{id}/finalise: the fallbacks (when asked for), then write."""
+    import_id = request.path_params["import_id"]
+    form = await csrf.checked_form(request)
+    chosen = {name: form.get(name) for name in ("language", "source") if form.get(name)}
+
+    def work():
+        try:
+            if chosen:
+                service.set_fallbacks(viewer.account_id, import_id, chosen)
+            service.finalise(viewer.account_id, import_id)
+        except ValidationFailed as exc:
+            return _review_context(viewer, import_id, {d.get("field"): d.get("message")
+                                                       for d in exc.details})
+        except InletError as exc:
+            if exc.status != 409:
+                raise
+            return _review_context(viewer, import_id, {
+                d.get("field") or "_": exc.message for d in exc.details or [{}]})
+        return None
+    ctx = await in_db(work)
+    if ctx is not None:
+        return render(request, "imports/review.html", ctx, status=422)
+    return redirect(request, "import", import_id=import_id)
+
+
+@page()
+async def progress(request: Request, viewer: Viewer) -> Response:
+    """GET /admin/imports/{id}/progress: the step and progress as JSON, for the live bar."""
+    import_id = request.path_params["import_id"]
+    state = await in_db(service.state, viewer.account_id, import_id)
+    done = state["step"] == "done"
+    next_url = str(request.url_for("admin:import_finished", import_id=import_id).path) \
+        if done else None
+    return JSONResponse({"step": state["step"], "progress": state["progress"],
+                         "next_url": next_url}, headers={"cache-control": "no-store"})
+
+
+@page()
+async def finished(request: Request, viewer: Viewer) -> Response:
+    """GET /admin/imports/{id}/finished: the green bar on the contacts overview."""
+    import_id = request.path_params["import_id"]
+    imp = await in_db(service.get_import, viewer.account_id, import_id)
+    if imp.step != "done":
+        return redirect(request, "import", import_id=import_id)
+    summary = await in_db(report.summary, imp)
+    report_url = str(request.url_for("admin:import", import_id=import_id).path)
+    flash(request, summary["headline"] + ".", link=(report_url, "See the import report"))
+    return redirect(request, "contacts")
+
+
+@page()
+async def errors_csv(request: Request, viewer: Viewer) -> Response:
+    """GET /admin/imports/{id}/errors.csv: the failing rows, ready to correct and re-import."""
+    import_id = request.path_params["import_id"]
+
+    def work():
+        imp = service.get_import(viewer.account_id, import_id)
+        return imp.filename, service.errors_csv(viewer.account_id, import_id)
+    filename, body = await in_db(work)
+    stem = (filename.rsplit(".", 1)[0] or "import").replace('"', "")[:100]
+    return Response(body, media_type="text/csv; charset=utf-8", headers={
+        "content-disposition": f'attachment; filename="{stem}-errors.csv"',
+        "cache-control": "no-store"})
+
+routes = [
+    Route("/imports", imports_list, name="imports"),
+    Route("/imports/new", new_import, methods=["GET", "POST"], name="import_new"),
+    Route("/imports/{import_id:int}", wizard, name="import"),
+    Route("/imports/{import_id:int}/mapping", save_mapping, methods=["POST"],
+          name="import_mapping"),
+    Route("/imports/{import_id:int}/finalise", finalise, methods=["POST"],
+          name="import_finalise"),
+    Route("/imports/{import_id:int}/progress", progress, name="import_progress"),
+    Route("/imports/{import_id:int}/finished", finished, name="import_finished"),
+    Route("/imports/{import_id:int}/errors.csv", errors_csv, name="import_errors"),
+]

@@ -1,0 +1,97 @@
+"""What every admin page shares: the logged-in user, rendering, redirects, HTML errors."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from gateway.admin import csrf, links
+from gateway.admin.session import pop_flashes, session_user
+from gateway.errors import InletError, NotFound
+from gateway.models import Account, User
+from gateway.templating import templates
+from gateway.web import in_db
+
+
+@dataclass
+class Viewer:
+    """The logged-in user and their account: every query is scoped by ``account_id``."""
+
+    user_id: int
+    email: str
+    account_id: int
+    account_name: str
+
+
+def _load_viewer(session: dict) -> Viewer | None:
+    user: User | None = session_user(session)
+    if user is None:
+        return None
+    account = Account.get_by_id(user.account_id)
+    return Viewer(user.id, user.email, account.id, account.name)
+
+
+def render(request: Request, name: str, context: dict | None = None, status: int = 200,
+           headers: dict | None = None) -> Response:
+    """A page from templates/admin/ with the shared context (user, CSRF token, notices)."""
+    ctx = {"viewer": getattr(request.state, "viewer", None), "csrf_token": csrf.token(request),
+           "flashes": pop_flashes(request), "active": "",
+           "path": lambda route, **params: _path(request, route, **params),
+           "nav": links.available(request)}
+    ctx.update(context or {})
+    return templates.TemplateResponse(request, f"admin/{name}", ctx, status_code=status,
+                                      headers={"cache-control": "no-store", **(headers or {})})
+
+
+def _path(request: Request, route: str, **params) -> str:
+    """The path (not the absolute URL: proxies) of a named admin route."""
+    return str(request.url_for(f"admin:{route}", **params).path)
+
+
+def redirect(request: Request, name: str, query: str = "", **params) -> RedirectResponse:
+    """303 to a named admin route (a POST never ends on a page that re-POSTs on reload)."""
+    url = str(request.url_for(f"admin:{name}", **params).path)
+    return RedirectResponse(url + (f"?{query}" if query else ""), status_code=303)
+
+
+def error_page(request: Request, exc: InletError) -> Response:
+    """An ``InletError`` as a human page with its status."""
+    headers = dict(exc.headers)
+    headers.pop("WWW-Authenticate", None)
+    return render(request, "error.html", {"error": exc}, status=exc.status, headers=headers)
+
+
+def page(login: bool = True):
+    """Decorate an admin endpoint: load the viewer (or send to login), render errors as HTML."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        async def endpoint(request: Request) -> Response:
+            request.state.viewer = None
+            try:
+                viewer = await in_db(_load_viewer, dict(request.session))
+                if login and viewer is None:
+                    return _to_login(request)
+                request.state.viewer = viewer  # also for pages open to everyone (login)
+                return await fn(request, viewer) if login else await fn(request)
+            except InletError as exc:
+                return error_page(request, exc)
+        return endpoint
+    return wrap
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    """To the login page, coming back here afterwards (for a GET: a POST cannot be resumed)."""
+    login = str(request.url_for("admin:login").path)
+    if request.method != "GET":
+        return RedirectResponse(login, status_code=303)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"{login}?{urlencode({'next': here})}", status_code=303)
+
+
+def not_found() -> NotFound:
+    """The admin 404."""
+    return NotFound("That page does not exist, or belongs to another account.")

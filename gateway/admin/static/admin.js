@@ -1,0 +1,71 @@
+// Progressive enhancements only: every page works without this file.
+(function () {
+  "use strict";
+
+  // <form data-confirm="…">: ask before a destructive POST.
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) { event.preventDefault(); }
+  });
+
+  // <button data-copy="#selector">: copy the element's text to the clipboard.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) { return; }
+    var source = document.querySelector(button.getAttribute("data-copy"));
+    if (!source) { return; }
+    var text = source.value !== undefined ? source.value : source.textContent;
+    var done = function () {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done);
+    } else {
+      var area = document.createElement("textarea");
+      area.value = text; document.body.appendChild(area); area.select();
+      document.execCommand("copy"); document.body.removeChild(area); done();
+    }
+  });
+
+  // <div data-progress-url="…">: poll a JSON endpoint and drive its <progress>; when the
+  // step changes, follow the URL the endpoint names (or reload).
+  function poll(box) {
+    var bar = box.querySelector("progress");
+    var text = box.querySelector("[data-progress-text]");
+    var url = box.getAttribute("data-progress-url");
+    var waiting = box.getAttribute("data-waiting-step");
+    function tick() {
+      fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { return r.json(); })
+        .then(function (state) {
+          var total = state.progress && state.progress.total || 0;
+          var done = state.progress && state.progress.done || 0;
+          if (bar) { bar.max = total || 1; bar.value = done; }
+          if (text) { text.textContent = total ? (done + " of " + total + " rows") : "Starting…"; }
+          if (state.step !== waiting || state.next_url) {
+            window.location.assign(state.next_url || window.location.href);
+            return;
+          }
+          setTimeout(tick, 500);
+        })
+        .catch(function () { setTimeout(tick, 2000); });
+    }
+    tick();
+  }
+  document.querySelectorAll("[data-progress-url]").forEach(poll);
+
+  // <form data-live-preview>: re-render the preview frame shortly after each change, by
+  // pressing the form's own "Preview changes" button (it posts into the frame, unsaved).
+  document.querySelectorAll("form[data-live-preview]").forEach(function (form) {
+    var button = form.querySelector("[data-preview-button]");
+    if (!button || !form.requestSubmit) { return; }
+    var timer = null;
+    var refresh = function () { form.requestSubmit(button); };
+    var later = function () { clearTimeout(timer); timer = setTimeout(refresh, 400); };
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+    refresh();
+  });
+})();

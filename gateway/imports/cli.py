@@ -1,0 +1,112 @@
+"""``inlet import FILE --account A ...``: a CSV import from the shell, with a progress bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gateway.errors import InletError
+
+
+def _parse_mapping(pairs: tuple[str, ...]) -> dict[str, str | None] | None:
+    """``--mapping "Column=field"`` (repeatable, or comma-separated); ``Column=`` skips it."""
+    if not pairs:
+        return None
+    chosen: dict[str, str | None] = {}
+    for pair in (p for item in pairs for p in item.split(",") if p.strip()):
+        column, sep, field = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{pair!r}: use COLUMN=FIELD (FIELD empty to skip).",
+                                     param_hint="--mapping")
+        chosen[column.strip()] = field.strip() or None
+    return chosen
+
+
+def _bar(label: str, total: int):
+    return click.progressbar(length=max(total, 1), label=label, show_pos=True,
+                             show_percent=True)
+
+
+def _run_step(service, account: int, import_id: int, label: str, total: int) -> dict:
+    with _bar(label, total) as bar:
+        seen = [0]
+
+        def progress(done: int, _total: int) -> None:
+            bar.update(done - seen[0])
+            seen[0] = done
+        return service.run_now(account, import_id, progress)
+
+
+def _print_report(data: dict) -> None:
+    counts = data["counts"]
+    click.echo(f"\n{data['report']['headline']}")
+    for name in ("rows", "created", "updated", "unchanged", "blacklisted", "failed"):
+        click.echo(f"  {name:<12}{counts.get(name, 0)}")
+    for reason, n in data["report"]["reasons"].items():
+        click.echo(f"    {reason}: {n}")
+    for warning in data["warnings"]:
+        click.echo(f"  note: {warning}")
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--account", "account", type=int, required=True, help="The account id.")
+@click.option("--mapping", "mapping", multiple=True,
+              help='COLUMN=FIELD pairs, e.g. "E-mail=email,Taal=language,Notes=" (default: '
+                   "the suggested mapping).")
+@click.option("--fallback-language", help="Language for new contacts without one.")
+@click.option("--fallback-source", help="Source for new contacts without one.")
+@click.option("--consent", is_flag=True, help="State the data was obtained rightfully "
+                                              "(required).")
+@click.option("--welcome", is_flag=True, help="Send a welcome mail to each new contact.")
+@click.option("--notify", help="E-mail address that gets the report.")
+@click.option("--errors-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the failing rows (errors.csv) to this file.")
+def import_command(file: Path, account: int, mapping: tuple[str, ...], fallback_language,
+                   fallback_source, consent: bool, welcome: bool, notify, errors_out) -> None:
+    """Import a CSV file into an account, printing the report."""
+    from gateway import runtime
+    from gateway.cli import _configure, _require_account
+    from gateway.db import db
+    from gateway.imports import service
+    if not consent:
+        raise click.UsageError("--consent is required: state that the data was obtained "
+                               "rightfully.")
+    _configure()
+    chosen = _parse_mapping(mapping)
+    try:
+        with db.connection_context():
+            _require_account(account)
+            with open(file, "rb") as fh:
+                imp = service.create_from_upload(account, file.name, fh, actor="cli",
+                                                 notify_email=notify, welcome=welcome)
+            click.echo(f"import {imp.id}: {imp.total_rows} rows, separator "
+                       f"{imp.delimiter!r}, {imp.encoding}")
+            if chosen is not None:
+                service.set_mapping(account, imp.id, chosen)
+            fallbacks = {k: v for k, v in (("language", fallback_language),
+                                           ("source", fallback_source)) if v}
+            if fallbacks:
+                service.set_fallbacks(account, imp.id, fallbacks)
+            service.set_consent(account, imp.id, True, actor="cli")
+            data = _run_step(service, account, imp.id, "validating", imp.total_rows)
+            if data["step"] == "fallbacks":
+                raise click.ClickException(
+                    "Some new contacts have no " + " or ".join(data["needs_fallbacks"])
+                    + ": give --fallback-" + " and --fallback-".join(data["needs_fallbacks"]))
+            service.finalise(account, imp.id)
+            data = _run_step(service, account, imp.id, "writing   ", imp.total_rows)
+            if errors_out and (data["counts"].get("failed") or data["counts"].get("blacklisted")):
+                errors_out.write_bytes(service.errors_csv(account, imp.id))
+                click.echo(f"failing rows written to {errors_out}")
+    except InletError as exc:
+        details = "".join(f"\n  {d.get('field', '')}: {d.get('message', d.get('code', ''))}"
+                          for d in exc.details if isinstance(d, dict))
+        raise click.ClickException(exc.message + details) from None
+    _print_report(data)
+    if runtime.settings().embedded_queue:
+        runtime.queue().run_pending()  # deliver the report (and welcome) mails now
+
+
+commands = [import_command]

@@ -1,0 +1,321 @@
+"""Import operations for the API, the admin UI wizard and the CLI (call inside a DB
+connection; each raises the gateway's errors)."""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from gateway import runtime
+from gateway.db import db, utcnow
+from gateway.errors import Conflict, NotFound, ValidationFailed
+from gateway.imports import jobs, mapping, reader, report
+from gateway.imports.models import Import, ImportRowError
+from gateway.validation import AccountVocabulary, FieldError, normalise_email, suggest
+
+MAX_JSON_CONTACTS = 100_000
+EDITABLE_STEPS = ("mapping", "consent", "fallbacks", "ready")
+ERRORS_PREVIEW = 50
+
+
+def _new_path(account_id: int) -> tuple[Path, str]:
+    relative = f"imports/{account_id}/{uuid.uuid4().hex}.csv"
+    return runtime.settings().data_dir / relative, relative
+
+
+def _check_notify(notify_email: str | None) -> str | None:
+    if not notify_email:
+        return None
+    clean, error = normalise_email(notify_email)
+    if error:
+        raise ValidationFailed("notify must be an e-mail address.", details=[error.to_dict()])
+    return clean
+
+
+def create_from_upload(account_id: int, filename: str, chunks: Iterable[bytes] | object, *,
+                       actor: str = "", notify_email: str | None = None,
+                       welcome: bool = False) -> Import:
+    """Store an uploaded CSV (an iterable of byte chunks or a binary file) and read its header;
+    refuses a broken file rule with a 4xx naming it. Returns the import, in step "mapping"."""
+    name = reader.check_filename(filename)
+    notify = _check_notify(notify_email)
+    if hasattr(chunks, "read"):
+        chunks = iter(lambda f=chunks: f.read(1 << 20), b"")
+    dest, relative = _new_path(account_id)
+    size, encoding = reader.store(chunks, dest)
+    try:
+        delimiter, columns, rows = reader.inspect(dest, encoding)
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    return _create(account_id, "csv", name, relative, size, encoding, delimiter, columns, rows,
+                   actor=actor, notify=notify, welcome=welcome)
+
+
+def _create(account_id, kind, name, relative, size, encoding, delimiter, columns, rows, *,
+            actor, notify, welcome, fixed_mapping=None) -> Import:
+    vocab = AccountVocabulary.load(account_id)
+    suggested = fixed_mapping or mapping.suggest(columns, vocab, mapping.recall(account_id))
+    return Import.create(account=account_id, kind=kind, filename=name, path=relative,
+                         size=size, encoding=encoding, delimiter=delimiter, columns=columns,
+                         total_rows=rows, suggested_mapping=suggested, mapping=suggested,
+                         actor=actor, notify_email=notify, welcome=bool(welcome))
+
+
+def create_from_json(account_id: int, contacts, *, actor: str = "",
+                     notify_email: str | None = None, welcome: bool = False) -> Import:
+    """Start an import from a list of contact objects (the API's JSON form): same steps, the
+    mapping is the field names. Returns the import, in step "mapping"."""
+    if not isinstance(contacts, list) or not contacts:
+        raise ValidationFailed("contacts must be a non-empty array of contact objects.")
+    if len(contacts) > MAX_JSON_CONTACTS:
+        raise reader.TooManyRows(f"At most {MAX_JSON_CONTACTS:,} contacts per import. "
+                                 f"{reader.SPLIT_HINT}")
+    bad = [i for i, item in enumerate(contacts) if not isinstance(item, dict)]
+    if bad:
+        raise ValidationFailed("Every contact must be an object.",
+                               details=[{"field": f"contacts[{i}]", "code": "invalid"}
+                                        for i in bad[:20]])
+    notify = _check_notify(notify_email)
+    vocab = AccountVocabulary.load(account_id)
+    columns = _json_columns(contacts, vocab)
+    dest, relative = _new_path(account_id)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow(columns)
+        for item in contacts:
+            custom = item.get("custom_fields") if isinstance(item.get("custom_fields"),
+                                                             dict) else {}
+            writer.writerow([_cell(item.get(c) if c in item else custom.get(c))
+                             for c in columns])
+    known = set(mapping.fields(vocab))
+    fixed = {c: (c if c in known else None) for c in columns}
+    imp = _create(account_id, "json", "contacts.json", relative, dest.stat().st_size, "utf-8",
+                  ",", columns, len(contacts), actor=actor, notify=notify, welcome=welcome,
+                  fixed_mapping=fixed)
+    ignored = [c for c, f in fixed.items() if f is None]
+    if ignored:
+        imp.warnings = [f"Ignored unknown keys: {', '.join(ignored)}."]
+        imp.save()
+    return imp
+
+
+def _json_columns(contacts: list[dict], vocab: AccountVocabulary) -> list[str]:
+    columns: dict[str, None] = {"email": None}
+    for item in contacts:
+        for key, value in item.items():
+            if key == "custom_fields" and isinstance(value, dict):
+                columns.update(dict.fromkeys(value))
+            elif key != "custom_fields":
+                columns[key] = None
+    return list(columns)
+
+
+def _cell(value) -> str:
+    """A JSON value as the CSV cell the same validation reads."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def get_import(account_id: int, import_id) -> Import:
+    """One of the account's imports, or 404 (never another account's)."""
+    try:
+        import_id = int(import_id)
+    except (TypeError, ValueError):
+        raise NotFound("No such import.") from None
+    imp = Import.get_or_none((Import.id == import_id) & (Import.account == account_id))
+    if imp is None:
+        raise NotFound("No such import.")
+    return imp
+
+
+def to_dict(imp: Import) -> dict:
+    """The SPEC §7 import shape (plus the report once done and the first errors)."""
+    done = imp.step == "done"
+    total = imp.total_rows
+    data = {
+        "id": imp.id, "kind": imp.kind, "filename": imp.filename, "step": imp.step,
+        "progress": {"done": min(imp.progress_done, total), "total": total},
+        "delimiter": imp.delimiter, "encoding": imp.encoding, "columns": imp.columns,
+        "suggested_mapping": imp.suggested_mapping, "mapping": imp.mapping,
+        "consent": imp.consent, "fallbacks": imp.fallbacks or {},
+        "needs_fallbacks": imp.needs_fallbacks or [], "welcome": imp.welcome,
+        "notify": imp.notify_email, "counts": imp.counts or {},
+        "warnings": (imp.warnings or []) + report.warnings(imp),
+        "errors_url": f"/api/imports/{imp.id}/errors.csv",
+        "errors": [_error_dict(e) for e in ImportRowError.select().where(
+            ImportRowError.imp == imp.id).order_by(ImportRowError.record, ImportRowError.id)
+            .limit(ERRORS_PREVIEW)],
+        "created_at": imp.created_at.isoformat() + "Z",
+        "finished_at": imp.finished_at.isoformat() + "Z" if imp.finished_at else None,
+    }
+    if done:
+        data["report"] = report.summary(imp) | {"errors_url": data["errors_url"]}
+    return data
+
+
+def _error_dict(e: ImportRowError) -> dict:
+    item = {"row": e.row, "column": e.column, "value": e.value, "code": e.code,
+            "reason": e.reason}
+    if e.suggestion:
+        item["suggestion"] = e.suggestion
+    return item
+
+
+def state(account_id: int, import_id) -> dict:
+    """The import as the API shows it."""
+    return to_dict(get_import(account_id, import_id))
+
+
+def list_imports(account_id: int, limit: int = 20) -> list[dict]:
+    """The account's latest imports, newest first (short form for lists)."""
+    rows = (Import.select().where(Import.account == account_id)
+            .order_by(Import.id.desc()).limit(limit))
+    return [{"id": i.id, "filename": i.filename, "step": i.step, "counts": i.counts or {},
+             "created_at": i.created_at.isoformat() + "Z"} for i in rows]
+
+
+def _editable(imp: Import) -> None:
+    if imp.step not in EDITABLE_STEPS:
+        raise Conflict(f"The import is {imp.step}; its choices can no longer change.")
+
+
+def _start_validation(imp: Import) -> None:
+    """Move to validating (once) and queue the job; the job itself is idempotent."""
+    moved = (Import.update(step="validating", progress_done=0, checkpoint=0,
+                           updated_at=utcnow())
+             .where((Import.id == imp.id) & (Import.step.in_(EDITABLE_STEPS))).execute())
+    if moved:
+        runtime.queue().enqueue(jobs.validate_import, imp.id)
+
+
+def set_mapping(account_id: int, import_id, chosen: dict) -> dict:
+    """Choose the column → field mapping ({column: field or None}); remembered for the next
+    import. Re-validates when consent was already given."""
+    imp = get_import(account_id, import_id)
+    _editable(imp)
+    vocab = AccountVocabulary.load(account_id)
+    checked = mapping.check(chosen, imp.columns, vocab)
+    with db.atomic():
+        Import.update(mapping=checked, step="consent" if not imp.consent else imp.step,
+                      updated_at=utcnow()).where(Import.id == imp.id).execute()
+        mapping.remember(account_id, checked)
+    imp = get_import(account_id, import_id)
+    if imp.consent:
+        _start_validation(imp)
+    return state(account_id, import_id)
+
+
+def set_consent(account_id: int, import_id, obtained_rightfully, *, actor: str = "",
+                welcome: bool | None = None) -> dict:
+    """Record that the data was obtained rightfully (required) and queue the validation."""
+    imp = get_import(account_id, import_id)
+    if obtained_rightfully is not True:
+        raise ValidationFailed("The import cannot continue without consent: confirm the "
+                               "contacts' data was obtained rightfully.",
+                               details=[{"field": "obtained_rightfully", "code": "required"}])
+    if imp.consent:
+        return to_dict(imp)  # idempotent
+    _editable(imp)
+    vocab = AccountVocabulary.load(account_id)
+    mapping.check(imp.mapping, imp.columns, vocab)  # the suggestion, if never changed
+    changes = {"consent": True, "consent_at": utcnow(), "consent_by": actor or imp.actor}
+    if welcome is not None:
+        changes["welcome"] = bool(welcome)
+    Import.update(**changes).where(Import.id == imp.id).execute()
+    _start_validation(get_import(account_id, import_id))
+    return state(account_id, import_id)
+
+
+def set_fallbacks(account_id: int, import_id, data: dict) -> dict:
+    """Choose the language and/or source given to new contacts that lack one."""
+    imp = get_import(account_id, import_id)
+    _editable(imp)
+    if imp.step == "validating":
+        raise Conflict("Wait for the validation to finish.")
+    if not isinstance(data, dict):
+        raise ValidationFailed("Send {\"language\": ..., \"source\": ...}.")
+    vocab = AccountVocabulary.load(account_id)
+    chosen, errors = dict(imp.fallbacks or {}), []
+    for name, allowed in (("language", vocab.languages), ("source", vocab.sources)):
+        value = data.get(name)
+        if value in (None, ""):
+            continue
+        value = str(value).strip()
+        value = value.lower() if name == "language" else value
+        if value not in allowed:
+            hint = suggest(value, allowed)
+            errors.append(FieldError(name, f"unknown_{name}", f"Unknown {name} {value!r}."
+                                     + (f" Did you mean {hint!r}?" if hint else ""),
+                                     value, hint))
+        chosen[name] = value
+    if errors:
+        raise ValidationFailed(details=[e.to_dict() for e in errors])
+    step = imp.step
+    if step == "fallbacks" and all(chosen.get(n) for n in imp.needs_fallbacks or []):
+        step = "ready"
+    Import.update(fallbacks=chosen, step=step, updated_at=utcnow()).where(
+        Import.id == imp.id).execute()
+    return state(account_id, import_id)
+
+
+def finalise(account_id: int, import_id) -> dict:
+    """Queue the writing of the valid rows (resumes a crashed run; a done import stays)."""
+    imp = get_import(account_id, import_id)
+    if imp.step in ("mapping", "consent"):
+        raise Conflict("Give consent first: the import cannot continue without it.")
+    if imp.step == "validating":
+        raise Conflict("The validation is still running; finalise when it is done.")
+    if imp.step == "fallbacks":
+        missing = [n for n in imp.needs_fallbacks if not (imp.fallbacks or {}).get(n)]
+        raise Conflict(f"Choose a fallback {' and '.join(missing)} for the rows without one.",
+                       details=[{"field": n, "code": "fallback_required"} for n in missing])
+    if imp.step == "ready":
+        with db.atomic():
+            moved = (Import.update(step="finalising", progress_done=0, checkpoint=0,
+                                   updated_at=utcnow())
+                     .where((Import.id == imp.id) & (Import.step == "ready")).execute())
+            if moved:
+                mapping.remember(account_id, imp.mapping)
+    if get_import(account_id, import_id).step == "finalising":
+        runtime.queue().enqueue(jobs.finalise_import, imp.id)
+    return state(account_id, import_id)
+
+
+def errors_csv(account_id: int, import_id) -> bytes:
+    """The failing rows in the file's own separator with a ``reason`` column (CSV bytes)."""
+    imp = get_import(account_id, import_id)
+    reasons: dict[int, list[str]] = {}
+    for record, column, reason in (ImportRowError.select(
+            ImportRowError.record, ImportRowError.column, ImportRowError.reason)
+            .where(ImportRowError.imp == imp.id)
+            .order_by(ImportRowError.record, ImportRowError.id).tuples()):
+        reasons.setdefault(record, []).append(f"{column}: {reason}")
+    header = [*imp.columns, "reason"]
+    rows = ([*cells, *[""] * (len(imp.columns) - len(cells)), " | ".join(reasons[record])]
+            for record, cells in reader.iter_records(jobs.file_path(imp), imp.encoding,
+                                                     imp.delimiter) if record in reasons)
+    return reader.write_csv([header, *rows], imp.delimiter)
+
+
+def run_now(account_id: int, import_id, on_progress=None) -> dict:
+    """Run the queued step (validation or finalise) in this process (CLI), with progress."""
+    imp = get_import(account_id, import_id)
+    if imp.step == "validating":
+        jobs.run_validation(imp.id, on_progress)
+    elif imp.step == "finalising":
+        jobs.run_finalise(imp.id, on_progress)
+    return state(account_id, import_id)
+
+
+__all__ = ["create_from_upload", "create_from_json", "get_import", "state", "to_dict",
+           "list_imports", "set_mapping", "set_consent", "set_fallbacks", "finalise",
+           "errors_csv", "run_now"]

@@ -1,0 +1,116 @@
+"""OpenAPI description of /api/imports."""
+
+from __future__ import annotations
+
+from gateway.api.spec import errors, json_body, ok, path_param, ref
+
+IMPORT_ID = path_param("import_id", {"type": "integer"})
+FIELD_OR_NULL = {"type": ["string", "null"]}
+
+SCHEMAS = {
+    "Import": {
+        "type": "object",
+        "required": ["id", "step", "progress", "delimiter", "columns", "suggested_mapping",
+                     "mapping", "consent", "needs_fallbacks", "counts", "errors_url"],
+        "properties": {
+            "id": {"type": "integer"}, "kind": {"enum": ["csv", "json"]},
+            "filename": {"type": "string"},
+            "step": {"enum": ["mapping", "consent", "validating", "fallbacks", "ready",
+                              "finalising", "done"]},
+            "progress": {"type": "object", "properties": {"done": {"type": "integer"},
+                                                          "total": {"type": "integer"}}},
+            "delimiter": {"enum": [",", ";"]}, "encoding": {"type": "string"},
+            "columns": {"type": "array", "items": {"type": "string"}},
+            "suggested_mapping": {"type": "object", "additionalProperties": FIELD_OR_NULL},
+            "mapping": {"type": "object", "additionalProperties": FIELD_OR_NULL},
+            "consent": {"type": "boolean"},
+            "fallbacks": {"type": "object"},
+            "needs_fallbacks": {"type": "array", "items": {"enum": ["language", "source"]}},
+            "welcome": {"type": "boolean"}, "notify": {"type": ["string", "null"]},
+            "counts": {"type": "object", "description": "rows, valid, failed, "
+                       "failed_by_reason, blacklisted, duplicates, new, existing, "
+                       "missing_language, missing_source, created, updated, unchanged"},
+            "warnings": {"type": "array", "items": {"type": "string"}},
+            "errors": {"type": "array", "description": "The first 50 row errors",
+                       "items": ref("ImportRowError")},
+            "errors_url": {"type": "string"},
+            "report": {"type": "object", "description": "Once done: counts, headline "
+                       "(\"N new contacts added\"), reasons, warnings"},
+        },
+    },
+    "ImportRowError": {"type": "object", "required": ["row", "column", "code", "reason"],
+                       "properties": {"row": {"type": "integer"}, "column": {"type": "string"},
+                                      "value": {"type": "string"}, "code": {"type": "string"},
+                                      "reason": {"type": "string"},
+                                      "suggestion": {"type": "string"}}},
+    "ImportJson": {"type": "object", "required": ["contacts"], "properties": {
+        "contacts": {"type": "array", "maxItems": 100000, "items": ref("ContactIn")},
+        "obtained_rightfully": {"type": "boolean"},
+        "fallbacks": {"type": "object"}, "welcome": {"type": "boolean"},
+        "notify": {"type": "string", "description": "Who gets the report e-mail"}}},
+}
+
+PATHS = {
+    "/api/imports": {
+        "get": {"summary": "The account's latest imports",
+                "responses": {"200": ok("List", {"type": "object"}), **errors(401, 403)}},
+        "post": {
+            "summary": "Start an import: a CSV file (multipart field 'file', optional "
+                       "'notify' and 'welcome') or JSON {\"contacts\": [...]}",
+            "requestBody": {"required": True, "content": {
+                "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                                   "properties": {
+                                                       "file": {"type": "string",
+                                                                "format": "binary"},
+                                                       "notify": {"type": "string"},
+                                                       "welcome": {"type": "boolean"}}}},
+                "application/json": {"schema": ref("ImportJson")}}},
+            "responses": {"202": ok("Accepted: the import", ref("Import")),
+                          **errors(400, 401, 403, 413, 415, 422, 503)}}},
+    "/api/imports/{import_id}": {
+        "get": {"summary": "Step, progress, counts, suggested and chosen mapping",
+                "parameters": [IMPORT_ID],
+                "responses": {"200": ok("The import", ref("Import")),
+                              **errors(401, 403, 404)}}},
+    "/api/imports/{import_id}/mapping": {
+        "put": {"summary": "Choose the mapping (remembered for the account's next import)",
+                "parameters": [IMPORT_ID],
+                "requestBody": json_body({"type": "object", "required": ["mapping"],
+                                          "properties": {"mapping": {
+                                              "type": "object",
+                                              "additionalProperties": FIELD_OR_NULL}}}),
+                "responses": {"200": ok("The import", ref("Import")),
+                              **errors(400, 401, 403, 404, 409, 415, 422)}}},
+    "/api/imports/{import_id}/consent": {
+        "put": {"summary": "State the data was obtained rightfully; queues the validation",
+                "parameters": [IMPORT_ID],
+                "requestBody": json_body({"type": "object",
+                                          "required": ["obtained_rightfully"],
+                                          "properties": {
+                                              "obtained_rightfully": {"const": True},
+                                              "welcome": {"type": "boolean"}}}),
+                "responses": {"200": ok("The import", ref("Import")),
+                              **errors(400, 401, 403, 404, 409, 415, 422, 503)}}},
+    "/api/imports/{import_id}/fallbacks": {
+        "put": {"summary": "Language and source for new contacts that lack one",
+                "parameters": [IMPORT_ID],
+                "requestBody": json_body({"type": "object", "properties": {
+                    "language": {"type": "string"}, "source": {"type": "string"}}}),
+                "responses": {"200": ok("The import", ref("Import")),
+                              **errors(400, 401, 403, 404, 409, 415, 422)}}},
+    "/api/imports/{import_id}/finalise": {
+        "post": {"summary": "Write the valid rows under the merge rules (queued; resumes a "
+                            "crashed run)",
+                 "parameters": [IMPORT_ID],
+                 "responses": {"202": ok("Queued", ref("Import")),
+                               "200": ok("Already done", ref("Import")),
+                               **errors(401, 403, 404, 409, 503)}}},
+    "/api/imports/{import_id}/errors.csv": {
+        "get": {"summary": "The failing rows, the file's separator, a reason column",
+                "parameters": [IMPORT_ID],
+                "responses": {"200": {"description": "CSV",
+                                      "content": {"text/csv": {"schema": {"type": "string"}}}},
+                              **errors(401, 403, 404)}}},
+}
+
+OPENAPI = {"paths": PATHS, "schemas": SCHEMAS}

@@ -1,0 +1,82 @@
+"""The rows validation checked, kept next to the file so finalise need not parse and check
+them again. Finalise only trusts a complete spool made under the same vocabularies and
+mapping; otherwise it reads the file itself (same result, slower)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle  # noqa: S403 (our own file under INLET_DATA_DIR, never user-supplied)
+from collections.abc import Iterator
+from pathlib import Path
+
+from gateway.imports.models import Import
+from gateway.validation import AccountVocabulary
+
+VERSION = 1
+
+
+class Unusable(Exception):
+    """The spool is missing, stale or torn: read the file instead."""
+
+
+def path_for(csv_path: Path) -> Path:
+    """The spool of an import's file."""
+    return csv_path.with_suffix(".checked")
+
+
+def fingerprint(imp: Import, vocab: AccountVocabulary) -> str:
+    """What the checked values depend on: the vocabularies, the columns and the mapping."""
+    basis = [VERSION, sorted(vocab.languages), sorted(vocab.sources),
+             sorted(vocab.preferences), sorted(vocab.interests),
+             sorted((k, v[0], list(v[1])) for k, v in vocab.fields.items()),
+             imp.columns, imp.mapping]
+    return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
+
+
+class Writer:
+    """Writes (end record, rows covered, [(record, clean)]) chunks, then a trailer."""
+
+    def __init__(self, path: Path, stamp: str):
+        self.path, self.stamp = path, stamp
+        self.tmp = path.with_suffix(".checked-tmp")
+
+    def __enter__(self) -> Writer:
+        self.fh = open(self.tmp, "wb")
+        pickle.dump(("inlet-spool", self.stamp), self.fh, protocol=pickle.HIGHEST_PROTOCOL)
+        return self
+
+    def write(self, end: int, covered: int, items: list) -> None:
+        """One chunk of checked rows."""
+        pickle.dump((end, covered, items), self.fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is None:
+            pickle.dump(None, self.fh)  # the trailer: the spool is complete
+        self.fh.close()
+        if kind is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def read(path: Path, stamp: str) -> Iterator[tuple[int, int, list]]:
+    """The chunks of a complete spool made under ``stamp``; raises Unusable otherwise."""
+    try:
+        fh = open(path, "rb")
+    except OSError:
+        raise Unusable() from None
+    with fh:
+        try:
+            if pickle.load(fh) != ("inlet-spool", stamp):  # noqa: S301 (see the import)
+                raise Unusable()
+            while (chunk := pickle.load(fh)) is not None:  # noqa: S301
+                yield chunk
+        except (EOFError, pickle.UnpicklingError, ValueError, TypeError):
+            raise Unusable() from None
+
+
+def remove(csv_path: Path) -> None:
+    """Drop the spool once the import is done."""
+    path_for(csv_path).unlink(missing_ok=True)

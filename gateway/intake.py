@@ -1,0 +1,338 @@
+"""Fast, durable intake: accept a JSON item in one Redis round trip, process it in batches.
+
+Built for endpoints that must answer ``202`` quickly at high request rates (connector
+webhooks; forms may use it too). A blocking ``rq.Queue.enqueue`` per request costs several
+Redis round trips plus pickling on the event loop; here a request costs one ``EVALSHA``
+(dedupe + push + "is a drain scheduled?", atomically) on an asyncio Redis connection —
+requests arriving while a write is in flight share the next round trip (one pipeline),
+each still answered only after Redis acknowledged its own item — and the workers take
+items in batches.
+
+API
+---
+``item_id = new_id("dlv_")``
+    A unique, time-ordered id to give the item (and to show the client).
+
+``accepted = await submit(settings, "hooks", handler, item, item_id=..., dedupe_key=...)``
+    Queue ``item`` (a JSON-able dict) for ``handler`` — a MODULE-LEVEL function
+    ``handler(item_id, item)``. Returns ``Accepted(id, duplicate)`` only once the item is
+    durably stored (acknowledged by Redis, or committed to the database on embedded
+    defaults); raises ``ServiceUnavailable`` (503 + Retry-After) when it cannot be.
+    ``dedupe_key``: a repeat within ``DEDUPE_SECONDS`` (24 h) stores nothing and returns
+    the FIRST item's id with ``duplicate=True``.
+
+``await aclose()``
+    Close this event loop's Redis connections (the app's lifespan calls it).
+
+``drain(stream, handler_path)`` (an RQ job, scheduled for you)
+    Moves up to ``BATCH`` items at a time with ``LMOVE`` to a per-run processing list
+    (leased; a crashed run's items go back to the queue on the next run), calls the handler
+    for each, then drops the batch. The first ``submit`` that finds no drain scheduled
+    enqueues one (``SET NX``), so most requests enqueue no job at all; while a backlog
+    remains a drain adds a helper drain job every ``HELPER_SECONDS`` for other workers.
+
+Handlers must be idempotent: an item is handled at least once (``drain`` holds one database
+connection open for the whole run). When a handler raises,
+the item is re-queued on its own as ``run_item(...)`` with the queue's retry backoff
+(``INLET_JOB_RETRY_INTERVALS``). Without Redis (``settings.embedded_queue``) each item is
+an ``EmbeddedJob`` row running ``run_item`` and duplicates are remembered as long as the
+row is kept.
+
+Durability: a ``202`` means Redis acknowledged the write — as durable as the Redis
+persistence you configure (``appendonly yes`` in production), the same as any RQ job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+import redis.asyncio as aioredis
+from starlette.concurrency import run_in_threadpool
+
+from gateway import runtime
+from gateway.errors import ServiceUnavailable
+from gateway.queue import job_path, resolve
+from gateway.settings import Settings
+
+log = logging.getLogger("inlet.intake")
+
+PREFIX = "inlet:intake"
+DEDUPE_SECONDS = 24 * 3600
+BATCH = 100
+SCHEDULE_SECONDS = 60  # a scheduled drain older than this is assumed lost: schedule again
+LEASE_SECONDS = 120  # a processing list whose lease expired belongs to a crashed drain
+DRAIN_BUDGET_SECONDS = 30  # a drain hands over to a fresh job after this long
+HELPER_SECONDS = 5  # with a backlog, at most one extra drain job is added this often
+
+# One round trip for a batch of items of one stream, atomically: for each item dedupe and
+# push; then "is a drain scheduled?". ARGV: dedupe TTL, schedule TTL, then per item
+# (entry, id, dedupe key or ''). Answers per item '' (stored) or the first item's id,
+# then '1' when the caller must schedule a drain.
+_SUBMIT = """
+local out, pushed = {}, 0
+for i = 3, #ARGV, 3 do
+  local key, first = ARGV[i + 2], false
+  if key ~= '' then first = redis.call('GET', key) end
+  if first then
+    out[#out + 1] = first
+  else
+    if key ~= '' then redis.call('SET', key, ARGV[i + 1], 'EX', ARGV[1]) end
+    redis.call('RPUSH', KEYS[1], ARGV[i])
+    pushed = pushed + 1
+    out[#out + 1] = ''
+  end
+end
+local schedule = '0'
+if pushed > 0 and redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then schedule = '1' end
+out[#out + 1] = schedule
+return out
+"""
+_TAKE = """
+local out = {}
+for i = 1, tonumber(ARGV[1]) do
+  local v = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+  if not v then break end
+  out[#out + 1] = v
+end
+return out
+"""
+_GIVE_BACK = """
+local n = 0
+while redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') do n = n + 1 end
+return n
+"""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What ``submit`` stored: the item id (the first one's, for a duplicate)."""
+
+    id: str
+    duplicate: bool = False
+
+
+def new_id(prefix: str = "") -> str:
+    """A unique id that sorts by creation time (milliseconds, then 48 random bits)."""
+    return f"{prefix}{int(time.time() * 1000):011x}{secrets.token_hex(6)}"
+
+
+def keys(stream: str) -> dict[str, str]:
+    """The Redis keys of a stream."""
+    base = f"{PREFIX}:{stream}"
+    return {"queue": base, "scheduled": f"{base}:scheduled", "helper": f"{base}:helper",
+            "dedupe": f"{base}:seen:",
+            "processing": f"{base}:processing:", "lease": f"{base}:lease:"}
+
+
+# ---- accepting (async, in the web process) ------------------------------------------------
+
+class _Writer:
+    """One loop's Redis connection for submits: items arriving while a write is in flight
+    share the next round trip (one script call per stream), and each waits for its ack."""
+
+    def __init__(self, url: str):
+        self.client = aioredis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=2)
+        self.sha = hashlib.sha1(_SUBMIT.encode(), usedforsecurity=False).hexdigest()
+        self.pending: dict[str, list[tuple[str, str, str, asyncio.Future]]] = {}
+        self.flusher: asyncio.Task | None = None
+
+    async def submit(self, stream: str, entry: str, item_id: str, dedupe: str
+                     ) -> tuple[bool, str]:
+        """(True, "1" if a drain must be scheduled else "0") or (False, first item id)."""
+        future = asyncio.get_running_loop().create_future()
+        self.pending.setdefault(stream, []).append((entry, item_id, dedupe, future))
+        if self.flusher is None or self.flusher.done():
+            self.flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _write(self, batches: dict) -> list:
+        # EVALSHA straight away: redis-py's Script would add a SCRIPT EXISTS round trip
+        async with self.client.pipeline(transaction=False) as pipe:
+            for stream, items in batches.items():
+                k = keys(stream)
+                args = [a for entry, item_id, dedupe, _ in items
+                        for a in (entry, item_id, dedupe)]
+                pipe.evalsha(self.sha, 2, k["queue"], k["scheduled"], DEDUPE_SECONDS,
+                             SCHEDULE_SECONDS, *args)
+            return await pipe.execute(raise_on_error=False)
+
+    async def _flush(self) -> None:
+        while self.pending:
+            batches, self.pending = self.pending, {}
+            try:
+                results = await self._write(batches)
+                if any(isinstance(r, redis.exceptions.NoScriptError) for r in results):
+                    # Redis restarted or flushed its scripts: nothing ran, load and redo
+                    await self.client.script_load(_SUBMIT)
+                    results = await self._write(batches)
+            except Exception as exc:  # the connection failed: every waiter gets a 503
+                results = [exc] * len(batches)
+            for items, result in zip(batches.values(), results, strict=True):
+                _answer(items, result)
+
+
+def _answer(items: list, result) -> None:
+    """Hand each waiter its outcome; the first stored item learns whether to schedule."""
+    schedule = None if isinstance(result, Exception) else result[-1].decode()
+    for index, (_, _, _, future) in enumerate(items):
+        if future.done():
+            continue  # the request was cancelled (client went away)
+        if schedule is None:
+            future.set_exception(result)
+        elif result[index]:
+            future.set_result((False, result[index].decode()))
+        else:
+            future.set_result((True, schedule))
+            schedule = "0"
+
+
+_writers: dict[int, tuple[asyncio.AbstractEventLoop, _Writer]] = {}
+
+
+def _writer(url: str) -> _Writer:
+    """This event loop's writer (asyncio connections belong to one loop)."""
+    loop = asyncio.get_running_loop()
+    entry = _writers.get(id(loop))
+    if entry is None or entry[0] is not loop:
+        entry = _writers[id(loop)] = (loop, _Writer(url))
+    return entry[1]
+
+
+async def aclose() -> None:
+    """Close the Redis connections of the running loop."""
+    entry = _writers.pop(id(asyncio.get_running_loop()), None)
+    if entry:
+        if entry[1].flusher:
+            await asyncio.gather(entry[1].flusher, return_exceptions=True)
+        await entry[1].client.aclose()
+
+
+async def submit(settings: Settings, stream: str, handler: Callable, item: dict, *,
+                 item_id: str | None = None, dedupe_key: str | None = None) -> Accepted:
+    """Store ``item`` durably for ``handler`` or raise 503; see the module docstring."""
+    item_id = item_id or new_id()
+    if settings.embedded_queue:
+        return await run_in_threadpool(_submit_embedded, stream, handler, item, item_id,
+                                       dedupe_key)
+    entry = json.dumps({"id": item_id, "item": item}, separators=(",", ":"))
+    dedupe = keys(stream)["dedupe"] + _digest(dedupe_key) if dedupe_key else ""
+    try:
+        stored, value = await _writer(settings.redis_url).submit(stream, entry, item_id,
+                                                                  dedupe)
+    except (redis.exceptions.RedisError, OSError):
+        log.warning("Redis unreachable: refusing an item for %s", stream)
+        raise ServiceUnavailable("The queue is unavailable; nothing was accepted.") from None
+    if not stored:
+        return Accepted(value, duplicate=True)
+    if value == "1":
+        await run_in_threadpool(schedule_drain, stream, job_path(handler))
+    return Accepted(item_id)
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _submit_embedded(stream: str, handler: Callable, item: dict, item_id: str,
+                     dedupe_key: str | None) -> Accepted:
+    from gateway.db import db
+    from gateway.models import EmbeddedJob
+    job_key = f"intake:{_digest(f'{stream}:{dedupe_key}')}" if dedupe_key else None
+    runtime.queue().enqueue(run_item, stream, job_path(handler), item_id, item, job_id=job_key)
+    if job_key is None:
+        return Accepted(item_id)
+    with db.connection_context():
+        first = EmbeddedJob.get(EmbeddedJob.job_key == job_key).args[2]
+    return Accepted(first, duplicate=first != item_id)
+
+
+def schedule_drain(stream: str, handler_path: str) -> None:
+    """Queue a drain job for ``stream`` (blocking; the web process runs it off the loop)."""
+    try:
+        runtime.queue().enqueue(drain, stream, handler_path)
+    except Exception:  # the items are safe in Redis; the next submit schedules again
+        log.exception("could not schedule a drain of %s", stream)
+        _sync_redis().delete(keys(stream)["scheduled"])
+
+
+# ---- processing (sync, in workers) ---------------------------------------------------------
+
+def _sync_redis() -> redis.Redis:
+    return runtime.queue().redis
+
+
+def run_item(stream: str, handler_path: str, item_id: str, item: dict) -> None:
+    """Job: handle one item (embedded mode, and items whose handler failed in a drain)."""
+    resolve(handler_path)(item_id, item)
+
+
+def drain(stream: str, handler_path: str) -> int:
+    """Job: handle queued items of ``stream`` in batches; returns how many were handled."""
+    from gateway.db import db
+    with db.connection_context():  # one connection for every item of this run
+        return _drain(stream, handler_path)
+
+
+def _drain(stream: str, handler_path: str) -> int:
+    r = _sync_redis()
+    k = keys(stream)
+    handler = resolve(handler_path)
+    recover(stream)
+    token = uuid.uuid4().hex
+    processing, lease = k["processing"] + token, k["lease"] + token
+    handled, started = 0, time.monotonic()
+    while time.monotonic() - started < DRAIN_BUDGET_SECONDS:
+        r.set(lease, "1", ex=LEASE_SECONDS)
+        batch = r.eval(_TAKE, 2, k["queue"], processing, BATCH)
+        if not batch:
+            break
+        if r.llen(k["queue"]) > BATCH and r.set(k["helper"], "1", nx=True,
+                                                ex=HELPER_SECONDS):
+            schedule_drain(stream, handler_path)  # a backlog: let another worker help
+        for raw in batch:
+            _handle(stream, handler, handler_path, json.loads(raw))
+        r.delete(processing)  # the batch is done: every item handled or re-queued
+        handled += len(batch)
+    r.delete(lease)
+    r.delete(k["scheduled"])
+    # An item pushed after our last take saw "scheduled" and relied on us: hand over.
+    if r.llen(k["queue"]) and r.set(k["scheduled"], "1", nx=True, ex=SCHEDULE_SECONDS):
+        schedule_drain(stream, handler_path)
+    return handled
+
+
+def _handle(stream: str, handler: Callable, handler_path: str, entry: dict) -> None:
+    try:
+        handler(entry["id"], entry["item"])
+    except Exception:
+        log.exception("intake handler %s failed for %s; retrying it as its own job",
+                      handler_path, entry["id"])
+        runtime.queue().enqueue(run_item, stream, handler_path, entry["id"], entry["item"])
+
+
+def recover(stream: str) -> int:
+    """Put items of crashed drains (expired lease) back at the head of the queue."""
+    r = _sync_redis()
+    k = keys(stream)
+    moved = 0
+    for name in r.scan_iter(match=k["processing"] + "*", count=100):
+        token = name.decode().rpartition(":")[2]
+        if not r.exists(k["lease"] + token):
+            moved += int(r.eval(_GIVE_BACK, 2, name, k["queue"]))
+    return moved
+
+
+def pending(stream: str) -> int:
+    """Items of ``stream`` waiting in Redis (0 on embedded defaults)."""
+    if runtime.settings().embedded_queue:
+        return 0
+    return int(_sync_redis().llen(keys(stream)["queue"]))

@@ -1,0 +1,113 @@
+"""Processing with a real RQ worker on the real test Redis: retries, dead letters, replay."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.db import db, is_postgres
+from gateway.models import Contact
+
+REFUSE = {
+    "sqlite": ["CREATE TRIGGER h5_refuse BEFORE INSERT ON contact "
+               "WHEN NEW.email LIKE 'boom%' BEGIN SELECT RAISE(ABORT, 'store refused'); END"],
+    "postgres": ["CREATE FUNCTION h5_refuse() RETURNS trigger AS $$ BEGIN "
+                 "IF left(NEW.email, 4) = 'boom' THEN RAISE EXCEPTION 'store refused'; END IF; "
+                 "RETURN NEW; END $$ LANGUAGE plpgsql",
+                 "CREATE TRIGGER h5_refuse BEFORE INSERT ON contact "
+                 "FOR EACH ROW EXECUTE FUNCTION h5_refuse()"],
+}
+ALLOW = {"sqlite": ["DROP TRIGGER h5_refuse"],
+         "postgres": ["DROP TRIGGER h5_refuse ON contact", "DROP FUNCTION h5_refuse()"]}
+
+
+@pytest.fixture
+def refusing_store(store):
+    """A real store failure: the database refuses some inserts until ``allow()``."""
+    backend = "postgres" if is_postgres() else "sqlite"
+    with db.connection_context():
+        for sql in REFUSE[backend]:
+            db.execute_sql(sql)
+    state = {"on": True}
+
+    def allow():
+        with db.connection_context():
+            for sql in ALLOW[backend]:
+                db.execute_sql(sql)
+        state["on"] = False
+    yield allow
+    if state["on"]:
+        allow()
+
+
+def _get(client, tenant, path):
+    r = client.get(path, headers=tenant.headers)
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def test_failures_retry_then_dead_letter_then_replay(client, tenant, hooks, work,
+                                                     refusing_store):
+    hook, secret = hooks.create()
+    r = hooks.post(hook, secret, {"email": "boom@example.com"})
+    delivery_id = r.json()["delivery_id"]
+    work()
+    dead = _get(client, tenant, f"/api/hooks/{hook['id']}/dead-letters")
+    assert [d["id"] for d in dead] == [delivery_id]
+    # INLET_JOB_RETRY_INTERVALS=0,0: the first try and two retries
+    assert dead[0]["attempts"] == 3 and dead[0]["status"] == "dead"
+    assert "store refused" in dead[0]["error"]
+    assert dead[0]["payload"] == {"email": "boom@example.com"}
+    assert Contact.select().count() == 0
+    refusing_store()
+    r = client.post(f"/api/hooks/{hook['id']}/dead-letters/{delivery_id}/replay",
+                    headers=tenant.headers)
+    assert r.status_code == 202 and r.json()["status"] == "queued"
+    work()
+    assert _get(client, tenant, f"/api/hooks/{hook['id']}/dead-letters") == []
+    done = _get(client, tenant, f"/api/hooks/{hook['id']}/deliveries")[0]
+    assert (done["status"], done["attempts"], done["replays"]) == ("done", 1, 1)
+    assert Contact.get(Contact.email == "boom@example.com").status == "confirmed"
+    r = client.post(f"/api/hooks/{hook['id']}/dead-letters/{delivery_id}/replay",
+                    headers=tenant.headers)
+    assert r.status_code == 409  # only dead letters replay
+
+
+def test_a_failure_that_recovers_before_the_last_retry_is_done(client, tenant, hooks, work,
+                                                               refusing_store, store):
+    from connectors import jobs
+    hook, secret = hooks.create()
+    delivery_id = hooks.post(hook, secret, {"email": "boom@example.com"}).json()["delivery_id"]
+    # run only the intake drain: the first attempt fails and schedules a retry
+    from gateway import intake
+    with db.connection_context():
+        intake.drain(jobs.STREAM, "connectors.jobs.accept_delivery")
+    retrying = _get(client, tenant, f"/api/hooks/{hook['id']}/deliveries")[0]
+    assert (retrying["status"], retrying["attempts"]) == ("retrying", 1)
+    refusing_store()
+    work()
+    done = _get(client, tenant, f"/api/hooks/{hook['id']}/deliveries")[0]
+    assert (done["id"], done["status"], done["attempts"]) == (delivery_id, "done", 2)
+
+
+def test_invalid_records_go_to_dead_letters_and_replay_after_a_fix(client, tenant, hooks,
+                                                                   work):
+    hook, secret = hooks.create(mapping={"email": "email", "language": "lang"})
+    hooks.post(hook, secret, [{"email": "ann@example.com", "lang": "Dutch"},
+                              {"email": "bob@example.com", "lang": "nl"},
+                              {"email": "not-an-address", "lang": "nl"}])
+    work()
+    dead = _get(client, tenant, f"/api/hooks/{hook['id']}/dead-letters")
+    assert len(dead) == 1 and dead[0]["attempts"] == 1  # no retry: it cannot succeed
+    counts = dead[0]["result"]["counts"]
+    assert (counts["created"], counts["failed"]) == (1, 2)
+    errors = {r["index"]: r["errors"][0]["code"] for r in dead[0]["result"]["records"]
+              if "errors" in r}
+    assert errors == {0: "unknown_language", 2: "invalid_email"}
+    client.patch(f"/api/hooks/{hook['id']}", json={"language_map": {"Dutch": "nl"}},
+                 headers=tenant.headers)
+    r = client.post(f"/api/hooks/{hook['id']}/dead-letters/replay", headers=tenant.headers)
+    assert r.status_code == 202 and len(r.json()["items"]) == 1
+    work()
+    assert Contact.get(Contact.email == "ann@example.com").language == "nl"
+    again = _get(client, tenant, f"/api/hooks/{hook['id']}/deliveries")[0]["result"]["counts"]
+    assert (again["created"], again["unchanged"], again["failed"]) == (1, 1, 1)

@@ -1,0 +1,219 @@
+"""Redis dies (SIGKILL) while forms and webhooks are under load, then comes back.
+
+Every request must be answered ``202`` or ``503`` — never a 5xx of another kind — and every
+``202`` must end up stored once Redis is back: an accepted submission is never lost. The
+counts of both answers are reported (they go into the README's figures).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import httpx2 as httpx
+import pytest
+
+from tests.faults.conftest import SECRET
+
+pytestmark = pytest.mark.timeout(180)  # every fault test is bounded
+
+LOAD_SECONDS = 5.0
+OUTAGE = (1.0, 3.0)  # Redis is down between these seconds of the load
+
+
+def setup_account(stack):
+    """An account with a bearer-auth webhook and a form without minimum fill time."""
+    from connectors.service import create_hook
+    from forms import tokens
+    from forms.service import create_form
+    from tests.conftest import make_tenant
+    tenant = make_tenant("Faults")
+    hook, secret = create_hook(tenant.id, {"kind": "generic", "name": "Shop", "auth": "bearer",
+                                           "source": "Website", "language": "nl",
+                                           "mapping": {"email": "email",
+                                                       "first_name": "first_name"}})
+    form = create_form(tenant.id, {"name": "Newsletter", "source": "Website",
+                                   "double_opt_in": False, "min_fill_seconds": 0,
+                                   "languages": ["nl"]})
+    ts = tokens.render_token(SECRET, form.id, now=time.time() - 5)
+    return tenant, hook, secret, form, ts
+
+
+class Load:
+    """Threads posting forms and webhooks with unique e-mails; every answer recorded."""
+
+    def __init__(self, base_url: str, hook_id: int, secret: str, slug: str, ts: str):
+        self.base_url, self.hook_id, self.secret, self.slug, self.ts = (
+            base_url, hook_id, secret, slug, ts)
+        self.results: list[tuple[str, str, int]] = []  # (kind, email, status)
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self, threads: int, seconds: float) -> None:
+        """Run ``threads`` senders for ``seconds``."""
+        workers = [threading.Thread(target=self._loop, args=(n,)) for n in range(threads)]
+        for w in workers:
+            w.start()
+        time.sleep(seconds)
+        self.stop.set()
+        for w in workers:
+            w.join(timeout=30)
+
+    def _loop(self, n: int) -> None:
+        with httpx.Client(base_url=self.base_url, timeout=15) as client:
+            i = 0
+            while not self.stop.is_set():
+                i += 1
+                kind = "form" if i % 2 else "hook"
+                email = f"{kind}-{n}-{i}-{uuid.uuid4().hex[:6]}@example.com"
+                try:
+                    status = self._send(client, kind, email, n, i)
+                except httpx.HTTPError:
+                    status = -1  # no answer at all (connection refused, timeout)
+                with self.lock:
+                    self.results.append((kind, email, status))
+
+    def _send(self, client, kind: str, email: str, n: int, i: int) -> int:
+        if kind == "hook":
+            r = client.post(f"/hooks/{self.hook_id}", json={"email": email, "first_name": "H"},
+                            headers={"Authorization": f"Bearer {self.secret}",
+                                     "webhook-id": f"msg-{email}"})
+        else:
+            # Distinct visitors behind the proxy: the per-IP form limit must not kick in.
+            r = client.post(f"/f/{self.slug}", data={"email": email, "_ts": self.ts},
+                            headers={"Accept": "application/json",
+                                     "X-Forwarded-For": f"10.{n}.{i // 250 % 250}.{i % 250}"})
+        return r.status_code
+
+    def emails(self, status: int) -> list[str]:
+        """The e-mails of the requests answered ``status``."""
+        return [e for _, e, s in self.results if s == status]
+
+
+def intake_state(r) -> dict:
+    """What sits in Redis for the intake streams (to explain a failure)."""
+    state = {}
+    for key in r.scan_iter(match="inlet:intake:*"):
+        kind = r.type(key).decode()
+        state[key.decode()] = (r.llen(key) if kind == "list" else kind, r.ttl(key))
+    state["rq:queue:inlet"] = r.llen("rq:queue:inlet")
+    return state
+
+
+def stored_emails(account_id: int) -> set[str]:
+    """The e-mails of the account's stored contacts."""
+    from gateway.db import db
+    from gateway.models import Contact
+    with db.connection_context():
+        return {c.email for c in Contact.select(Contact.email).where(
+            Contact.account == account_id)}
+
+
+def test_redis_killed_under_form_and_webhook_load(stack):
+    tenant, hook, secret, form, ts = setup_account(stack)
+    stack.serve()
+    workers = [stack.worker(), stack.worker()]
+    load = Load(stack.base_url, hook.id, secret, form.slug, ts)
+
+    def outage():
+        """Kill Redis during the load and start it again."""
+        time.sleep(OUTAGE[0])
+        stack.redis.stop()  # SIGKILL
+        time.sleep(OUTAGE[1] - OUTAGE[0])
+        stack.redis.start()
+    chaos = threading.Thread(target=outage)
+    chaos.start()
+    load.run(threads=6, seconds=LOAD_SECONDS)
+    chaos.join()
+
+    statuses = {s for _, _, s in load.results}
+    accepted, refused = load.emails(202), load.emails(503)
+    report = {s: sum(1 for *_, x in load.results if x == s) for s in statuses}
+    print(f"\nredis outage: {report}")
+    assert statuses <= {202, 503}, report  # nothing else: no 500, no dropped connection
+    assert accepted and refused, report  # the outage really happened under load
+
+    # Workers may have exited while Redis was gone; a supervisor restarts them.
+    for i, w in enumerate(workers):
+        if not w.alive():
+            workers[i] = stack.worker()
+    missing = wait_stored(tenant.id, accepted, 12)
+    stuck = bool(missing)
+    if stuck:
+        # Bug (see STUCK_REASON): nothing re-schedules the intake drains. Prove that the
+        # missing items are not lost — every one is still in Redis — then do what the
+        # missing sweep would do, and require every accepted request stored after it.
+        queued = queued_emails(stack.redis.client())
+        assert missing <= queued, f"{len(missing - queued)} accepted requests LOST"
+        print(f"stuck after 12 s: {len(missing)} of {len(accepted)} accepted, all in Redis")
+        manual_sweep(stack.redis.client())
+        missing = wait_stored(tenant.id, accepted, 60)
+    kinds = {k: sum(1 for kind, e, _ in load.results if kind == k and e in missing)
+             for k in ("form", "hook")}
+    assert not missing, (f"{len(missing)} accepted but not stored {kinds}; "
+                         f"what sits in Redis: {intake_state(stack.redis.client())}")
+    stored = stored_emails(tenant.id)
+    late = len(set(refused) & stored)
+    print(f"accepted={len(accepted)} refused={len(refused)} accepted_lost=0 "
+          f"refused_but_stored={late}")
+    _record_figures(len(load.results), len(accepted), len(refused), late, stuck)
+    if stuck:
+        pytest.xfail(STUCK_REASON)
+
+
+STUCK_REASON = (
+    "BUG gateway/intake.py: after Redis comes back, accepted items stay in the intake list "
+    "(and in dead drains' processing lists) until the 60 s 'scheduled' key expires AND a new "
+    "submit arrives; with no further traffic they are never processed. Needs a sweep that "
+    "re-schedules drains (e.g. at worker start and every minute). Nothing was lost: after a "
+    "manual re-schedule every accepted request was stored.")
+STREAMS = (("forms", "forms.jobs.process_submission"),
+           ("hooks", "connectors.jobs.accept_delivery"))
+
+
+def wait_stored(account_id: int, accepted: list[str], seconds: float) -> set[str]:
+    """The accepted e-mails still not stored after waiting up to ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while (missing := set(accepted) - stored_emails(account_id)) and \
+            time.monotonic() < deadline:
+        time.sleep(0.5)
+    return missing
+
+
+def queued_emails(r) -> set[str]:
+    """Every e-mail held by an intake list in Redis (queued or in a drain's batch)."""
+    found = set()
+    for key in r.scan_iter(match="inlet:intake:*"):
+        if r.type(key) == b"list":
+            for raw in r.lrange(key, 0, -1):
+                item = json.loads(raw)["item"]
+                if "body" in item:  # a webhook delivery: the raw JSON body
+                    found.add(json.loads(item["body"]).get("email"))
+                else:  # a form submission: the clean contact
+                    found.add(item.get("contact", {}).get("email"))
+    return found
+
+
+def manual_sweep(r) -> None:
+    """What a drain-rescheduling sweep would do: expire the dead drains' leases (their
+    workers were killed: the 120 s lease would expire by itself) and schedule a drain."""
+    from gateway import intake
+    for key in r.scan_iter(match="inlet:intake:*:lease:*"):
+        r.delete(key)
+    for stream, handler in STREAMS:
+        r.delete(intake.keys(stream)["scheduled"])
+        intake.schedule_drain(stream, handler)
+
+
+def _record_figures(total, accepted, refused, late, stuck) -> None:
+    import json
+    import os
+    path = os.environ.get("INLET_FIGURES")
+    if path:
+        with open(path, "a") as fh:
+            fh.write(json.dumps({"test": "redis_outage", "requests": total,
+                                 "accepted": accepted, "refused_503": refused,
+                                 "accepted_lost": 0, "refused_but_stored": late,
+                                 "needed_manual_reschedule": stuck}) + "\n")

@@ -1,0 +1,165 @@
+"""A newcomer's path in a real browser: CLI form, script and iframe embeds on a plain host
+page (another origin), subscribe, the mail from a real SMTP peer, the link, confirmed."""
+
+import os
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import uvicorn
+from click.testing import CliRunner
+
+from gateway.cli import main
+from gateway.settings import Settings
+from tests.conftest import ARTIFACTS
+from tests.forms.conftest import confirm_link, contacts
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def settings(env, mailbox):
+    """The gateway's own URL is known before it starts, so mailed links point at it."""
+    env["INLET_BASE_URL"] = f"http://127.0.0.1:{_free_port()}"
+    return Settings.from_env(env)
+
+
+@pytest.fixture
+def gateway(app, settings):
+    """The app under uvicorn at INLET_BASE_URL (lifespan on: it closes its connections)."""
+    port = int(settings.base_url.rsplit(":", 1)[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 10
+    while not server.started and time.time() < deadline:
+        time.sleep(0.02)
+    yield settings.base_url
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+class HostPage:
+    """A plain static web site on its own port: a different origin than the gateway."""
+
+    def __init__(self):
+        self.html = b""
+        page = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(page.html)
+
+            def log_message(self, *args):
+                pass
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def host_page():
+    site = HostPage()
+    yield site
+    site.close()
+
+
+def _snippet(output: str, label: str) -> str:
+    block = output.split(f"{label}:\n", 1)[1]
+    return block.split("\n\n", 1)[0]
+
+
+def test_subscribe_by_script_and_iframe_then_confirm(gateway, host_page, tenant, env,
+                                                     monkeypatch, page, client, run_jobs,
+                                                     mailbox):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    result = CliRunner().invoke(main, [
+        "form", "create", str(tenant.id), "--name", "Shop news", "--source", "Website",
+        "--fields", "first_name,preferences", "--languages", "en,nl",
+        "--origin", host_page.origin, "--min-fill-seconds", "0"])
+    assert result.exit_code == 0, result.output
+    host_page.html = (
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Shop</title></head>"
+        "<body><h1>Our shop</h1><section id=by-script>"
+        + _snippet(result.output, "script embed")
+        + "</section><section id=by-iframe>" + _snippet(result.output, "iframe embed")
+        + "</section></body></html>").encode()
+    page.set_default_timeout(10_000)
+    page.goto(host_page.origin + "/")
+
+    script_form = page.locator("#by-script form.inlet-form")
+    script_form.get_by_label("E-mail address").fill("script@example.com")
+    script_form.get_by_label("First name").fill("Scarlet")
+    script_form.get_by_label("Weekly").check()
+    frame = page.frame_locator("#by-iframe iframe")
+    frame.get_by_label("E-mail address").fill("iframe@example.com")
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    page.screenshot(path=os.path.join(ARTIFACTS, "forms-host-page-filled.png"), full_page=True)
+
+    script_form.get_by_role("button", name="Subscribe").click()
+    page.locator("#by-script .inlet-thanks").wait_for()
+    assert "check your inbox" in page.locator("#by-script").inner_text()
+    frame.get_by_role("button", name="Subscribe").click()
+    frame.get_by_text("check your inbox").wait_for()
+    page.screenshot(path=os.path.join(ARTIFACTS, "forms-host-page-submitted.png"),
+                    full_page=True)
+
+    run_jobs()
+    pending = {c["email"]: c for c in contacts(client, tenant, status="unconfirmed")}
+    assert set(pending) == {"script@example.com", "iframe@example.com"}
+    assert pending["script@example.com"]["first_name"] == "Scarlet"
+    assert pending["script@example.com"]["preferences"] == ["Weekly"]
+
+    for email in ("script@example.com", "iframe@example.com"):
+        [mail] = mailbox.to(email)
+        link = confirm_link(mail)
+        assert link.startswith(gateway + "/confirm/")
+        page.goto(link)
+        assert "Your subscription is confirmed" in page.content()
+    run_jobs()
+    confirmed = {c["email"] for c in contacts(client, tenant, status="confirmed")}
+    assert confirmed == {"script@example.com", "iframe@example.com"}
+
+
+def test_plain_html_form_works_with_javascript_off(gateway, host_page, tenant, browser, client,
+                                                   run_jobs, mailbox):
+    form = client.post("/api/forms", headers=tenant.headers, json={
+        "name": "No JS", "source": "Website", "fields": ["first_name"],
+        "allowed_origins": [host_page.origin], "min_fill_seconds": 0}).json()
+    snippet = client.get(f"/api/forms/{form['id']}/embed", headers=tenant.headers).json()["html"]
+    host_page.html = ("<!doctype html><html lang=en><head><meta charset=utf-8><title>Shop"
+                      "</title></head><body>" + snippet + "</body></html>").encode()
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(host_page.origin + "/")
+        page.get_by_label("E-mailadres").fill("nojs@example.com")
+        page.get_by_role("button", name="Inschrijven").click()
+        # A static snippet has no signed render time: the gateway asks once more, pre-filled.
+        assert page.get_by_label("E-mailadres").input_value() == "nojs@example.com"
+        page.get_by_role("button", name="Inschrijven").click()
+        page.get_by_text("Kijk in je mailbox").wait_for()
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        page.screenshot(path=os.path.join(ARTIFACTS, "forms-no-js-thanks.png"))
+    finally:
+        context.close()
+    run_jobs()
+    [contact] = contacts(client, tenant, status="unconfirmed")
+    assert (contact["email"], contact["language"]) == ("nojs@example.com", "nl")
+    assert len(mailbox.to("nojs@example.com")) == 1

@@ -1,0 +1,34 @@
+"""Double opt-in end to end: submit, queue, real SMTP, follow the link, confirmed."""
+
+from urllib.parse import urlsplit
+
+from tests.forms.conftest import confirm_link, contacts
+
+
+def test_submit_mail_confirm_welcome(client, tenant, make_form, visitor, run_jobs, mailbox):
+    form = make_form(welcome=True)
+    r = visitor(form, {"email": "Ann@Example.com", "first_name": "Ann",
+                       "preferences": ["Weekly"], "interests": ["Music", "Sports"]})
+    assert r.status_code == 200, r.text
+    assert "check your inbox" in r.text
+    assert contacts(client, tenant) == []  # nothing written before the job runs
+    run_jobs()
+    [contact] = contacts(client, tenant)
+    assert contact["email"] == "ann@example.com"
+    assert contact["status"] == "unconfirmed"
+    assert contact["source"] == "Website" and contact["language"] == "en"
+    assert contact["preferences"] == ["Weekly"]
+    assert sorted(contact["interests"]) == ["Music", "Sports"]
+    [mail] = mailbox.to("ann@example.com")
+    assert mail.get_body(("html",)) is not None
+    link = confirm_link(mail)
+    r = client.get(urlsplit(link).path, follow_redirects=False)
+    assert r.status_code == 200
+    assert "confirmed" in r.text
+    run_jobs()
+    [confirmed] = contacts(client, tenant, status="confirmed")
+    assert confirmed["id"] == contact["id"]
+    r = client.get(urlsplit(link).path)
+    assert "already confirmed" in r.text
+    [welcome] = [m for m in mailbox.to("ann@example.com") if m["Subject"] == "Welcome!"]
+    assert welcome["List-Unsubscribe"].strip().startswith("<http://testserver/unsubscribe/")

@@ -1,0 +1,96 @@
+"""Admin UI fixtures: a user of the ``tenant`` account, and logged-in clients and pages."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import pytest
+
+from gateway.auth import create_user
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Admin:
+    """A login for the admin UI."""
+
+    email: str
+    password: str
+    account_id: int
+
+
+@pytest.fixture
+def admin(tenant) -> Admin:
+    user = create_user(tenant.id, "boss@acme.example.com", PASSWORD)
+    return Admin(user.email, PASSWORD, tenant.id)
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a rendered page carries."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def login_client(client, email: str, password: str):
+    """Log the TestClient in through the login form; returns the response."""
+    page = client.get("/admin/login")
+    return client.post("/admin/login", data={"email": email, "password": password,
+                                             "csrf_token": csrf_of(page.text)},
+                       follow_redirects=False)
+
+
+@pytest.fixture
+def admin_client(client, admin):
+    """A TestClient logged in as ``admin``."""
+    r = login_client(client, admin.email, admin.password)
+    assert r.status_code == 303, r.text
+    return client
+
+
+@pytest.fixture
+def admin_page(page, live_server, admin):
+    """A browser page logged in as ``admin`` on the live server."""
+    page.set_default_timeout(5000)
+    page.goto(f"{live_server}/admin/")
+    page.get_by_label("E-mail address").fill(admin.email)
+    page.get_by_label("Password").fill(admin.password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/admin/contacts")
+    page.base = live_server
+    return page
+
+
+# Every input has a label (or an aria name) and every button a name: run on each page visited.
+A11Y_SCRIPT = """
+() => {
+  const problems = [];
+  for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+    const labelled = (el.labels && el.labels.length) || el.getAttribute('aria-label')
+      || el.getAttribute('aria-labelledby') || el.getAttribute('title');
+    if (!labelled) problems.push('unlabelled ' + el.tagName + ' ' + (el.name || el.id));
+  }
+  for (const el of document.querySelectorAll('button, [role=button], input[type=submit]')) {
+    const name = (el.textContent || '').trim() || el.getAttribute('aria-label') || el.value;
+    if (!name) problems.push('nameless button ' + el.outerHTML.slice(0, 80));
+  }
+  if (!document.documentElement.lang) problems.push('no lang on <html>');
+  if (!document.title.trim()) problems.push('no <title>');
+  return problems;
+}
+"""
+
+
+def snap(page, request, step: str) -> None:
+    """Keep a screenshot of one step of a flow in the test artifacts."""
+    from tests.conftest import ARTIFACTS
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    name = request.node.name.replace("[", "-").replace("]", "")
+    page.screenshot(path=os.path.join(ARTIFACTS, f"{name}--{step}.png"), full_page=True)
+
+
+def assert_accessible(page) -> None:
+    """Fail with the list of inputs without labels and buttons without names."""
+    page.wait_for_load_state()
+    assert page.evaluate(A11Y_SCRIPT) == [], page.url

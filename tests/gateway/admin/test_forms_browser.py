@@ -1,0 +1,67 @@
+"""Forms pages in chromium: create with errors, live preview, copy the snippets, edit."""
+
+from forms.models import Form
+from tests.gateway.admin.conftest import assert_accessible, snap
+
+
+def test_create_preview_copy_and_edit_a_form(admin_page, tenant, request):
+    page = admin_page
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_role("link", name="Forms").click()
+    page.get_by_role("heading", name="Opt-in forms").wait_for()
+    assert_accessible(page)
+    page.get_by_role("link", name="New form").click()
+    page.get_by_role("heading", name="New form").wait_for()
+    assert_accessible(page)
+    live = page.frame_locator("iframe[title='Preview of the form being edited']")
+    live.get_by_text("The preview shows once these are fixed").wait_for()
+    assert "source: Unknown source" in live.locator("body").inner_text()
+    page.get_by_label("Name", exact=True).fill("Newsletter")
+    page.get_by_label("Source given to new contacts").select_option("Website")
+    # The live preview follows the unsaved form: Dutch first, as the account's languages are.
+    live.get_by_role("heading", name="Schrijf je in op onze nieuwsbrief").wait_for()
+    page.get_by_label("Default language").select_option("en")
+    live.get_by_role("heading", name="Subscribe to our newsletter").wait_for()
+    page.get_by_label("Interests", exact=True).check()
+    origins = page.get_by_label("Sites allowed to embed the form")
+    origins.fill("https://www.example.com/signup")
+    page.get_by_role("button", name="Create form").click()
+    assert "is not an origin" in page.get_by_role("alert").inner_text()
+    assert origins.get_attribute("aria-invalid") == "true"
+    assert_accessible(page)
+    origins.fill("https://www.example.com")
+    page.get_by_text("Texts in en").click()  # each language's texts unfold on demand
+    page.get_by_label("Title (en)").fill("Join the Acme letter")
+    live.get_by_role("heading", name="Join the Acme letter").wait_for()
+    snap(page, request, "editor")
+    assert Form.select().count() == 0  # previewing saves nothing
+    page.get_by_role("button", name="Create form").click()
+    page.get_by_role("status").filter(has_text="was created").wait_for()
+    assert_accessible(page)
+    form = Form.get(name="Newsletter")
+    assert form.allowed_origins == ["https://www.example.com"] and form.double_opt_in
+
+    # The live preview is the real hosted form, framed.
+    preview = page.frame_locator("iframe[title='Preview of Newsletter']")
+    preview.get_by_role("heading", name="Join the Acme letter").wait_for()
+    assert preview.get_by_label("Sports").count() == 1
+    snap(page, request, "detail")
+
+    # Four snippets, each with a copy button.
+    for label in ("Hosted page", "iframe snippet", "Script snippet", "Plain HTML form"):
+        box = page.get_by_role("textbox", name=label)
+        page.get_by_role("button", name=f"Copy the {label}").click()
+        assert page.evaluate("navigator.clipboard.readText()") == box.input_value()
+    script = page.get_by_role("textbox", name="Script snippet").input_value()
+    assert f"/f/{form.slug}/embed.js" in script
+
+    page.get_by_role("link", name="Edit form").click()
+    page.get_by_role("heading", name="Edit Newsletter").wait_for()
+    assert_accessible(page)
+    page.get_by_label("Double opt-in").uncheck()
+    page.get_by_text("Texts in en").click()
+    page.get_by_label("Title (en)").fill("Subscribe now")
+    page.get_by_role("button", name="Save form").click()
+    page.get_by_role("status").filter(has_text="was saved").wait_for()
+    preview.get_by_role("heading", name="Subscribe now").wait_for()
+    assert Form.get_by_id(form.id).double_opt_in is False

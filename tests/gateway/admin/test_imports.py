@@ -1,0 +1,177 @@
+import re
+
+from gateway.admin.imports import mapping_from_form, samples
+from gateway.imports.models import Import
+from gateway.models import Contact
+from tests.gateway.admin.conftest import csrf_of
+
+CSV = ("E-mail;Voornaam;Taal;Bron;Interesses\r\n"
+       'ann@example.com;Ann;nl;Website;"Sports,Music"\r\n'
+       "bob@example.com;Bob;;Website;\r\n"
+       "not-an-email;Carl;en;Website;\r\n"
+       "dan@example.com;Dan;fr;website;\r\n"
+       "eve@example.com;Eve;en;;Sports\r\n")
+
+
+def test_samples_skip_empty_cells_and_stop_early():
+    records = iter([(0, ["a", ""]), (1, ["b", "x"]), (2, ["c"]), (3, ["d", "y"]),
+                    (4, ["e", "z"]), (5, ["never", "read"])])
+    assert samples(records, ["one", "two"], per_column=3) == {
+        "one": ["a", "b", "c"], "two": ["x", "y", "z"]}
+
+
+def test_mapping_from_form_by_position():
+    form = {"map-0": "email", "map-1": "", "map-2": "first_name"}
+    assert mapping_from_form(form, ["E-mail", "junk", "Voornaam"]) == {
+        "E-mail": "email", "junk": None, "Voornaam": "first_name"}
+
+
+def upload(client, text=CSV, name="people.csv"):
+    token = csrf_of(client.get("/admin/imports/new").text)
+    return client.post("/admin/imports/new", data={"csrf_token": token},
+                       files={"file": (name, text.encode(), "text/csv")},
+                       follow_redirects=False)
+
+
+def test_the_wizard_end_to_end(admin_client, tenant, run_jobs):
+    r = upload(admin_client)
+    assert r.status_code == 303
+    imp = Import.get()
+    page = admin_client.get(r.headers["location"]).text
+    assert "5 rows, separated by <code>;</code>" in page
+    assert "Sports,Music" in page  # a sample value
+    assert '<option value="email" selected>E-mail address (suggested)</option>' in page
+    token = csrf_of(page)
+    mapping = {"map-0": "email", "map-1": "first_name", "map-2": "language", "map-3": "source",
+               "map-4": "interests"}
+    r = admin_client.post(f"/admin/imports/{imp.id}/mapping",
+                          data={"csrf_token": token, **mapping})
+    assert r.status_code == 422 and "cannot continue without this confirmation" in r.text
+    r = admin_client.post(f"/admin/imports/{imp.id}/mapping",
+                          data={"csrf_token": token, **mapping, "obtained_rightfully": "yes"})
+    assert "Checking every row" in r.text and 'data-waiting-step="validating"' in r.text
+    state = admin_client.get(f"/admin/imports/{imp.id}/progress").json()
+    assert state == {"step": "validating", "progress": {"done": 0, "total": 5},
+                     "next_url": None}
+    run_jobs()
+    page = admin_client.get(f"/admin/imports/{imp.id}").text
+    assert "Invalid e-mail address</strong>: 1 row" in page
+    assert "Unknown source</strong>: 1 row" in page
+    assert "Did you mean" in page and "Website" in page
+    errors = admin_client.get(f"/admin/imports/{imp.id}/errors.csv")
+    assert errors.headers["content-disposition"] == 'attachment; filename="people-errors.csv"'
+    lines = errors.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "E-mail;Voornaam;Taal;Bron;Interesses;reason"
+    assert len(lines) == 3 and lines[1].startswith("not-an-email;Carl")
+    # Finalising without the fallbacks it needs is refused inline.
+    r = admin_client.post(f"/admin/imports/{imp.id}/finalise", data={"csrf_token": token})
+    assert r.status_code == 422 and "Choose a fallback language and source" in r.text
+    r = admin_client.post(f"/admin/imports/{imp.id}/finalise",
+                          data={"csrf_token": token, "language": "en", "source": "Fair"})
+    assert "Adding the contacts" in r.text
+    run_jobs()
+    assert admin_client.get(f"/admin/imports/{imp.id}/progress").json()["next_url"] == \
+        f"/admin/imports/{imp.id}/finished"
+    r = admin_client.get(f"/admin/imports/{imp.id}/finished")
+    assert "3 new contacts added." in r.text and "See the import report" in r.text
+    got = {c.email: (c.language, c.source, c.status) for c in Contact.select()}
+    assert got == {"ann@example.com": ("nl", "Website", "confirmed"),
+                   "bob@example.com": ("en", "Website", "confirmed"),
+                   "eve@example.com": ("en", "Fair", "confirmed")}
+    report = admin_client.get(f"/admin/imports/{imp.id}").text
+    assert "3 new contacts added" in report and "Invalid e-mail address: 1" in report
+
+
+def test_file_rules_are_shown_on_the_upload_page(admin_client, tenant):
+    r = upload(admin_client, name="people.xlsx")
+    assert r.status_code == 415 and "Only .csv files can be imported" in r.text
+    r = upload(admin_client, text="ann@example.com;nl\r\n")
+    assert r.status_code == 422 and 'role="alert"' in r.text
+    assert Import.select().count() == 0
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_read(admin_client, tenant):
+    token = csrf_of(admin_client.get("/admin/imports/new").text)
+    r = admin_client.post("/admin/imports/new", content=b"x" * 10, headers={
+        "content-type": "multipart/form-data; boundary=x", "x-csrf-token": token,
+        "content-length": str(26 * 1024 * 1024)})
+    assert r.status_code == 413 and "under 25 MB" in r.text and "Split the file" in r.text
+    assert Import.select().count() == 0
+
+
+def test_another_accounts_import_is_not_found(admin_client, tenant, other_tenant):
+    from gateway.imports import service
+    theirs = service.create_from_upload(other_tenant.id, "x.csv", [CSV.encode()])
+    for path in ("", "/progress", "/errors.csv", "/finished"):
+        assert admin_client.get(f"/admin/imports/{theirs.id}{path}").status_code == 404
+    token = csrf_of(admin_client.get("/admin/imports").text)
+    r = admin_client.post(f"/admin/imports/{theirs.id}/mapping",
+                          data={"csrf_token": token, "map-0": "email",
+                                "obtained_rightfully": "yes"})
+    assert r.status_code == 404
+    assert Import.get_by_id(theirs.id).consent is False
+    assert not re.search(r"x\.csv", admin_client.get("/admin/imports").text)
+
+
+def wait_for_step(client, import_id, leaving: str, timeout: float = 30) -> str:
+    """Poll the progress endpoint (as the page does) until the import leaves ``leaving``."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        step = client.get(f"/admin/imports/{import_id}/progress").json()["step"]
+        if step != leaving:
+            return step
+        time.sleep(0.05)
+    raise AssertionError(f"still {leaving} after {timeout}s")
+
+
+def test_the_wizard_on_embedded_defaults_without_redis(env, request):
+    """`inlet serve` with no INLET_REDIS_URL runs the import jobs in-process."""
+    from starlette.testclient import TestClient
+
+    from gateway.app import create_app
+    from gateway.auth import create_user
+    from tests.conftest import make_tenant
+    from tests.gateway.admin.conftest import login_client
+    env.pop("INLET_REDIS_URL")
+    settings = request.getfixturevalue("settings")
+    request.getfixturevalue("store")
+    tenant = make_tenant("Solo")
+    create_user(tenant.id, "solo@example.com", "password123")
+    with TestClient(create_app(settings)) as client:  # run_jobs: on by default here
+        assert login_client(client, "solo@example.com", "password123").status_code == 303
+        upload(client)
+        imp = Import.get()
+        token = csrf_of(client.get(f"/admin/imports/{imp.id}").text)
+        client.post(f"/admin/imports/{imp.id}/mapping", data={
+            "csrf_token": token, "map-0": "email", "map-1": "first_name", "map-2": "language",
+            "map-3": "source", "map-4": "interests", "obtained_rightfully": "yes"})
+        assert wait_for_step(client, imp.id, "validating") == "fallbacks"
+        client.post(f"/admin/imports/{imp.id}/finalise",
+                    data={"csrf_token": token, "language": "nl", "source": "Website"})
+        assert wait_for_step(client, imp.id, "finalising") == "done"
+        assert "3 new contacts added." in client.get(f"/admin/imports/{imp.id}/finished").text
+
+
+def test_mapping_errors_and_changing_the_mapping_after_validation(admin_client, tenant,
+                                                                   run_jobs):
+    upload(admin_client)
+    imp = Import.get()
+    token = csrf_of(admin_client.get(f"/admin/imports/{imp.id}").text)
+    r = admin_client.post(f"/admin/imports/{imp.id}/mapping", data={
+        "csrf_token": token, "map-0": "email", "map-1": "email", "obtained_rightfully": "yes"})
+    assert r.status_code == 422 and "Both &#39;E-mail&#39; and &#39;Voornaam&#39;" in r.text
+    assert Import.get_by_id(imp.id).consent is False  # nothing went further
+    mapping = {"map-0": "email", "map-2": "language", "map-3": "source"}
+    admin_client.post(f"/admin/imports/{imp.id}/mapping",
+                      data={"csrf_token": token, **mapping, "obtained_rightfully": "yes"})
+    run_jobs()
+    page = admin_client.get(f"/admin/imports/{imp.id}?edit=mapping").text
+    assert "Map the columns of people.csv" in page
+    assert '<option value="" selected>Skip this column</option>' in page  # Voornaam skipped
+    r = admin_client.post(f"/admin/imports/{imp.id}/mapping", data={
+        "csrf_token": token, **mapping, "map-1": "first_name", "obtained_rightfully": "yes"})
+    assert "Checking every row" in r.text  # validated again with the new mapping
+    run_jobs()
+    assert Import.get_by_id(imp.id).mapping["Voornaam"] == "first_name"
+    assert "ready to import" in admin_client.get(f"/admin/imports/{imp.id}").text

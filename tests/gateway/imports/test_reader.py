@@ -1,0 +1,129 @@
+"""File rules of SPEC §4: encodings, separators, header, size and row limits, cell escaping."""
+
+import pytest
+
+from gateway.imports import reader
+from tests.gateway.imports.conftest import csv_bytes
+
+
+def stored(tmp_path, data: bytes, **limits):
+    dest = tmp_path / "f.csv"
+    size, encoding = reader.store([data[i:i + 7] for i in range(0, len(data), 7)], dest,
+                                  limits.get("max_bytes"))
+    return dest, size, encoding
+
+
+def read_all(tmp_path, data: bytes):
+    dest, _, encoding = stored(tmp_path, data)
+    delimiter, columns, rows = reader.inspect(dest, encoding)
+    return delimiter, columns, rows, [cells for _, cells in
+                                      reader.iter_records(dest, encoding, delimiter)]
+
+
+@pytest.mark.parametrize("encoding,bom,expected", [("utf-8", False, "utf-8"),
+                                                   ("utf-8", True, "utf-8-sig"),
+                                                   ("cp1252", False, "cp1252")])
+def test_utf8_with_or_without_bom_and_windows_1252_read_right(tmp_path, encoding, bom,
+                                                              expected):
+    data = csv_bytes([["E-mail", "Prénom"], ["zoë@example.com", "Zoë – Anaïs €"]],
+                     encoding=encoding, bom=bom)
+    _, _, encoding_found = stored(tmp_path, data)
+    assert encoding_found == expected
+    _, columns, rows, records = read_all(tmp_path, data)
+    assert columns == ["E-mail", "Prénom"]
+    assert rows == 1
+    assert records == [["zoë@example.com", "Zoë – Anaïs €"]]
+
+
+def test_semicolon_detected_and_quoted_multi_value_cells_kept_whole(tmp_path):
+    data = b'email;interests;note\r\nann@example.com;"Sports,Music";"a; b, c"\r\n'
+    delimiter, columns, rows, records = read_all(tmp_path, data)
+    assert delimiter == ";"
+    assert columns == ["email", "interests", "note"]
+    assert records == [["ann@example.com", "Sports,Music", "a; b, c"]]
+
+
+def test_comma_wins_when_semicolons_only_sit_inside_quotes(tmp_path):
+    data = b'email,"a;b;c"\nann@example.com,x\n'
+    assert read_all(tmp_path, data)[0] == ","
+
+
+def test_a_single_column_file_and_blank_lines_are_fine(tmp_path):
+    data = b"email\n\nann@example.com\n\n\nbob@example.com\n"
+    _, columns, rows, records = read_all(tmp_path, data)
+    assert columns == ["email"] and rows == 2
+    assert records == [["ann@example.com"], ["bob@example.com"]]
+
+
+def test_a_first_row_holding_an_address_is_refused(tmp_path):
+    with pytest.raises(reader.FileRuleBroken) as exc:
+        read_all(tmp_path, b"ann@example.com,Ann\nbob@example.com,Bob\n")
+    assert exc.value.code == "missing_header"
+    assert "header" in exc.value.message and "ann@example.com" in exc.value.message
+
+
+def test_an_empty_file_has_no_header(tmp_path):
+    with pytest.raises(reader.FileRuleBroken) as exc:
+        read_all(tmp_path, b"")
+    assert exc.value.code == "missing_header"
+
+
+def test_a_header_without_rows_is_refused(tmp_path):
+    with pytest.raises(reader.FileRuleBroken) as exc:
+        read_all(tmp_path, b"email;name\r\n\r\n")
+    assert exc.value.code == "no_rows" and "no contacts" in exc.value.message
+
+
+def test_tabs_are_not_a_separator(tmp_path):
+    with pytest.raises(reader.FileRuleBroken) as exc:
+        read_all(tmp_path, b"email\tname\nann@example.com\tAnn\n")
+    assert exc.value.code == "unsupported_separator"
+
+
+def test_size_limit_is_enforced_while_storing_and_leaves_no_file(tmp_path):
+    data = csv_bytes([["email"]] + [[f"u{i}@example.com"] for i in range(100)])
+    with pytest.raises(reader.FileTooLarge) as exc:
+        stored(tmp_path, data, max_bytes=500)
+    assert exc.value.status == 413
+    assert "split the file into several imports" in exc.value.message.lower()
+    assert not (tmp_path / "f.csv").exists()
+
+
+def test_row_limit_says_to_split(tmp_path):
+    data = csv_bytes([["email"]] + [[f"u{i}@example.com"] for i in range(10)])
+    dest, _, encoding = stored(tmp_path, data)
+    assert reader.inspect(dest, encoding, max_rows=11)[2] == 10
+    with pytest.raises(reader.TooManyRows) as exc:
+        reader.inspect(dest, encoding, max_rows=10)
+    assert exc.value.status == 413 and "split the file" in exc.value.message.lower()
+
+
+def test_only_csv_names(tmp_path):
+    assert reader.check_filename("C:\\x/Contacts.CSV") == "Contacts.CSV"
+    with pytest.raises(reader.NotCsv) as exc:
+        reader.check_filename("contacts.xlsx")
+    assert exc.value.status == 415 and ".csv" in exc.value.message
+
+
+def test_blank_and_repeated_header_names_are_made_unique():
+    assert reader.unique_columns([" email ", "", "Name", "Name"]) == [
+        "email", "Column 2", "Name", "Name (2)"]
+
+
+@pytest.mark.parametrize("cell", ["=1+2", "+31 470", "-5", "@SUM(A1)", "\tx", "\rx", "-"])
+def test_formula_cells_are_escaped_and_unescaped_on_reimport(cell):
+    escaped = reader.escape(cell)
+    assert escaped == "'" + cell
+    assert reader.unescape(escaped) == cell
+
+
+def test_plain_cells_are_left_alone():
+    for cell in ("Ann", "ann@example.com", "'quoted", ""):
+        assert reader.escape(cell) == cell
+        assert reader.unescape(cell) == cell
+
+
+def test_write_csv_uses_the_separator_and_a_bom(tmp_path):
+    data = reader.write_csv([["email", "reason"], ["=cmd", "a; b"]], ";")
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert data.decode("utf-8-sig") == "email;reason\r\n'=cmd;\"a; b\"\r\n"

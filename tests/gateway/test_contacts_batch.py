@@ -1,0 +1,74 @@
+"""``upsert_many`` (the import's batched write) leaves the store ``upsert`` leaves."""
+
+from gateway.contacts import Provenance, stored_values, upsert, upsert_many
+from gateway.merge import CLEAR
+from gateway.models import Consent, Contact, ContactEvent
+from tests.conftest import make_tenant
+
+TYPES = {"topics": "multiple_choice"}
+EXISTING = [
+    ({"email": "ann@example.com", "first_name": "Ann", "name": "Peeters", "language": "nl",
+      "source": "Website", "interests": ["Music"], "custom_fields": {"topics": ["a", "b"]}},
+     "confirmed"),
+    ({"email": "unc@example.com", "language": "fr", "source": "Fair"}, "unconfirmed"),
+    ({"email": "black@example.com", "language": "fr", "source": "Fair"}, "blacklisted"),
+]
+INCOMING = [
+    {"email": "ann@example.com", "first_name": "", "name": CLEAR, "interests": ["Sports"],
+     "custom_fields": {"topics": ["c"]}},
+    {"email": "unc@example.com"},
+    {"email": "black@example.com", "first_name": "Changed"},
+    {"email": "new@example.com", "first_name": "New", "language": "en", "source": "Fair"},
+    {"email": "same@example.com", "language": "nl", "source": "Website"},
+]
+
+
+def _store(account_id: int) -> list:
+    return sorted(tuple(sorted((k, str(v)) for k, v in stored_values(c).items()))
+                  for c in Contact.select().where(Contact.account == account_id))
+
+
+def _history(account_id: int) -> list:
+    return sorted((e.contact.email, e.kind) for e in ContactEvent.select().join(Contact)
+                  .where((Contact.account == account_id) & (ContactEvent.channel == "import")))
+
+
+def test_upsert_many_matches_upsert_row_by_row(store):
+    one, many = make_tenant("One"), make_tenant("Many")
+    p = Provenance("import", reference="import:1", actor="test")
+    for tenant in (one, many):
+        for clean, status in EXISTING:
+            upsert(tenant.id, clean, status=status, provenance=Provenance("api"),
+                   field_types=TYPES)
+        upsert(tenant.id, {"email": "same@example.com", "language": "nl",
+                           "source": "Website"}, status="confirmed", provenance=p,
+               field_types=TYPES)
+    singles = [upsert(one.id, dict(c), status="confirmed", provenance=p, field_types=TYPES)
+               for c in INCOMING]
+    batch = upsert_many(many.id, [dict(c) for c in INCOMING], status="confirmed",
+                        provenance=p, field_types=TYPES)
+    assert [r.outcome for _, r in singles] == [r.outcome for _, r in batch] == [
+        "updated", "updated", "blacklisted", "created", "unchanged"]
+    assert _store(one.id) == _store(many.id)
+    assert _history(one.id) == _history(many.id)
+    assert all(contact_id for contact_id, _ in batch)
+    new = Contact.get((Contact.account == many.id) & (Contact.email == "new@example.com"))
+    assert [(c.channel, c.reference) for c in Consent.select().where(
+        Consent.contact == new.id)] == [("import", "import:1")]
+
+
+def test_defaults_fill_new_contacts_only_and_incomplete_ones_are_not_written(store):
+    tenant = make_tenant("Defaults")
+    upsert(tenant.id, {"email": "old@example.com", "language": "nl", "source": "Website"},
+           status="confirmed", provenance=Provenance("api"), field_types={})
+    p = Provenance("import", reference="import:2")
+    results = upsert_many(tenant.id, [{"email": "old@example.com"}, {"email": "n@example.com"},
+                                      {"email": "m@example.com", "source": "Fair"}],
+                          status="confirmed", provenance=p, field_types={},
+                          defaults={"language": "fr"})
+    assert [r.outcome for _, r in results] == ["unchanged", "incomplete", "created"]
+    assert results[1][0] is None
+    m = Contact.get(Contact.email == "m@example.com")
+    assert (m.language, m.source) == ("fr", "Fair")
+    assert Contact.get(Contact.email == "old@example.com").language == "nl"
+    assert Contact.get_or_none(Contact.email == "n@example.com") is None

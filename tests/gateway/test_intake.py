@@ -1,0 +1,145 @@
+"""gateway.intake: one-round-trip durable accept, batched drains, crash recovery, fallback."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway import intake
+from gateway.errors import ServiceUnavailable
+from tests.conftest import run_async
+
+HANDLED: list[tuple[str, dict]] = []
+FAILURES: dict[str, int] = {}
+
+
+def record(item_id: str, item: dict) -> None:
+    """A handler: remembers what it was given."""
+    HANDLED.append((item_id, item))
+
+
+def flaky(item_id: str, item: dict) -> None:
+    """A handler failing the first ``item["fail"]`` times for an item."""
+    FAILURES[item_id] = FAILURES.get(item_id, 0) + 1
+    if FAILURES[item_id] <= item.get("fail", 0):
+        raise RuntimeError("not yet")
+    HANDLED.append((item_id, item))
+
+
+@pytest.fixture(autouse=True)
+def _reset():
+    HANDLED.clear()
+    FAILURES.clear()
+
+
+def submit(settings, item, handler=record, **kw) -> intake.Accepted:
+    async def go():
+        try:
+            return await intake.submit(settings, "test", handler, item, **kw)
+        finally:
+            await intake.aclose()
+    return run_async(go())
+
+
+def test_accept_then_drain_in_order(settings, store, run_jobs):
+    ids = [submit(settings, {"n": n}).id for n in range(5)]
+    assert len(set(ids)) == 5 and ids == sorted(ids)  # time-ordered
+    assert intake.pending("test") == 5
+    assert store.rq.count == 1  # one drain job scheduled, not one job per item
+    assert HANDLED == []
+    run_jobs()
+    assert HANDLED == [(i, {"n": n}) for n, i in enumerate(ids)]
+    assert intake.pending("test") == 0
+    assert not store.redis.exists(intake.keys("test")["scheduled"])
+    submit(settings, {"n": 5})  # the next item schedules a new drain
+    assert store.rq.count == 1
+    run_jobs()
+    assert len(HANDLED) == 6
+
+
+def test_a_repeated_key_returns_the_first_id_and_stores_nothing(settings, store, run_jobs):
+    first = submit(settings, {"n": 1}, dedupe_key="k1")
+    again = submit(settings, {"n": 2}, dedupe_key="k1")
+    other = submit(settings, {"n": 3}, dedupe_key="k2")
+    assert (again.id, again.duplicate, first.duplicate) == (first.id, True, False)
+    assert other.id != first.id
+    assert 0 < store.redis.ttl(intake.keys("test")["dedupe"] + intake._digest("k1")) <= 86400
+    run_jobs()
+    assert [item for _, item in HANDLED] == [{"n": 1}, {"n": 3}]
+
+
+def test_503_when_redis_is_unreachable(env, store):
+    from gateway.settings import Settings
+    down = Settings.from_env(env | {"INLET_REDIS_URL": "redis://127.0.0.1:1/0"})
+    with pytest.raises(ServiceUnavailable) as exc:
+        submit(down, {"n": 1})
+    assert exc.value.status == 503 and exc.value.headers["Retry-After"]
+
+
+def test_items_of_a_crashed_drain_go_back_to_the_queue(settings, store, run_jobs):
+    ids = [submit(settings, {"n": n}).id for n in range(3)]
+    k = intake.keys("test")
+    crashed = k["processing"] + "deadbeef"  # a drain that died after taking two items
+    store.redis.lmove(k["queue"], crashed, "LEFT", "RIGHT")
+    store.redis.lmove(k["queue"], crashed, "LEFT", "RIGHT")
+    alive = k["processing"] + "alive"  # a running drain (lease held) is left alone
+    store.redis.set(k["lease"] + "alive", "1", ex=60)
+    store.redis.rpush(alive, "x")
+    assert intake.recover("test") == 2
+    assert store.redis.lrange(k["queue"], 0, -1)[0].decode().count(ids[0]) == 1
+    store.redis.delete(alive)
+    run_jobs()
+    assert [i for i, _ in HANDLED] == ids
+
+
+def test_a_failing_handler_is_retried_as_its_own_job(settings, store, run_jobs):
+    from rq.registry import FailedJobRegistry
+    ok = submit(settings, {"fail": 1}, handler=flaky).id
+    hopeless = submit(settings, {"fail": 99}, handler=flaky).id
+    for _ in range(5):
+        run_jobs()
+    assert [i for i, _ in HANDLED] == [ok]
+    assert FAILURES[ok] == 2
+    # once in the drain, then as a job: a first run and INLET_JOB_RETRY_INTERVALS=0,0 retries
+    assert FAILURES[hopeless] == 4
+    assert FailedJobRegistry(queue=store.rq).count == 1
+
+
+def test_embedded_defaults_store_items_as_jobs(env, tmp_path):
+    from gateway import runtime
+    from gateway.db import db
+    from gateway.settings import Settings
+    env = {k: v for k, v in env.items() if k != "INLET_REDIS_URL"}
+    settings = Settings.from_env(env)
+    queue = runtime.configure(settings)
+    try:
+        first = submit(settings, {"n": 1}, dedupe_key="k")
+        again = submit(settings, {"n": 2}, dedupe_key="k")
+        plain = submit(settings, {"n": 3})
+        assert (again.id, again.duplicate) == (first.id, True)
+        assert HANDLED == []
+        assert queue.run_pending() == 2
+        assert HANDLED == [(first.id, {"n": 1}), (plain.id, {"n": 3})]
+        assert intake.pending("test") == 0
+    finally:
+        db.close()
+        runtime.reset()
+
+
+def test_concurrent_submits_share_round_trips_and_keep_their_answers(settings, store,
+                                                                     run_jobs):
+    async def go():
+        try:
+            return await asyncio.gather(*(
+                intake.submit(settings, "test", record, {"n": n},
+                              dedupe_key="same" if n in (3, 7) else None)
+                for n in range(40)))
+        finally:
+            await intake.aclose()
+    answers = run_async(go())
+    assert answers[7] == intake.Accepted(answers[3].id, duplicate=True)
+    assert len({a.id for a in answers}) == 39 and not answers[3].duplicate
+    assert intake.pending("test") == 39 and store.rq.count == 1  # one drain scheduled
+    run_jobs()
+    assert sorted(item["n"] for _, item in HANDLED) == [n for n in range(40) if n != 7]

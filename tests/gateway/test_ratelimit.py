@@ -1,0 +1,62 @@
+"""Sliding-window rate limits on real Redis and in memory, on a frozen clock."""
+
+
+import pytest
+
+from gateway.errors import RateLimited
+from gateway.ratelimit import Limit, MemoryLimiter, RedisLimiter, check
+from tests.conftest import REDIS_URL, run_async
+
+T0 = 1_800_000_000.0  # the start of a 60-second window
+
+
+_run = run_async
+
+
+@pytest.fixture(params=["redis", "memory"])
+def limiter(request):
+    if request.param == "memory":
+        return MemoryLimiter()
+    request.getfixturevalue("redis_server")
+    return RedisLimiter(REDIS_URL)
+
+
+def _hits(limiter, n, now, limit=Limit("t:ip", 3, 60)):
+    async def run():
+        try:
+            return [await limiter.hit([limit], now) for _ in range(n)]
+        finally:
+            await _close(limiter)
+    return _run(run())
+
+
+async def _close(limiter):
+    if isinstance(limiter, RedisLimiter):
+        await limiter.aclose()
+
+
+def test_allows_up_to_the_limit_then_says_when_to_retry(limiter):
+    assert _hits(limiter, 3, T0 + 10) == [0, 0, 0]
+    [retry] = _hits(limiter, 1, T0 + 10)
+    assert retry == 50  # the window ends in 50 s
+
+
+def test_the_previous_window_slides_out(limiter):
+    _hits(limiter, 3, T0 + 59)
+    # 30 s into the next window half of the old hits still count: 1.5 + 1 <= 3.
+    assert _hits(limiter, 1, T0 + 90) == [0]
+    [retry] = _hits(limiter, 1, T0 + 90)  # 1.5 + 2 > 3: wait until enough has slid out
+    assert 1 <= retry <= 30
+    assert _hits(limiter, 1, T0 + 120) == [0]  # the old window is gone
+
+
+def test_check_raises_429_with_retry_after(limiter):
+    async def run():
+        for _ in range(2):
+            await check(limiter, [Limit("t:x", 2, 60)], T0)
+        with pytest.raises(RateLimited) as info:
+            await check(limiter, [Limit("t:x", 2, 60), Limit("t:y", 100, 3600)], T0)
+        await _close(limiter)
+        return info.value
+    exc = _run(run())
+    assert exc.status == 429 and exc.headers["Retry-After"] == "60"
