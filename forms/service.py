@@ -506,7 +506,9 @@ def read_submission(form: PublicForm, items: list[tuple[str, str]], language: st
     """
     multi: dict[str, list[str]] = {}
     for key, value in items[:200]:
-        multi.setdefault(key, []).append(value[:2000])
+        # NUL can't be stored (PostgreSQL text refuses it): drop it here, or the queued job
+        # would fail after the visitor was told "thank you".
+        multi.setdefault(key, []).append(value[:2000].replace("\x00", ""))
 
     def one(name):
         value = (multi.get(name) or [""])[0].strip()

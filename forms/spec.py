@@ -109,10 +109,12 @@ PATHS = {
                                **errors(429)}}},
     "/unsubscribe/{token}": {
         "get": {"summary": "Unsubscribe page", "security": [], "parameters": [TOKEN],
-                "responses": {"200": {"description": "Asks to confirm", "content": _HTML}}},
+                "responses": {"200": {"description": "Asks to confirm", "content": _HTML},
+                              "404": {"description": "Invalid link", "content": _HTML}}},
         "post": {"summary": "Unsubscribe (RFC 8058 one-click); blacklists the contact",
                  "security": [], "parameters": [TOKEN],
-                 "responses": {"200": {"description": "Unsubscribed", "content": _HTML}}}},
+                 "responses": {"200": {"description": "Unsubscribed", "content": _HTML},
+                               "404": {"description": "Invalid link", "content": _HTML}}}},
 }
 
 OPENAPI = {"paths": PATHS, "schemas": SCHEMAS}

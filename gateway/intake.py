@@ -130,7 +130,8 @@ def keys(stream: str) -> dict[str, str]:
     base = f"{PREFIX}:{stream}"
     return {"queue": base, "scheduled": f"{base}:scheduled", "helper": f"{base}:helper",
             "dedupe": f"{base}:seen:",
-            "processing": f"{base}:processing:", "lease": f"{base}:lease:"}
+            "processing": f"{base}:processing:", "lease": f"{base}:lease:",
+            "handler": f"{base}:handler"}
 
 
 # ---- accepting (async, in the web process) ------------------------------------------------
@@ -258,6 +259,8 @@ def _submit_embedded(stream: str, handler: Callable, item: dict, item_id: str,
 def schedule_drain(stream: str, handler_path: str) -> None:
     """Queue a drain job for ``stream`` (blocking; the web process runs it off the loop)."""
     try:
+        # Remembered so a sweep can restart a stream that lost its drain (see reschedule).
+        _sync_redis().set(keys(stream)["handler"], handler_path)
         runtime.queue().enqueue(drain, stream, handler_path)
     except Exception:  # the items are safe in Redis; the next submit schedules again
         log.exception("could not schedule a drain of %s", stream)
@@ -329,6 +332,29 @@ def recover(stream: str) -> int:
         if not r.exists(k["lease"] + token):
             moved += int(r.eval(_GIVE_BACK, 2, name, k["queue"]))
     return moved
+
+
+def reschedule() -> int:
+    """Sweep: drain every stream holding items with no drain scheduled; returns how many.
+
+    After Redis or every worker was down, accepted items may sit with nobody scheduled to
+    take them until the next request arrives; the sweeper calls this once a minute.
+    """
+    if runtime.settings().embedded_queue:
+        return 0
+    r = _sync_redis()
+    started = 0
+    for name in r.scan_iter(match=f"{PREFIX}:*:handler", count=100):
+        stream = name.decode()[len(PREFIX) + 1:-len(":handler")]
+        k = keys(stream)
+        waiting = r.llen(k["queue"]) or next(
+            r.scan_iter(match=k["processing"] + "*", count=100), None)
+        handler_path = r.get(name)
+        if waiting and handler_path and r.set(k["scheduled"], "1", nx=True,
+                                              ex=SCHEDULE_SECONDS):
+            schedule_drain(stream, handler_path.decode())
+            started += 1
+    return started
 
 
 def pending(stream: str) -> int:

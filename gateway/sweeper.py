@@ -14,7 +14,8 @@ from gateway.queue import resolve
 log = logging.getLogger("inlet.sweeper")
 
 # Other areas append the dotted paths of their own sweeps here.
-SWEEPS = ["gateway.mail.requeue_unsent"]
+SWEEPS = ["gateway.mail.requeue_unsent", "gateway.intake.reschedule",
+          "gateway.imports.jobs.requeue_stalled"]
 INTERVAL_SECONDS = 60
 
 

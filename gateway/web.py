@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from gateway import auth
 from gateway.db import db
-from gateway.errors import MalformedJSON, PayloadTooLarge, UnsupportedMediaType
+from gateway.errors import MalformedJSON, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 from gateway.models import ApiToken
 
 
@@ -76,6 +76,10 @@ def has_unstorable_text(value) -> bool:
     return False
 
 
+# Failed token checks allowed per client address per minute before answers turn into 429.
+AUTH_FAILURES_PER_MINUTE = 20
+
+
 async def authorize(request: Request, scope: str, *alternatives: str) -> ApiToken:
     """The request's token, holding ``scope`` or one of ``alternatives`` (401/403 otherwise)."""
     header = request.headers.get("authorization")
@@ -84,9 +88,22 @@ async def authorize(request: Request, scope: str, *alternatives: str) -> ApiToke
         token = auth.authenticate(header)
         auth.require_scope(token, scope, *alternatives)
         return token
-    token = await in_db(check)
+    try:
+        token = await in_db(check)
+    except Unauthorized:
+        await _count_auth_failure(request)
+        raise
     request.state.token = token
     return token
+
+
+async def _count_auth_failure(request: Request) -> None:
+    """Token guessing: 429 once an address fails too often (a valid token still works)."""
+    from gateway import ratelimit
+    ip = request.client.host if request.client else "unknown"
+    limiter = ratelimit.limiter_for(request.app.state.settings.redis_url)
+    await ratelimit.check(limiter, [ratelimit.Limit(f"api-auth-fail:ip:{ip}",
+                                                    AUTH_FAILURES_PER_MINUTE, 60)])
 
 
 def query_int(request: Request, name: str, default: int) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from gateway import runtime
@@ -284,3 +285,26 @@ def _count_failure(counts: dict, codes: set[str]) -> None:
     counts["valid"] = counts.get("valid", 0) - 1
     for code in codes:
         counts["failed_by_reason"][code] = counts["failed_by_reason"].get(code, 0) + 1
+
+
+# ---- recovery -----------------------------------------------------------------------------
+
+STALLED_AFTER = timedelta(minutes=10)
+
+
+def requeue_stalled(older_than: timedelta = STALLED_AFTER) -> int:
+    """Sweep: queue again every import whose validation or finalise made no progress lately.
+
+    Its job was lost (Redis flushed, a worker killed outside RQ's bookkeeping); both jobs are
+    idempotent and resume, so a spare run costs nothing but a skipped check.
+    """
+    cutoff = utcnow() - older_than
+    jobs = {"validating": validate_import, "finalising": finalise_import}
+    with db.connection_context():
+        stalled = list(Import.select(Import.id, Import.step).where(
+            Import.step.in_(list(jobs)) & (Import.updated_at < cutoff)))
+        for imp in stalled:
+            # Touch it so the next sweep waits another interval for this run.
+            Import.update(updated_at=utcnow()).where(Import.id == imp.id).execute()
+            runtime.queue().enqueue(jobs[imp.step], imp.id)
+    return len(stalled)

@@ -6,6 +6,7 @@ and by the sweeper (``gateway.mail.requeue_unsent``) racing them — and never t
 
 from __future__ import annotations
 
+import socket
 import time
 from datetime import timedelta
 
@@ -15,7 +16,7 @@ from aiosmtpd.controller import Controller
 
 from tests.conftest import Mailbox
 from tests.faults.conftest import SECRET
-from tests.faults.services import free_port, wait_until
+from tests.faults.services import wait_until
 
 pytestmark = pytest.mark.timeout(180)  # every fault test is bounded
 
@@ -29,8 +30,12 @@ def test_confirmation_mails_sent_once_after_smtp_comes_back(stack):
     from gateway.mail import requeue_unsent
     from gateway.models import OutgoingMail
     from tests.conftest import make_tenant
-    port = free_port()
-    stack.env["INLET_SMTP_URL"] = f"smtp://127.0.0.1:{port}"  # nobody listens yet
+    # Hold the port (bound, not listening: connections are refused, as to a down server)
+    # so that no other process on this shared box can take it before SMTP comes back.
+    hold = socket.socket()
+    hold.bind(("127.0.0.1", 0))
+    port = hold.getsockname()[1]
+    stack.env["INLET_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
     stack.configure()
     tenant = make_tenant("Mailing")
     form = create_form(tenant.id, {"name": "Letters", "source": "Website",
@@ -52,10 +57,12 @@ def test_confirmation_mails_sent_once_after_smtp_comes_back(stack):
         with db.connection_context():
             mails = list(OutgoingMail.select().where(OutgoingMail.to.in_(emails)))
         return len(mails) == SUBSCRIBERS and all(m.attempts >= 1 for m in mails) and mails
-    mails = wait_until(attempted, 30, "every confirmation mail to have failed once", 0.2)
+    # Generous bounds: on a busy CI box the workers may take a while to start.
+    mails = wait_until(attempted, 60, "every confirmation mail to have failed once", 0.2)
     assert all(m.status != "sent" for m in mails)
 
     box = Mailbox()
+    hold.close()
     smtp = Controller(box, hostname="127.0.0.1", port=port)
     smtp.start()
     try:
@@ -67,7 +74,7 @@ def test_confirmation_mails_sent_once_after_smtp_comes_back(stack):
                 return OutgoingMail.select().where(OutgoingMail.to.in_(emails)
                                                    & (OutgoingMail.status == "sent")
                                                    ).count() == SUBSCRIBERS
-        wait_until(delivered, 30, "every confirmation mail to be sent", 0.2)
+        wait_until(delivered, 60, "every confirmation mail to be sent", 0.2)
         time.sleep(3.0)  # let the remaining retries and swept jobs run: none may send again
     finally:
         smtp.stop()

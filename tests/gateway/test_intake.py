@@ -93,6 +93,18 @@ def test_items_of_a_crashed_drain_go_back_to_the_queue(settings, store, run_jobs
     assert [i for i, _ in HANDLED] == ids
 
 
+def test_the_sweep_restarts_a_stream_whose_drain_was_lost(settings, store, run_jobs):
+    ids = [submit(settings, {"n": n}).id for n in range(3)]
+    store.rq.empty()  # the scheduled drain job is lost (say, Redis restarted without it)
+    store.redis.delete(intake.keys("test")["scheduled"])
+    run_jobs()
+    assert HANDLED == [] and intake.pending("test") == 3
+    assert intake.reschedule() == 1
+    assert intake.reschedule() == 0  # one drain is enough
+    run_jobs()
+    assert [i for i, _ in HANDLED] == ids and intake.pending("test") == 0
+
+
 def test_a_failing_handler_is_retried_as_its_own_job(settings, store, run_jobs):
     from rq.registry import FailedJobRegistry
     ok = submit(settings, {"fail": 1}, handler=flaky).id

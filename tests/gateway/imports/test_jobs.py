@@ -326,3 +326,20 @@ def test_finalise_checks_the_rows_again_when_the_spool_cannot_be_trusted(
     else:
         assert done["counts"]["created"] == 8 and Contact.select().count() == 8
     assert not path.exists()
+
+
+def test_an_import_whose_job_was_lost_is_queued_again_by_the_sweep(importer, fields, store):
+    from datetime import timedelta
+    rows = [["email", "language", "source"], ["a@example.com", "nl", "Website"]]
+    r = importer.upload(csv_bytes(rows))
+    import_id = r.json()["id"]
+    assert importer.put(import_id, "consent", {"obtained_rightfully": True}).status_code == 200
+    store.rq.empty()  # the validation job is lost
+    importer.run_jobs()
+    assert importer.get(import_id)["step"] == "validating"
+    assert jobs.requeue_stalled(older_than=timedelta(minutes=10)) == 0  # not stalled yet
+    assert jobs.requeue_stalled(older_than=timedelta(0)) == 1
+    importer.run_jobs()
+    assert importer.get(import_id)["step"] == "ready"
+    done = importer.finalise(import_id)
+    assert done["step"] == "done" and done["counts"]["created"] == 1
