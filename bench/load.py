@@ -23,6 +23,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -297,6 +298,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         _cleanup_services()
+    shutil.rmtree(tmp, ignore_errors=True)  # kept (with the process logs) when it failed
 
 
 def report(args, base: dict, load: dict, reconciliation: dict, drain: float) -> None:

@@ -52,20 +52,17 @@ def worker(burst: bool) -> None:
     if settings.embedded_queue:
         raise click.ClickException("INLET_REDIS_URL is not set: `inlet serve` runs the jobs "
                                    "in-process on embedded defaults.")
-    import threading
-
     from rq import Worker
 
-    from gateway.sweeper import start_background
+    from gateway.sweeper import start_process
     queue = runtime.queue()
     db.close()  # the work horse opens its own connection after the fork
-    stop = threading.Event()
-    if not burst:
-        start_background(stop)
+    sweeper = None if burst else start_process(settings.sweep_seconds)
     try:
         Worker([queue.rq], connection=queue.redis).work(burst=burst, with_scheduler=True)
     finally:
-        stop.set()
+        if sweeper:
+            sweeper.terminate()
 
 
 @main.group("db")
@@ -171,21 +168,13 @@ def _run(fn, *args):
         raise click.ClickException("that exists already") from None
 
 
-# Each area adds its own commands from its ``cli.py`` (a ``commands`` list of click commands).
-CLI_MODULES = ("gateway.imports.cli", "forms.cli", "connectors.cli", "gateway.admin.cli")
-
-
 def _register_area_commands() -> None:
-    import importlib
-    for name in CLI_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if not (exc.name and name.startswith(exc.name)):
-                raise
-            continue
-        for command in module.commands:
-            main.add_command(command)
+    """Each area adds its own commands from its ``cli.py`` (a ``commands`` list)."""
+    from connectors.cli import commands as hook_commands
+    from forms.cli import commands as form_commands
+    from gateway.imports.cli import commands as import_commands
+    for command in (*import_commands, *form_commands, *hook_commands):
+        main.add_command(command)
 
 
 _register_area_commands()

@@ -69,7 +69,10 @@ PREFIX = "inlet:intake"
 DEDUPE_SECONDS = 24 * 3600
 BATCH = 100
 SCHEDULE_SECONDS = 60  # a scheduled drain older than this is assumed lost: schedule again
-LEASE_SECONDS = 120  # a processing list whose lease expired belongs to a crashed drain
+# A processing list whose lease expired belongs to a crashed drain. Short, and renewed every
+# few items, so a crash holds its batch back seconds, not minutes.
+LEASE_SECONDS = 30
+LEASE_EVERY = 10  # items handled between two renewals
 DRAIN_BUDGET_SECONDS = 30  # a drain hands over to a fresh job after this long
 HELPER_SECONDS = 5  # with a backlog, at most one extra drain job is added this often
 
@@ -301,7 +304,9 @@ def _drain(stream: str, handler_path: str) -> int:
         if r.llen(k["queue"]) > BATCH and r.set(k["helper"], "1", nx=True,
                                                 ex=HELPER_SECONDS):
             schedule_drain(stream, handler_path)  # a backlog: let another worker help
-        for raw in batch:
+        for n, raw in enumerate(batch, 1):
+            if n % LEASE_EVERY == 0:
+                r.set(lease, "1", ex=LEASE_SECONDS)
             _handle(stream, handler, handler_path, json.loads(raw))
         r.delete(processing)  # the batch is done: every item handled or re-queued
         handled += len(batch)
@@ -335,10 +340,11 @@ def recover(stream: str) -> int:
 
 
 def reschedule() -> int:
-    """Sweep: drain every stream holding items with no drain scheduled; returns how many.
+    """Sweep: start a drain for every stream holding items that no drain is working on.
 
-    After Redis or every worker was down, accepted items may sit with nobody scheduled to
-    take them until the next request arrives; the sweeper calls this once a minute.
+    After Redis or the workers were down, accepted items may sit with their drain job lost
+    and a stale "scheduled" mark that blocks new ones; the sweeper calls this regularly. A
+    spare drain is harmless: items are taken atomically.
     """
     if runtime.settings().embedded_queue:
         return 0
@@ -349,9 +355,10 @@ def reschedule() -> int:
         k = keys(stream)
         waiting = r.llen(k["queue"]) or next(
             r.scan_iter(match=k["processing"] + "*", count=100), None)
+        running = next(r.scan_iter(match=k["lease"] + "*", count=100), None)
         handler_path = r.get(name)
-        if waiting and handler_path and r.set(k["scheduled"], "1", nx=True,
-                                              ex=SCHEDULE_SECONDS):
+        if waiting and not running and handler_path:
+            r.set(k["scheduled"], "1", ex=SCHEDULE_SECONDS)
             schedule_drain(stream, handler_path.decode())
             started += 1
     return started

@@ -146,12 +146,12 @@ class EmbeddedQueue:
         self._thread = None
 
     def _loop(self) -> None:
-        from gateway.sweeper import INTERVAL_SECONDS, sweep_once
+        from gateway.sweeper import sweep_once
         last_sweep = time.monotonic()
         while not self._stop.is_set():
             try:
                 self.run_pending()
-                if time.monotonic() - last_sweep > INTERVAL_SECONDS:
+                if time.monotonic() - last_sweep > self.settings.sweep_seconds:
                     last_sweep = time.monotonic()
                     sweep_once()
             except Exception:  # keep the runner alive; a DB hiccup must not stop all jobs

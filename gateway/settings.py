@@ -32,6 +32,7 @@ class Settings:
     job_retry_intervals: tuple[int, ...]
     default_languages: tuple[str, ...]
     max_body_bytes: int
+    sweep_seconds: int
 
     @property
     def embedded_queue(self) -> bool:
@@ -70,6 +71,7 @@ class Settings:
             default_languages=tuple(
                 config("DEFAULT_LANGUAGES", cast=str, default="nl,fr,en").split(",")),
             max_body_bytes=config("MAX_BODY_BYTES", cast=int, default=1024 * 1024),
+            sweep_seconds=config("SWEEP_SECONDS", cast=int, default=60),
         )
 
 

@@ -1,7 +1,8 @@
 """Periodic housekeeping that keeps "nothing accepted is ever lost" true after outages.
 
-Runs inside ``inlet worker`` and inside the embedded job runner, once a minute. Each sweep is
-a module-level function, idempotent and cheap when there is nothing to do.
+Runs inside ``inlet worker`` (at start-up, then every ``INLET_SWEEP_SECONDS``) and inside the
+embedded job runner. Each sweep is a module-level function, idempotent and cheap when there
+is nothing to do.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ log = logging.getLogger("inlet.sweeper")
 # Other areas append the dotted paths of their own sweeps here.
 SWEEPS = ["gateway.mail.requeue_unsent", "gateway.intake.reschedule",
           "gateway.imports.jobs.requeue_stalled"]
-INTERVAL_SECONDS = 60
 
 
 def sweep_once() -> None:
@@ -28,12 +28,25 @@ def sweep_once() -> None:
             log.exception("sweep %s failed", path)
 
 
-def start_background(stop: threading.Event, interval: float = INTERVAL_SECONDS
-                     ) -> threading.Thread:
-    """Sweep every ``interval`` seconds in a daemon thread until ``stop`` is set."""
-    def loop():
-        while not stop.wait(interval):
-            sweep_once()
-    thread = threading.Thread(target=loop, name="inlet-sweeper", daemon=True)
-    thread.start()
-    return thread
+def run_forever(interval: float) -> None:
+    """Sweep now, then every ``interval`` seconds (the body of ``inlet worker``'s sweeper)."""
+    from gateway import runtime
+    from gateway.settings import Settings
+    runtime.configure(Settings.from_env(), migrate=False)
+    stop = threading.Event()
+    sweep_once()
+    while not stop.wait(interval):
+        sweep_once()
+
+
+def start_process(interval: float):
+    """``run_forever`` in its own process, ended with the caller.
+
+    A separate process, not a thread: RQ forks a work horse per job, and a fork taken while
+    a sweeper thread holds a lock (a Redis pool, a database) would leave the horse hung.
+    """
+    import multiprocessing
+    process = multiprocessing.get_context("spawn").Process(
+        target=run_forever, args=(interval,), name="inlet-sweeper", daemon=True)
+    process.start()
+    return process

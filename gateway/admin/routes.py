@@ -28,19 +28,10 @@ async def home(request: Request) -> RedirectResponse:
     return RedirectResponse(str(request.url_for("admin:contacts").path), status_code=303)
 
 
-def _optional_routes() -> list:
-    """Pages over the other areas' services, when those areas are installed."""
-    import importlib
-    found = []
-    for name in ("gateway.admin.imports", "gateway.admin.forms", "gateway.admin.connectors"):
-        try:
-            found.extend(importlib.import_module(name).routes)
-        except ImportError as exc:
-            # Only the absence of the other area (or of its page module) is tolerated; a
-            # script run from bench/ may also shadow ``forms`` with bench/forms.py.
-            if not exc.name or (exc.name.startswith("gateway.admin") and exc.name != name):
-                raise
-    return found
+def _area_routes() -> list:
+    """Pages over the other areas' services (imports, forms, connectors)."""
+    from gateway.admin import connectors, forms, imports
+    return [*imports.routes, *forms.routes, *connectors.routes]
 
 
 _routes = [
@@ -67,7 +58,7 @@ _routes = [
     Route("/settings/{kind}/{entry_id:int}/delete", account_settings.delete_entry,
           methods=["POST"], name="entry_delete"),
     Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
-    *_optional_routes(),
+    *_area_routes(),
     Route("/{rest:path}", unknown, methods=["GET", "POST"], name="unknown"),
 ]
 

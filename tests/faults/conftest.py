@@ -46,7 +46,8 @@ class Stack:
         self.env = {"INLET_ENV": "test", "INLET_DATA_DIR": str(tmp / "var"),
                     "INLET_DATABASE_URL": pg.url(database), "INLET_REDIS_URL": redis.url,
                     "INLET_SECRET_KEY": SECRET, "INLET_QUEUE": "inlet",
-                    "INLET_JOB_RETRY_INTERVALS": "1,1,2,2,3,5,5,5"}
+                    "INLET_JOB_RETRY_INTERVALS": "1,1,2,2,3,5,5,5",
+                    "INLET_SWEEP_SECONDS": "2"}
         self.processes: list[Process] = []
         self.base_url = ""
 

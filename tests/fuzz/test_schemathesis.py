@@ -31,11 +31,6 @@ def api_schema(app, tenant):
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
-# Operations with a bug this test found, reported to their owners (see the two XFAIL tests
-# at the end, which reproduces it). Remove an exclusion once its test passes.
-KNOWN_BUGS = (("GET", "/unsubscribe/{token}"), ("POST", "/unsubscribe/{token}"))
-for _method, _path in KNOWN_BUGS:
-    schema = schema.exclude(method=_method, path=_path)
 schema = schema.exclude(path="/api/openapi.json")  # the document itself: loaded above
 CALLS: list = []  # (operation, status) of every generated request, for the figures
 
@@ -72,12 +67,4 @@ def test_the_document_lists_the_operations(client):
                 fh.write(json.dumps({"test": "schemathesis", "requests": len(CALLS),
                                      "operations": len({o for o, _ in CALLS}),
                                      "server_errors": fives}) + "\n")
-
-
-@pytest.mark.xfail(strict=True, reason="BUG forms/spec.py: /unsubscribe/{token} documents only "
-                   "200, but a bad token answers 404 (found by Schemathesis, ST103)")
-def test_known_bug_unsubscribe_documents_its_404(client):
-    doc = client.get("/api/openapi.json").json()
-    for method in ("get", "post"):
-        assert "404" in doc["paths"]["/unsubscribe/{token}"][method]["responses"]
 

@@ -1,6 +1,5 @@
 """Brute force and flooding are rate-limited: admin login, API tokens, forms, opt-in mails."""
 
-import pytest
 
 from gateway.admin.login import ATTEMPTS_PER_EMAIL
 from tests.gateway.admin.conftest import csrf_of
@@ -34,16 +33,14 @@ def test_password_spraying_over_many_addresses_is_limited_per_ip(client, admin):
     assert statuses.index(429) <= 50
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GAP (core, gateway/auth.py + gateway/web.authorize): failed API token checks are not "
-    "rate-limited per client IP; 300 wrong tokens in a row all get 401. Tokens are 256-bit "
-    "random, so guessing is hopeless, but the SPEC asks for brute-force limits on tokens."))
 def test_token_guessing_is_rate_limited(client, tenant):
     statuses = [client.get("/api/contacts", headers={
-        "Authorization": f"Bearer inl_guess{i:040d}"}).status_code for i in range(300)]
-    assert 429 in statuses
-    # and while limited, even the right token from that client waits
-    assert client.get("/api/contacts", headers=tenant.headers).status_code == 429
+        "Authorization": f"Bearer inl_guess{i:040d}"}).status_code for i in range(40)]
+    first_429 = statuses.index(429)
+    assert 10 <= first_429 <= 21 and set(statuses[first_429:]) == {429}
+    # A valid token from that address still works: locking it out would let anyone who
+    # shares the address (an office NAT) deny the API to its real users.
+    assert client.get("/api/contacts", headers=tenant.headers).status_code == 200
 
 
 def test_form_submissions_are_limited_per_ip(client, settings, optin_form):
