@@ -36,6 +36,7 @@ from gateway import runtime
 from gateway.db import db, utcnow
 from gateway.errors import BadRequest, NotFound, ValidationFailed
 from gateway.models import Vocabulary
+from gateway.tenancy import owned
 from gateway.validation import AccountVocabulary
 
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -71,14 +72,7 @@ def list_hooks(account_id: int) -> list[Hook]:
 
 def get_hook(account_id: int, hook_id) -> Hook:
     """One hook of this account, or 404."""
-    try:
-        hook_id = int(hook_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such hook.") from None
-    hook = Hook.get_or_none((Hook.id == hook_id) & (Hook.account == account_id))
-    if hook is None:
-        raise NotFound("No such hook.")
-    return hook
+    return owned(Hook, account_id, hook_id, "hook")
 
 
 def update_hook(account_id: int, hook_id, data: dict) -> Hook:

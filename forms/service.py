@@ -30,6 +30,7 @@ from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.mail import queue_mail
 from gateway.merge import is_clear
 from gateway.models import Contact, Vocabulary
+from gateway.tenancy import owned
 from gateway.validation import AccountVocabulary, FieldError, clean_contact, suggest
 
 BUILTIN_FIELDS = ("first_name", "name", "language", "preferences", "interests")
@@ -74,14 +75,7 @@ def list_forms(account_id: int) -> list[Form]:
 
 def get_form(account_id: int, form_id) -> Form:
     """One form of this account, or 404 (never another account's)."""
-    try:
-        form_id = int(form_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such form.") from None
-    form = Form.get_or_none((Form.id == form_id) & (Form.account == account_id))
-    if form is None:
-        raise NotFound("No such form.")
-    return form
+    return owned(Form, account_id, form_id, "form")
 
 
 def create_form(account_id: int, data: dict) -> Form:

@@ -11,9 +11,10 @@ from datetime import datetime
 from peewee import Tuple
 
 from gateway.db import db, is_postgres, utcnow
-from gateway.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from gateway.errors import BadRequest, Conflict, ValidationFailed
 from gateway.merge import CLEAR, MergeResult, is_clear, is_empty, merge
 from gateway.models import STATUSES, Consent, Contact, ContactEvent
+from gateway.tenancy import owned
 from gateway.validation import AccountVocabulary, clean_contact
 
 STORED_FIELDS = ("email", "first_name", "name", "language", "source", "status",
@@ -331,14 +332,7 @@ def put(account_id: int, email: str, data: dict, provenance: Provenance
 
 def get(account_id: int, contact_id) -> Contact:
     """One contact of this account, or 404 (never another account's)."""
-    try:
-        contact_id = int(contact_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such contact.") from None
-    contact = Contact.get_or_none((Contact.id == contact_id) & (Contact.account == account_id))
-    if contact is None:
-        raise NotFound("No such contact.")
-    return contact
+    return owned(Contact, account_id, contact_id, "contact")
 
 
 def patch(account_id: int, contact_id, data: dict, provenance: Provenance

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from gateway import runtime
 from gateway.db import db, utcnow
-from gateway.errors import Conflict, NotFound, ValidationFailed
+from gateway.errors import Conflict, ValidationFailed
 from gateway.imports import jobs, mapping, reader, report
 from gateway.imports.models import Import, ImportRowError
+from gateway.tenancy import owned
 from gateway.validation import AccountVocabulary, FieldError, normalise_email, suggest
 
 MAX_JSON_CONTACTS = 100_000
@@ -127,14 +128,7 @@ def _cell(value) -> str:
 
 def get_import(account_id: int, import_id) -> Import:
     """One of the account's imports, or 404 (never another account's)."""
-    try:
-        import_id = int(import_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such import.") from None
-    imp = Import.get_or_none((Import.id == import_id) & (Import.account == account_id))
-    if imp is None:
-        raise NotFound("No such import.")
-    return imp
+    return owned(Import, account_id, import_id, "import")
 
 
 def to_dict(imp: Import) -> dict:

@@ -140,3 +140,19 @@ def test_basic_auth_with_another_accounts_id_is_refused(client, tenant, other_te
     raw = base64.b64encode(f"{tenant.id}:{other_tenant.token}".encode()).decode()
     r = client.get("/api/contacts", headers={"Authorization": f"Basic {raw}"})
     assert r.status_code == 401
+
+
+def test_owned_gives_another_accounts_row_the_answer_of_a_missing_one(tenant, other_tenant):
+    from gateway.contacts import Provenance, upsert
+    from gateway.errors import NotFound
+    from gateway.tenancy import owned
+    contact, _ = upsert(tenant.id, {"email": "own@example.com", "language": "nl",
+                                    "source": "Website"}, status="confirmed",
+                        provenance=Provenance("api"), field_types={})
+    assert owned(Contact, tenant.id, str(contact.id), "contact").id == contact.id
+    answers = []
+    for account, ref in ((other_tenant.id, contact.id), (tenant.id, 999_999), (tenant.id, "x")):
+        with pytest.raises(NotFound) as info:
+            owned(Contact, account, ref, "contact")
+        answers.append(info.value.to_dict())
+    assert answers[0] == answers[1] == answers[2]
