@@ -72,6 +72,22 @@ def wait_step(client, import_id: int, steps: tuple, timeout: float = 120) -> dic
     return wait_until(check, timeout, f"import step {steps}", 0.2)
 
 
+def upload_until_ready(client, kinds: dict) -> int:
+    """Upload the file for ``kinds``, map it, consent, and wait for validation: its id."""
+    r = client.post("/api/imports", files={"file": ("contacts.csv", csv_bytes(kinds),
+                                                    "text/csv")},
+                    data={"notify": "owner@example.com"})
+    assert r.status_code == 202, r.text
+    import_id = r.json()["id"]
+    client.put(f"/api/imports/{import_id}/mapping", json={"mapping": {
+        "email": "email", "first_name": "first_name", "language": "language",
+        "source": "source"}}).raise_for_status()
+    client.put(f"/api/imports/{import_id}/consent",
+               json={"obtained_rightfully": True}).raise_for_status()
+    wait_step(client, import_id, ("ready",))
+    return import_id
+
+
 def test_worker_killed_five_times_during_finalise(stack):
     from tests.conftest import make_tenant
     seed = int(os.environ.get("INLET_FAULT_SEED", time.time()))
@@ -92,17 +108,7 @@ def test_worker_killed_five_times_during_finalise(stack):
 
 def run_import(stack, client, worker, kinds: dict, rng: random.Random):
     """Upload, map, consent, validate, then finalise while killing the worker."""
-    r = client.post("/api/imports", files={"file": ("contacts.csv", csv_bytes(kinds),
-                                                    "text/csv")},
-                    data={"notify": "owner@example.com"})
-    assert r.status_code == 202, r.text
-    import_id = r.json()["id"]
-    client.put(f"/api/imports/{import_id}/mapping", json={"mapping": {
-        "email": "email", "first_name": "first_name", "language": "language",
-        "source": "source"}}).raise_for_status()
-    client.put(f"/api/imports/{import_id}/consent",
-               json={"obtained_rightfully": True}).raise_for_status()
-    wait_step(client, import_id, ("ready",))
+    import_id = upload_until_ready(client, kinds)
     started = time.monotonic()
     client.post(f"/api/imports/{import_id}/finalise").raise_for_status()
 

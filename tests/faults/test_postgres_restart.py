@@ -15,9 +15,9 @@ import pytest
 
 from tests.faults.test_finalise_crash import (
     assert_store,
-    csv_bytes,
     plan,
     seed_existing,
+    upload_until_ready,
     wait_step,
 )
 
@@ -62,15 +62,7 @@ def test_postgres_restarted_during_import_and_webhooks(stack):
     during: list = []
     stop = threading.Event()
     with httpx.Client(base_url=stack.base_url, headers=tenant.headers, timeout=60) as client:
-        r = client.post("/api/imports", files={"file": ("c.csv", csv_bytes(kinds), "text/csv")},
-                        data={"notify": "owner@example.com"})
-        import_id = r.json()["id"]
-        client.put(f"/api/imports/{import_id}/mapping", json={"mapping": {
-            "email": "email", "first_name": "first_name", "language": "language",
-            "source": "source"}}).raise_for_status()
-        client.put(f"/api/imports/{import_id}/consent",
-                   json={"obtained_rightfully": True}).raise_for_status()
-        wait_step(client, import_id, ("ready",))
+        import_id = upload_until_ready(client, kinds)
         sender = threading.Thread(target=post_hooks, args=(stack.base_url, hook.id, secret,
                                                            "hook", stop, results))
         sender.start()
