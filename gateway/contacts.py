@@ -128,7 +128,11 @@ def _dumps(value) -> str:
     """JSON as ``JSONField`` stores it."""
     if isinstance(value, list) and all(type(item) is str for item in value):
         return _dumps_labels(tuple(value))  # label lists repeat: encode each kind once
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return _encode(value)
+
+
+# One encoder, built once: ``json.dumps`` with options builds a new one on every call.
+_encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
 
 @functools.lru_cache(maxsize=4096)
@@ -136,13 +140,9 @@ def _dumps_labels(labels: tuple[str, ...]) -> str:
     return json.dumps(list(labels), ensure_ascii=False)
 
 
-def _loads_labels(raw: str | None) -> list:
-    """A stored label list (a fresh list: callers may keep it)."""
-    return list(_parse_labels(raw or "[]"))
-
-
 @functools.lru_cache(maxsize=4096)
 def _parse_labels(raw: str) -> tuple:
+    """A stored label list, parsed once per distinct text (callers copy it to a list)."""
     return tuple(json.loads(raw))
 
 
@@ -191,12 +191,14 @@ def _stored_by_email(account_id: int, emails: list[str]) -> dict[str, tuple[int,
     """{email: (id, stored values)} for the ones that exist, locked on PostgreSQL."""
     sql = _SELECT_STORED + (" FOR UPDATE" if is_postgres() else "")
     found: dict[str, tuple[int, dict]] = {}
-    loads = json.loads
-    for row in select_by_emails(sql, account_id, emails):
-        found[row[1]] = (row[0], {
-            "email": row[1], "first_name": row[2], "name": row[3], "language": row[4],
-            "source": row[5], "status": row[6], "preferences": _loads_labels(row[7]),
-            "interests": _loads_labels(row[8]), "custom_fields": loads(row[9] or "{}")})
+    loads, labels = json.loads, _parse_labels
+    for cid, email, first, name, language, source, status, prefs, interests, custom \
+            in select_by_emails(sql, account_id, emails):
+        found[email] = (cid, {
+            "email": email, "first_name": first, "name": name, "language": language,
+            "source": source, "status": status, "preferences": list(labels(prefs or "[]")),
+            "interests": list(labels(interests or "[]")),
+            "custom_fields": loads(custom) if custom and custom != "{}" else {}})
     return found
 
 

@@ -92,16 +92,18 @@ def _new_values(incoming: dict, field_types: dict[str, str], status: str | None)
     values = {"email": incoming["email"]}
     for name in SCALAR_FIELDS:
         value = incoming.get(name)
-        values[name] = None if is_empty(value) or is_clear(value) else value
+        values[name] = None if value is None or is_empty(value) or is_clear(value) else value
     for name in SET_FIELDS:
-        values[name] = _add_labels([], incoming.get(name))
-    values["custom_fields"] = _merge_custom({}, incoming.get("custom_fields") or {}, field_types)
+        labels = incoming.get(name)
+        values[name] = _add_labels([], labels) if labels else []
+    custom = incoming.get("custom_fields")
+    values["custom_fields"] = _merge_custom({}, custom, field_types) if custom else {}
     values["status"] = status or "unconfirmed"
     return values
 
 
 def _merge_scalar(values: dict, name: str, value) -> None:
-    if is_empty(value):
+    if value is None or is_empty(value):
         return  # rule 1
     if is_clear(value):
         if name not in MANDATORY_FIELDS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from functools import partial
 
 import email_validator
 from email_validator import EmailNotValidError, validate_email
@@ -107,9 +108,14 @@ def normalise_email(value) -> tuple[str | None, FieldError | None]:
     return checked.normalized.lower(), None
 
 
-def clean_contact(vocab: AccountVocabulary, data: dict, *, creating: bool = True
-                  ) -> tuple[dict, list[FieldError]]:
-    """Validate ``data``; returns clean values (``CLEAR`` for ``.``/``-``) and the errors."""
+def clean_contact(vocab: AccountVocabulary, data: dict, *, creating: bool = True,
+                  memo: dict | None = None) -> tuple[dict, list[FieldError]]:
+    """Validate ``data``; returns clean values (``CLEAR`` for ``.``/``-``) and the errors.
+
+    ``memo``: a dict kept across calls with the same ``vocab`` and ``creating`` on text
+    values (an import's cells) remembers the verdicts on the labels and typed custom-field
+    values, which repeat from row to row. Clean values are then shared: never mutate them.
+    """
     clean: dict = {}
     errors: list[FieldError] = []
     email = data.get("email")
@@ -120,18 +126,66 @@ def clean_contact(vocab: AccountVocabulary, data: dict, *, creating: bool = True
         errors.extend([err] if err else [])
     for name in ("first_name", "name"):
         _clean_text(clean, errors, name, data.get(name))
-    _clean_label(clean, errors, "language", data.get("language"), vocab.languages, creating)
-    _clean_label(clean, errors, "source", data.get("source"), vocab.sources, creating)
-    for name, kind in LABEL_FIELDS.items():
-        _clean_labels(clean, errors, name, kind, data.get(name), getattr(vocab, name))
+    labels = (data.get("language"), data.get("source"), data.get("preferences"),
+              data.get("interests"))
+    found, errs = _remembered(memo, labels, partial(_clean_vocab, vocab, labels, creating))
+    clean.update(found)
+    errors.extend(errs)
     custom = data.get("custom_fields") or {}
     if not isinstance(custom, dict):
         errors.append(FieldError("custom_fields", "invalid", "custom_fields must be an object."))
         custom = {}
-    clean["custom_fields"] = {}
+    clean["custom_fields"] = out = {}
     for name, value in custom.items():
-        _clean_custom(clean["custom_fields"], errors, vocab, name, value)
+        if value.__class__ is not str or vocab.fields.get(name, _NO_FIELD)[0] == "text":
+            # Free text rarely repeats, and only text values make safe keys (1 == True).
+            _clean_custom(out, errors, vocab, name, value)
+            continue
+        found, errs = _remembered(memo, (name, value),
+                                  partial(_cleaned, _clean_custom, vocab, name, value))
+        out.update(found)
+        errors.extend(errs)
     return clean, errors
+
+
+_NO_FIELD = (None, [])
+# Bounds the memo of one import: a column of distinct values (dates) stays cheap to hold.
+_MEMO_LIMIT = 50_000
+
+
+def _remembered(memo: dict | None, key: tuple, compute) -> tuple[dict, list]:
+    """``compute()`` (clean values, errors), remembered under ``key`` in ``memo``."""
+    if memo is None:
+        return compute()
+    try:
+        hit = memo.get(key)
+    except TypeError:  # JSON lists or objects as values: nothing to remember them by
+        return compute()
+    if hit is None:
+        hit = compute()
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        memo[key] = hit
+    return hit
+
+
+def _cleaned(cleaner, *args) -> tuple[dict, list]:
+    found: dict = {}
+    errors: list = []
+    cleaner(found, errors, *args)
+    return found, errors
+
+
+def _clean_vocab(vocab: AccountVocabulary, values: tuple, creating: bool) -> tuple[dict, list]:
+    """Language, source, preferences and interests (``values`` in that order)."""
+    found: dict = {}
+    errors: list = []
+    language, source, *labels = values
+    _clean_label(found, errors, "language", language, vocab.languages, creating)
+    _clean_label(found, errors, "source", source, vocab.sources, creating)
+    for (name, kind), value in zip(LABEL_FIELDS.items(), labels, strict=True):
+        _clean_labels(found, errors, name, kind, value, getattr(vocab, name))
+    return found, errors
 
 
 def _clean_text(clean: dict, errors: list, name: str, value) -> None:

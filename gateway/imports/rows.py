@@ -12,6 +12,7 @@ class RowBuilder:
     def __init__(self, columns: list[str], mapping: dict[str, str | None],
                  vocab: AccountVocabulary):
         self.vocab = vocab
+        self.memo: dict = {}  # verdicts on repeating cells (see clean_contact)
         self.plan = [(index, field, field in vocab.fields)
                      for index, column in enumerate(columns)
                      if (field := mapping.get(column))]
@@ -34,7 +35,7 @@ class RowBuilder:
 
     def check(self, cells: list[str]) -> tuple[dict, list[FieldError]]:
         """Clean values and errors; language and source may be missing (fallbacks)."""
-        return clean_contact(self.vocab, self.data(cells), creating=False)
+        return clean_contact(self.vocab, self.data(cells), creating=False, memo=self.memo)
 
     def column(self, field: str) -> str:
         """The file's column for a field (the field name when unmapped)."""

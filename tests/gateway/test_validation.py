@@ -57,3 +57,44 @@ def test_common_addresses_take_the_fast_path():
     for raw in ("ann@localhost", "a..b@example.com", ".a@example.com", "ann@exa--mple.com",
                 "ann@example.test", "josé@example.com"):
         assert fast_email(raw) is None
+
+
+VOCAB_TEXT = st.sampled_from(["nl", "NL", "fr", "de", "", ".", "-", " nl ", "Website",
+                              "website", "Fair", "Sports,Music", "sports", "Music, Chess",
+                              "1977-03-12", "1977-13-12", "yes", "maybe", "12,5", "x"])
+ROW = st.fixed_dictionaries({
+    "email": st.sampled_from(["ann@example.com", "not-an-address", ""]),
+    "language": VOCAB_TEXT, "source": VOCAB_TEXT, "preferences": VOCAB_TEXT,
+    "interests": VOCAB_TEXT,
+    "custom_fields": st.fixed_dictionaries({"birthday": VOCAB_TEXT, "vip": VOCAB_TEXT,
+                                            "score": VOCAB_TEXT, "note": VOCAB_TEXT})})
+
+
+def _vocab():
+    from gateway.validation import AccountVocabulary
+    return AccountVocabulary(languages={"nl", "fr"}, sources={"Website", "Fair"},
+                             preferences={"Weekly"}, interests={"Sports", "Music"},
+                             fields={"birthday": ("date", []), "vip": ("boolean", []),
+                                     "score": ("number", []), "note": ("text", [])})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ROW, min_size=1, max_size=8), st.booleans())
+def test_an_imports_memo_never_changes_a_verdict(rows, creating):
+    """Remembered verdicts (an import's repeating cells) equal fresh ones, errors included,
+    row after row."""
+    from gateway.validation import clean_contact
+    vocab, memo = _vocab(), {}
+    for row in rows:
+        assert clean_contact(vocab, row, creating=creating, memo=memo) == \
+            clean_contact(vocab, row, creating=creating)
+
+
+def test_a_repeated_bad_cell_is_reported_on_every_row():
+    from gateway.validation import clean_contact
+    vocab, memo = _vocab(), {}
+    for _ in range(3):
+        clean, errors = clean_contact(vocab, {"email": "a@example.com", "source": "website"},
+                                      creating=False, memo=memo)
+        assert [(e.code, e.suggestion) for e in errors] == [("unknown_source", "Website")]
+        assert "source" not in clean
