@@ -211,8 +211,11 @@ def _sql(template: str, width: int) -> str:
 _INSERT_CONTACT = ("INSERT INTO contact (account_id, email, first_name, name, language, source, "
                    "status, preferences, interests, custom_fields, created_at, updated_at) "
                    "VALUES ({marks})")
-_INSERT_CONSENT = ("INSERT INTO consent (account_id, contact_id, channel, reference, actor, ip, "
-                   "user_agent, text, at) VALUES ({marks})")
+# Consent and history rows are made from the contact rows in SQL: one statement per batch of
+# ids instead of binding every value of every row from Python.
+_CONSENT_FROM_CONTACTS = ("INSERT INTO consent (account_id, contact_id, channel, reference, "
+                          "actor, ip, user_agent, text, at) SELECT account_id, id, {p}, {p}, "
+                          "{p}, {p}, {p}, {p}, {p} FROM contact WHERE id IN ({marks})")
 _UPDATE_NAMES = ("first_name", "name", "language", "source", "status", "preferences",
                  "interests", "custom_fields")
 _UPDATE_CONTACT = ("UPDATE contact SET first_name = {p}, name = {p}, language = {p}, "
@@ -225,8 +228,8 @@ _UPDATE_CONTACT_PG = ("UPDATE contact SET first_name = v.first_name, name = v.na
                       "FROM (VALUES %s) AS v(first_name, name, language, source, status, "
                       "preferences, interests, custom_fields, updated_at, id) "
                       "WHERE contact.id = v.id")
-_INSERT_EVENT = ("INSERT INTO contact_event (contact_id, kind, channel, reference, at) "
-                 "VALUES ({marks})")
+_EVENT_FROM_CONTACTS = ("INSERT INTO contact_event (contact_id, kind, channel, reference, at) "
+                        "SELECT id, {p}, {p}, {p}, {p} FROM contact WHERE id IN ({marks})")
 
 
 def _ids_by_email(account_id: int, emails: list[str]) -> dict[str, int]:
@@ -237,21 +240,21 @@ def _insert_created(account_id: int, results: list, p: Provenance, now) -> None:
     created = [item for item in results if item[1].outcome == "created"]
     if not created:
         return
-    dumps = _dumps
+    labels, encode = _dumps_labels, _encode
     rows = []
     for item in created:
-        v = item[1].values
-        rows.append((account_id, v["email"], v.get("first_name"), v.get("name"),
-                     v.get("language"), v.get("source"), v.get("status"),
-                     dumps(v.get("preferences") or []), dumps(v.get("interests") or []),
-                     dumps(v.get("custom_fields") or {}), now, now))
+        v = item[1].values  # as merge() makes them: every key, label lists of text
+        custom = v["custom_fields"]
+        rows.append((account_id, v["email"], v["first_name"], v["name"], v["language"],
+                     v["source"], v["status"], labels(tuple(v["preferences"])),
+                     labels(tuple(v["interests"])), encode(custom) if custom else "{}",
+                     now, now))
     _executemany(_INSERT_CONTACT, 12, rows)
     ids = _ids_by_email(account_id, [item[1].values["email"] for item in created])
     for item in created:
         item[0] = ids[item[1].values["email"]]
-    _executemany(_INSERT_CONSENT, 9,
-                 [(account_id, item[0], p.channel, p.reference, p.actor, p.ip, p.user_agent,
-                   p.text, now) for item in created])
+    _from_contacts(_CONSENT_FROM_CONTACTS, [item[0] for item in created],
+                   [p.channel, p.reference, p.actor, p.ip, p.user_agent, p.text, now])
     _events([(item[0], "created") for item in created], p, now)
 
 
@@ -268,8 +271,19 @@ def _update_changed(results: list, stored: dict, p: Provenance, now) -> None:
 
 
 def _events(rows: list[tuple[int, str]], p: Provenance, now) -> None:
-    _executemany(_INSERT_EVENT, 5,
-                 [(contact_id, kind, p.channel, p.reference, now) for contact_id, kind in rows])
+    by_kind: dict[str, list[int]] = {}
+    for contact_id, kind in rows:
+        by_kind.setdefault(kind, []).append(contact_id)
+    for kind, ids in by_kind.items():
+        _from_contacts(_EVENT_FROM_CONTACTS, ids, [kind, p.channel, p.reference, now])
+
+
+def _from_contacts(template: str, ids: list[int], values: list) -> None:
+    """Run an ``INSERT ... SELECT`` over contact rows by id (``values`` fill its ``{p}``)."""
+    for start in range(0, len(ids), _BATCH):
+        batch = ids[start:start + _BATCH]
+        db.execute_sql(template.format(p=db.param, marks=", ".join([db.param] * len(batch))),
+                       [*values, *batch])
 
 
 def record_consent(account_id: int, contact_id: int, p: Provenance) -> None:

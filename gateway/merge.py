@@ -88,11 +88,20 @@ def merge(stored: dict | None, incoming: dict, field_types: dict[str, str] | Non
     return MergeResult(outcome, values)
 
 
+def is_plain(value) -> bool:
+    """Text that is surely neither empty nor a clear marker (the common case, decided fast):
+    two or more characters without surrounding space."""
+    return value.__class__ is str and len(value) > 1 and not value[0].isspace() \
+        and not value[-1].isspace()
+
+
 def _new_values(incoming: dict, field_types: dict[str, str], status: str | None) -> dict:
     values = {"email": incoming["email"]}
     for name in SCALAR_FIELDS:
         value = incoming.get(name)
-        values[name] = None if value is None or is_empty(value) or is_clear(value) else value
+        if not is_plain(value) and (value is None or is_empty(value) or is_clear(value)):
+            value = None
+        values[name] = value
     for name in SET_FIELDS:
         labels = incoming.get(name)
         values[name] = _add_labels([], labels) if labels else []
@@ -116,7 +125,8 @@ def _add_labels(stored: list, incoming) -> list:
     """Rule 3: union, stored order first; never removes."""
     result = list(stored)
     for label in incoming or ():
-        if not is_clear(label) and not is_empty(label) and label not in result:
+        if label not in result and (is_plain(label)
+                                    or not (is_clear(label) or is_empty(label))):
             result.append(label)
     return result
 
@@ -124,7 +134,9 @@ def _add_labels(stored: list, incoming) -> list:
 def _merge_custom(stored: dict, incoming: dict, field_types: dict[str, str]) -> dict:
     result = dict(stored)
     for name, value in incoming.items():
-        if is_clear(value):
+        if is_plain(value) and field_types.get(name) != "multiple_choice":
+            result[name] = value  # the common case first: plain text
+        elif is_clear(value):
             result.pop(name, None)  # rule 2
         elif is_empty(value):
             continue  # rule 1

@@ -10,7 +10,7 @@ from functools import partial
 import email_validator
 from email_validator import EmailNotValidError, validate_email
 
-from gateway.merge import CLEAR, is_clear, is_empty
+from gateway.merge import CLEAR, is_clear, is_empty, is_plain
 from gateway.models import CustomField, Vocabulary
 
 MAX_LENGTHS = {"email": 254, "first_name": 200, "name": 200, "text": 1000}
@@ -189,6 +189,9 @@ def _clean_vocab(vocab: AccountVocabulary, values: tuple, creating: bool) -> tup
 
 
 def _clean_text(clean: dict, errors: list, name: str, value) -> None:
+    if is_plain(value) and len(value) <= MAX_LENGTHS[name]:
+        clean[name] = value  # the common case, decided first: already clean
+        return
     if is_empty(value):
         return
     if is_clear(value):
@@ -277,7 +280,7 @@ def convert_value(name: str, ftype: str, choices: list, value):
     """Convert one custom-field value to its type; returns (value, error)."""
     try:
         if ftype == "text":
-            text = str(value).strip()
+            text = value if is_plain(value) else str(value).strip()
             if len(text) > MAX_LENGTHS["text"]:
                 return None, FieldError(name, "too_long",
                                         f"At most {MAX_LENGTHS['text']} characters.", text)
