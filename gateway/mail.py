@@ -1,30 +1,88 @@
-"""Outgoing mail: queued as a row, delivered by a job through SMTP or to the outbox folder."""
+"""Outgoing mail: queued as a row, delivered in batches through SMTP or to the outbox folder.
+
+``queue_mail`` stores the row and makes sure a drain job (``deliver_queued``) will run. With
+Redis at most one drain is scheduled at a time (a ``SET NX`` mark, as ``gateway.intake``
+does): an RQ worker forks once per job, so a job per mail drained only tens of mails/s. A drain
+claims up to ``BATCH`` mails, oldest first (``queued`` → ``sending`` in one statement, so two
+drains never take the same mail), sends them over one SMTP connection, marks each ``sent``,
+and repeats until none are due or ``DRAIN_BUDGET_SECONDS`` are used; then it hands over to a
+fresh job. Without Redis each ``queue_mail`` adds an embedded drain job (no fork to save).
+
+Exactly once, except in one crash window: a worker that dies after the server took a mail but
+before it was marked ``sent`` leaves it ``sending``; ``requeue_unsent`` (a sweep) sends it
+again. SMTP unreachable: the batch's unsent mails go back to ``queued`` (attempt counted) and
+the job raises, so the queue's retries back off. The server refusing one mail (a bad address,
+greylisting): that mail goes back and rests ``REFUSED_REST``; the rest of the batch goes on.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import smtplib
 import ssl
-from datetime import timedelta
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
+from functools import partial
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import redis
+
 from gateway import runtime
-from gateway.db import db, utcnow
+from gateway.db import db, is_postgres, utcnow
+from gateway.errors import ServiceUnavailable
 from gateway.models import OutgoingMail
 from gateway.settings import Settings
+
+log = logging.getLogger("inlet.mail")
+
+BATCH = 50  # mails per claim, and per SMTP connection
+DRAIN_BUDGET_SECONDS = 30  # a drain hands over to a fresh job after this long
+SCHEDULE_SECONDS = 60  # a scheduled drain older than this is assumed lost: schedule again
+REFUSED_REST = timedelta(minutes=5)  # a mail the server refused waits this long to be retried
+# This one mail cannot go now (the server refused it and reset the transaction, or it cannot
+# be encoded): the connection still serves the others. Anything else (refused connection,
+# timeout, disconnect) fails the whole batch.
+REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError,
+           smtplib.SMTPNotSupportedError, ValueError)
 
 
 def queue_mail(to: str, subject: str, text: str, html: str | None = None, *,
                account_id: int | None = None, headers: dict | None = None,
                purpose: str = "") -> OutgoingMail:
-    """Store a mail and queue its delivery; call inside the caller's transaction or not."""
+    """Store a mail and schedule its delivery; call inside the caller's transaction or not."""
     mail = OutgoingMail.create(account=account_id, to=to, subject=subject, text=text,
                                html=html, headers=headers or {}, purpose=purpose)
-    runtime.queue().enqueue(deliver_mail, mail.id, job_id=f"mail-{mail.id}")
+    schedule_delivery()
     return mail
 
+
+def schedule_delivery(*, force: bool = False) -> None:
+    """Make sure a drain will send the queued mails (with Redis: unless one is scheduled)."""
+    queue = runtime.queue()
+    if runtime.settings().embedded_queue:
+        queue.enqueue(deliver_queued)  # no fork to save; a spare drain finds nothing
+        return
+    try:
+        # ``force`` (the sweep): the mark may belong to a drain that was lost with its worker.
+        if queue.redis.set(_mark_key(), "1", nx=not force, ex=SCHEDULE_SECONDS):
+            queue.enqueue(deliver_queued)
+    except (redis.exceptions.RedisError, ServiceUnavailable):
+        # The mail is safe in the database: the next mail or the sweep schedules again.
+        log.warning("could not schedule mail delivery; the sweep will", exc_info=True)
+        with contextlib.suppress(redis.exceptions.RedisError):
+            queue.redis.delete(_mark_key())
+
+
+def _mark_key() -> str:
+    return f"inlet:mail:{runtime.settings().queue_name}:scheduled"
+
+
+# ---- sending ---------------------------------------------------------------------------------
 
 def build_message(settings: Settings, mail: OutgoingMail) -> EmailMessage:
     """The MIME message: a text part, and an HTML alternative when there is one."""
@@ -43,59 +101,204 @@ def build_message(settings: Settings, mail: OutgoingMail) -> EmailMessage:
 
 def send(settings: Settings, msg: EmailMessage) -> None:
     """Hand ``msg`` to SMTP (``INLET_SMTP_URL``) or write it to the outbox as ``.eml``."""
+    with connection(settings) as deliver:
+        deliver(msg)
+
+
+@contextlib.contextmanager
+def connection(settings: Settings) -> Iterator[Callable[[EmailMessage], object]]:
+    """A ``deliver(msg)`` for several mails: one SMTP session, or the outbox folder."""
     if not settings.smtp_url:
-        outbox = settings.outbox_dir
-        outbox.mkdir(parents=True, exist_ok=True)
-        name = msg["Message-ID"].strip("<>").replace("/", "_")
-        Path(outbox, f"{name}.eml").write_bytes(bytes(msg))
+        yield partial(_write_eml, settings.outbox_dir)
         return
-    url = urlparse(settings.smtp_url)
+    smtp = _open_smtp(settings.smtp_url)
+    try:
+        yield smtp.send_message
+    finally:
+        _close_smtp(smtp)
+
+
+def _write_eml(outbox: Path, msg: EmailMessage) -> None:
+    outbox.mkdir(parents=True, exist_ok=True)
+    name = msg["Message-ID"].strip("<>").replace("/", "_")
+    Path(outbox, f"{name}.eml").write_bytes(bytes(msg))
+
+
+def _open_smtp(smtp_url: str) -> smtplib.SMTP:
+    """A ready SMTP session (TLS and login done) for ``smtp://``, ``smtp+starttls://``,
+    ``smtps://``."""
+    url = urlparse(smtp_url)
     secure = url.scheme == "smtps"
-    port = url.port or (465 if secure else 25)
     factory = smtplib.SMTP_SSL if secure else smtplib.SMTP
-    with factory(url.hostname, port, timeout=15) as smtp:
+    smtp = factory(url.hostname, url.port or (465 if secure else 25), timeout=15)
+    try:
         if url.scheme == "smtp+starttls":
             smtp.starttls(context=ssl.create_default_context())
         if url.username:
             smtp.login(unquote(url.username), unquote(url.password or ""))
-        smtp.send_message(msg)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def _close_smtp(smtp: smtplib.SMTP) -> None:
+    # The server has taken every mail already: a failing QUIT must not make us send again.
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
+# ---- delivery jobs ---------------------------------------------------------------------------
+
+def deliver_queued() -> int:
+    """Job: send due mails in batches until none are left; returns how many were sent."""
+    settings, started, sent = runtime.settings(), time.monotonic(), 0
+    with db.connection_context():  # one database connection for the whole run
+        while time.monotonic() - started < DRAIN_BUDGET_SECONDS:
+            batch = _claim(BATCH)
+            if not batch:
+                break
+            sent += _send_batch(settings, batch)
+        _hand_over()
+    return sent
 
 
 def deliver_mail(mail_id: int) -> str:
-    """Job: send one queued mail once; raises (and so retries) while SMTP is down."""
+    """Job: send one queued mail once (jobs queued before drains); "skipped" if not queued."""
     settings = runtime.settings()
     with db.connection_context():
-        # Claim the row first: two runs of this job (a retry racing a sweep) never both send.
-        claimed = OutgoingMail.update(status="sending", attempts=OutgoingMail.attempts + 1,
-                                      claimed_at=utcnow()).where(
-            (OutgoingMail.id == mail_id) & (OutgoingMail.status == "queued")).execute()
-        if not claimed:
+        # Claim the row first: this job racing a drain or a retry never both send it.
+        if not _take(OutgoingMail.id == mail_id, utcnow()):
             return "skipped"  # sent already, or another run has it
         mail = OutgoingMail.get_by_id(mail_id)
         try:
             send(settings, build_message(settings, mail))
         except Exception:
-            OutgoingMail.update(status="queued").where(OutgoingMail.id == mail_id).execute()
+            _put_back([mail_id])  # this job's own retry sends it: no rest
             raise
-        OutgoingMail.update(status="sent", sent_at=utcnow()).where(
-            OutgoingMail.id == mail_id).execute()
+        _mark_sent(mail_id)
     return "sent"
 
 
-def requeue_unsent(older_than: timedelta = timedelta(minutes=10)) -> int:
-    """Queue again every mail still unsent after its job's retries ran out (SMTP was down).
+def _due(now: datetime):
+    """Queued mails a drain may take: not claimed yet, given back after an SMTP failure, or
+    refused by the server more than ``REFUSED_REST`` ago (``claimed_at`` kept as its time)."""
+    return (OutgoingMail.status == "queued") & (
+        OutgoingMail.claimed_at.is_null() | (OutgoingMail.claimed_at < now - REFUSED_REST))
 
-    A mail left ``sending`` by a worker that died mid-send goes back too: delivery is
-    at-least-once in that one crash window, and exactly-once otherwise.
+
+def _take(where, now: datetime, *ctes) -> list[int]:
+    """Claim the queued mails matching ``where``: ``queued`` → ``sending``, attempt counted;
+    returns the ids this call claimed (a racing claimer's rows fail the status check)."""
+    rows = (OutgoingMail.update(status="sending", attempts=OutgoingMail.attempts + 1,
+                                claimed_at=now)
+            .with_cte(*ctes).where(where & (OutgoingMail.status == "queued"))
+            .returning(OutgoingMail.id).execute())
+    return sorted(row.id for row in rows)
+
+
+def _claim(limit: int) -> list[OutgoingMail]:
+    """Claim up to ``limit`` due mails, oldest first; returns them in that order."""
+    now = utcnow()
+    due = (OutgoingMail.select(OutgoingMail.id).where(_due(now))
+           .order_by(OutgoingMail.id).limit(limit))
+    if is_postgres():
+        # Rows another drain is claiming right now: take the next ones instead of waiting.
+        due = due.for_update(skip_locked=True)
+    # Materialized: PostgreSQL may rerun a plain ``IN (subquery)`` per row and take more
+    # than ``limit`` mails.
+    due = due.cte("due", materialized=True)
+    ids = _take(OutgoingMail.id.in_(due.select(due.c.id)), now, due)
+    if not ids:
+        return []
+    return list(OutgoingMail.select().where(OutgoingMail.id.in_(ids)).order_by(OutgoingMail.id))
+
+
+def _send_batch(settings: Settings, batch: list[OutgoingMail]) -> int:
+    """Send claimed mails over one connection; on a connection failure put back every mail
+    not sent yet and raise. Returns how many were sent."""
+    pending = {mail.id for mail in batch}  # claimed, neither sent nor put back yet
+    sent = 0
+    try:
+        with connection(settings) as deliver:
+            for mail in batch:
+                accepted = _offer(settings, deliver, mail)
+                # From here the mail is off our hands: a crash before the mark below is the
+                # documented window (the sweep finds it ``sending``), never a put-back.
+                pending.discard(mail.id)
+                if accepted:
+                    _mark_sent(mail.id)
+                    sent += 1
+    except Exception:
+        log.warning("SMTP failed; %d claimed mails go back to the queue", len(pending))
+        _put_back(pending)
+        raise
+    return sent
+
+
+def _offer(settings: Settings, deliver: Callable, mail: OutgoingMail) -> bool:
+    """Deliver one mail; False (and the mail back in line, resting) if the server refused it."""
+    try:
+        deliver(build_message(settings, mail))
+    except REFUSED as exc:
+        log.warning("mail %s refused (%r); retrying it later", mail.id, exc)
+        _put_back([mail.id], rest=True)
+        return False
+    return True
+
+
+def _put_back(ids: Iterable[int], *, rest: bool = False) -> None:
+    """Claimed but unsent mails back to ``queued``; ``rest`` keeps ``claimed_at`` so drains
+    leave them alone for ``REFUSED_REST`` (see ``_due``)."""
+    ids = list(ids)
+    if ids:
+        fields = {"status": "queued"} if rest else {"status": "queued", "claimed_at": None}
+        OutgoingMail.update(**fields).where(OutgoingMail.id.in_(ids)
+                                            & (OutgoingMail.status == "sending")).execute()
+
+
+def _mark_sent(mail_id: int) -> None:
+    OutgoingMail.update(status="sent", sent_at=utcnow()).where(
+        OutgoingMail.id == mail_id).execute()
+
+
+def _waiting() -> bool:
+    """True when a drain would find a mail to take now."""
+    return OutgoingMail.select(OutgoingMail.id).where(_due(utcnow())).exists()
+
+
+def _hand_over() -> None:
+    """End a drain: clear the mark, and schedule a fresh drain if mails are still due."""
+    if not runtime.settings().embedded_queue:
+        runtime.queue().redis.delete(_mark_key())
+    # The budget ran out, or a mail queued after our last claim saw the mark and relied on
+    # us: hand over.
+    if _waiting():
+        schedule_delivery()
+
+
+# ---- sweep -----------------------------------------------------------------------------------
+
+def requeue_unsent(older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Sweep: put stuck mails back in line and schedule a drain; returns how many stale ones.
+
+    A mail left ``sending`` past ``older_than`` (its worker died mid-send) goes back to
+    ``queued``: delivery is at-least-once in that one crash window, exactly-once otherwise. A
+    mail still queued after ``older_than`` (SMTP was down until the retries ran out, a drain
+    was lost) counts as stale, at most once per ``older_than``, and forces a drain.
     """
     cutoff = utcnow() - older_than
     with db.connection_context():
-        OutgoingMail.update(status="queued").where(
+        OutgoingMail.update(status="queued", claimed_at=None).where(
             (OutgoingMail.status == "sending") & (OutgoingMail.claimed_at < cutoff)).execute()
-        stale = [m.id for m in OutgoingMail.select(OutgoingMail.id).where(
+        stale = OutgoingMail.update(requeued_at=utcnow()).where(
             (OutgoingMail.status == "queued") & (OutgoingMail.created_at < cutoff)
-            & ((OutgoingMail.requeued_at.is_null()) | (OutgoingMail.requeued_at < cutoff)))]
-        for mail_id in stale:
-            OutgoingMail.update(requeued_at=utcnow()).where(OutgoingMail.id == mail_id).execute()
-            runtime.queue().enqueue(deliver_mail, mail_id)
-    return len(stale)
+            & ((OutgoingMail.requeued_at.is_null()) | (OutgoingMail.requeued_at < cutoff))
+        ).execute()
+        # Also when nothing is stale: a mail committed after a drain's last look has no drain.
+        waiting = not stale and _waiting()
+    if stale or waiting:
+        schedule_delivery(force=bool(stale))
+    return stale

@@ -179,12 +179,19 @@ class Mailbox:
 
     def __init__(self):
         self.messages = []
+        self.sessions = []  # the aiosmtpd session (one per connection) of each message
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
         import email
         from email import policy
         self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        self.sessions.append(session)
         return "250 OK"
+
+    @property
+    def connections(self) -> int:
+        """How many SMTP connections delivered messages."""
+        return len({id(session) for session in self.sessions})  # all kept alive: ids unique
 
     def to(self, address: str) -> list:
         return [m for m in self.messages if m["To"] == address]

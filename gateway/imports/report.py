@@ -5,7 +5,7 @@ from __future__ import annotations
 from gateway import runtime
 from gateway.db import db, utcnow
 from gateway.imports.models import Import
-from gateway.mail import deliver_mail
+from gateway.mail import schedule_delivery
 from gateway.models import Account, Consent, Contact, OutgoingMail
 from gateway.templating import environment
 
@@ -84,14 +84,10 @@ def send_pending(imp: Import) -> None:
     """Queue the report and welcome mails not sent yet (safe to call again)."""
     from gateway.imports import jobs, spool
     spool.remove(jobs.file_path(imp))
-    queue = runtime.queue()
-    if imp.report_mail:
-        mail = OutgoingMail.get_or_none(OutgoingMail.id == imp.report_mail)
-        if mail and mail.status != "sent":
-            queue.enqueue(deliver_mail, mail.id, job_id=f"mail-{mail.id}")
     if imp.welcome:
-        for mail_id in _welcome_mails(imp):
-            queue.enqueue(deliver_mail, mail_id, job_id=f"mail-{mail_id}")
+        _welcome_mails(imp)
+    # One drain sends the report and every welcome mail (not a job per mail).
+    schedule_delivery()
 
 
 def _welcome_mails(imp: Import) -> list[int]:
