@@ -2,7 +2,7 @@
 
 One ``inlet serve``-equivalent process (uvicorn, one worker, the real app on Redis) serves the
 form and a trivial Starlette endpoint (same app, same middleware). A second process drives
-each in turn with 32 concurrent connections (httpx, asyncio): every submission is a new
+each in turn with 32 concurrent connections (``bench/loadgen.py``): every submission is a new
 visitor (own address, own ``X-Forwarded-For`` address, as behind a proxy) posting the script
 embed's request (urlencoded, ``Accept: application/json``) with a render time it got from the
 hosted page. Then ``inlet worker`` processes drain the queue and the store is reconciled:
@@ -14,7 +14,8 @@ Targets: forms >= 40% of the trivial endpoint's rate, p99 < 50 ms, reconciliatio
 Figures: closed-loop rate, p50/p99 (at saturation latency is ~connections/rate, so p99 there
 mostly measures the queue in front of the server); the server's CPU time per request (the
 capacity ratio with a core to itself, unaffected by what else runs on the machine); and
-p50/p99 when paced at ``--paced`` x the trivial rate (latency below saturation).
+p50/p99 when paced at ``--paced`` x the trivial rate (for reference: latency below
+saturation). The rate and p99 targets are judged on the closed-loop runs.
 Uses Redis database 9 (INLET_BENCH_FORMS_REDIS_URL; emptied first and afterwards) and the
 PostgreSQL schema ``inlet_bench_forms`` of INLET_BENCH_POSTGRES_URL (dropped afterwards), or
 SQLite.
@@ -27,6 +28,7 @@ import asyncio
 import json
 import os
 import re
+import runpy
 import socket
 import statistics
 import subprocess
@@ -64,55 +66,26 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), proxy_headers=True,
 # ---- the load generator (runs as its own process) --------------------------------------------
 
 async def _load(url: str, seconds: float, connections: int, ts: str, rate: float) -> dict:
-    """Closed loop (``rate`` 0: each connection sends as fast as answered) or paced at
-    ``rate`` requests/s (latency from the scheduled start: queueing counts)."""
-    import httpx2 as httpx
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    accepted: list[str] = []
-    deadline = time.perf_counter() + seconds
+    """Each request a new visitor (own address, own forwarded IP); keeps accepted addresses."""
     run = uuid.uuid4().hex[:8]
     counter = iter(range(10**9))
 
-    async def one_request(client, scheduled: float) -> None:
+    def make_request() -> tuple[bytes, dict, str]:
         n = next(counter)
         email = f"v{run}-{n}@bench.example"
         body = urlencode({"email": email, "first_name": "Bench", "_ts": ts,
-                          "_lang": "en", "_embed": "script"})
+                          "_lang": "en", "_embed": "script"}).encode()
         headers = {"content-type": "application/x-www-form-urlencoded",
                    "accept": "application/json",
                    "x-forwarded-for": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"}
-        r = await client.post(url, content=body, headers=headers)
-        latencies.append(time.perf_counter() - scheduled)
-        statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
-        if r.status_code == 202:
-            accepted.append(email)
+        return body, headers, email
 
-    async def one_connection(client) -> None:
-        while time.perf_counter() < deadline:
-            await one_request(client, time.perf_counter())
+    def accept(status: int, content: bytes, email: str) -> str | None:
+        return email if status == 202 else None
 
-    async def paced(client) -> None:
-        tasks, start, i = [], time.perf_counter(), 0
-        while (scheduled := start + i / rate) < deadline:
-            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-            tasks.append(asyncio.create_task(one_request(client, scheduled)))
-            i += 1
-        await asyncio.gather(*tasks)
-
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        started = time.perf_counter()
-        if rate:
-            await paced(client)
-        else:
-            await asyncio.gather(*(one_connection(client) for _ in range(connections)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {"requests": len(latencies), "rps": len(latencies) / elapsed,
-            "p50_ms": 1000 * latencies[len(latencies) // 2],
-            "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
-            "statuses": statuses, "accepted": accepted}
+    # bench/loadgen.py, by path: this folder is kept off the import path (see above)
+    load = runpy.run_path(os.path.join(_HERE, "loadgen.py"))["run"]
+    return await load(url, seconds, connections, make_request, accept, rate)
 
 
 def load_main() -> None:
@@ -317,9 +290,10 @@ def main() -> None:
               "(what one worker could reach with a core to itself)")
         check = reconcile(account_id, accepted)
         print(f" forms / trivial: median ratio {statistics.median(ratios):.1%} "
-              f"(target >= 40%), worst form p99 {p99:.1f} ms (target < 50 ms)")
+              f"(target >= 40%), worst form p99 at {args.connections} connections {p99:.1f} ms "
+              "(target < 50 ms)")
         print(f" drained by {args.workers} x `inlet worker` in {seconds:.1f} s: {check}")
-        ok = check["lost"] == 0 and check["doubled"] == 0
+        ok = check["lost"] == 0 and check["doubled"] == 0 and check["accepted"] > 0
         print(" reconciliation:", "OK (0 lost, 0 doubled)" if ok else "MISMATCH")
     if args.db == "postgres":
         admin = _pg_admin()

@@ -9,6 +9,7 @@ Tests freeze the clock by passing ``now`` (seconds since the epoch) instead of s
 
 from __future__ import annotations
 
+import functools
 import time
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -47,7 +48,16 @@ def _signer_at(now: float | None) -> type[TimestampSigner]:
 
 def serializer(secret: str, purpose: str, now: float | None = None) -> URLSafeTimedSerializer:
     """The serializer for one purpose (``SALTS`` key), optionally with a frozen clock."""
+    if now is None:
+        return _live_serializer(secret, purpose)
     return URLSafeTimedSerializer(secret, salt=SALTS[purpose], signer=_signer_at(now))
+
+
+@functools.lru_cache(maxsize=64)
+def _live_serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
+    # Built once: every form submission verifies a render stamp, and building one costs
+    # more than the check itself. It keeps no state between calls.
+    return URLSafeTimedSerializer(secret, salt=SALTS[purpose], signer=_signer_at(None))
 
 
 def sign(secret: str, purpose: str, payload, now: float | None = None) -> str:

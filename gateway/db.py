@@ -41,9 +41,10 @@ def open_database(url: str) -> peewee.Database:
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
         # WAL lets the web process read while a job writes; busy_timeout waits out the writer.
+        # A 32 MB page cache (default 2 MB) keeps an import's index pages in memory.
         return peewee.SqliteDatabase(str(path), pragmas={
             "journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 15000,
-            "synchronous": "normal"}, autoconnect=True)
+            "synchronous": "normal", "cache_size": -32768}, autoconnect=True)
     return connect(url, autoconnect=True)
 
 
@@ -78,9 +79,15 @@ def _initial_schema() -> None:
     db.create_tables(all_models(), safe=True)
 
 
+def _import_parts() -> None:
+    from gateway.imports.models import ImportPart
+    db.create_tables([ImportPart], safe=True)
+
+
 # Each upgrade is (version, function); new ones are appended, never edited.
 MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (1, _initial_schema),
+    (2, _import_parts),
 ]
 
 

@@ -60,7 +60,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway import runtime
 from gateway.errors import ServiceUnavailable
-from gateway.queue import job_path, resolve
+from gateway.queue import job_path, release, resolve, schedule_once
 from gateway.settings import Settings
 
 log = logging.getLogger("inlet.intake")
@@ -238,7 +238,8 @@ async def submit(settings: Settings, stream: str, handler: Callable, item: dict,
     if not stored:
         return Accepted(value, duplicate=True)
     if value == "1":
-        await run_in_threadpool(schedule_drain, stream, job_path(handler))
+        # The submit script has set the mark already (one round trip).
+        await run_in_threadpool(schedule_drain, stream, job_path(handler), held=True)
     return Accepted(item_id)
 
 
@@ -259,15 +260,21 @@ def _submit_embedded(stream: str, handler: Callable, item: dict, item_id: str,
     return Accepted(first, duplicate=first != item_id)
 
 
-def schedule_drain(stream: str, handler_path: str) -> None:
-    """Queue a drain job for ``stream`` (blocking; the web process runs it off the loop)."""
+def schedule_drain(stream: str, handler_path: str, *, helper: bool = False,
+                   held: bool = False, force: bool = False) -> bool:
+    """Queue a drain job for ``stream`` unless its mark is set; True if one was queued."""
+    # Blocking: the web process runs it off the loop. ``helper``: the extra drain for a
+    # backlog, at most one per ``HELPER_SECONDS``; ``held``/``force``: see ``schedule_once``.
+    k = keys(stream)
+    mark, ttl = (k["helper"], HELPER_SECONDS) if helper else (k["scheduled"], SCHEDULE_SECONDS)
     try:
         # Remembered so a sweep can restart a stream that lost its drain (see reschedule).
-        _sync_redis().set(keys(stream)["handler"], handler_path)
-        runtime.queue().enqueue(drain, stream, handler_path)
-    except Exception:  # the items are safe in Redis; the next submit schedules again
+        _sync_redis().set(k["handler"], handler_path)
+        return schedule_once(runtime.queue(), mark, drain, stream, handler_path, ttl=ttl,
+                             held=held, force=force)
+    except Exception:  # the items are safe in Redis; the next submit or the sweep schedules
         log.exception("could not schedule a drain of %s", stream)
-        _sync_redis().delete(keys(stream)["scheduled"])
+        return False
 
 
 # ---- processing (sync, in workers) ---------------------------------------------------------
@@ -301,9 +308,8 @@ def _drain(stream: str, handler_path: str) -> int:
         batch = r.eval(_TAKE, 2, k["queue"], processing, BATCH)
         if not batch:
             break
-        if r.llen(k["queue"]) > BATCH and r.set(k["helper"], "1", nx=True,
-                                                ex=HELPER_SECONDS):
-            schedule_drain(stream, handler_path)  # a backlog: let another worker help
+        if r.llen(k["queue"]) > BATCH:
+            schedule_drain(stream, handler_path, helper=True)  # let another worker help
         for n, raw in enumerate(batch, 1):
             if n % LEASE_EVERY == 0:
                 r.set(lease, "1", ex=LEASE_SECONDS)
@@ -311,9 +317,9 @@ def _drain(stream: str, handler_path: str) -> int:
         r.delete(processing)  # the batch is done: every item handled or re-queued
         handled += len(batch)
     r.delete(lease)
-    r.delete(k["scheduled"])
+    release(runtime.queue(), k["scheduled"])
     # An item pushed after our last take saw "scheduled" and relied on us: hand over.
-    if r.llen(k["queue"]) and r.set(k["scheduled"], "1", nx=True, ex=SCHEDULE_SECONDS):
+    if r.llen(k["queue"]):
         schedule_drain(stream, handler_path)
     return handled
 
@@ -358,8 +364,7 @@ def reschedule() -> int:
         running = next(r.scan_iter(match=k["lease"] + "*", count=100), None)
         handler_path = r.get(name)
         if waiting and not running and handler_path:
-            r.set(k["scheduled"], "1", ex=SCHEDULE_SECONDS)
-            schedule_drain(stream, handler_path.decode())
+            schedule_drain(stream, handler_path.decode(), force=True)
             started += 1
     return started
 

@@ -1,12 +1,13 @@
 """Outgoing mail: queued as a row, delivered in batches through SMTP or to the outbox folder.
 
 ``queue_mail`` stores the row and makes sure a drain job (``deliver_queued``) will run. With
-Redis at most one drain is scheduled at a time (a ``SET NX`` mark, as ``gateway.intake``
-does): an RQ worker forks once per job, so a job per mail drained only tens of mails/s. A drain
-claims up to ``BATCH`` mails, oldest first (``queued`` → ``sending`` in one statement, so two
-drains never take the same mail), sends them over one SMTP connection, marks each ``sent``,
-and repeats until none are due or ``DRAIN_BUDGET_SECONDS`` are used; then it hands over to a
-fresh job. Without Redis each ``queue_mail`` adds an embedded drain job (no fork to save).
+Redis at most one drain is scheduled at a time (``gateway.queue.schedule_once``, as in
+``gateway.intake``): an RQ worker forks once per job, so a job per mail drained only tens of
+mails/s. A drain claims up to ``BATCH`` mails, oldest first (``queued`` → ``sending`` in one
+statement, so two drains never take the same mail), sends them over one SMTP connection, marks
+each ``sent``, and repeats until none are due or ``DRAIN_BUDGET_SECONDS`` are used; then it
+hands over to a fresh job. Without Redis each ``queue_mail`` adds an embedded drain job (no
+fork to save).
 
 Exactly once, except in one crash window: a worker that dies after the server took a mail but
 before it was marked ``sent`` leaves it ``sending``; ``requeue_unsent`` (a sweep) sends it
@@ -36,6 +37,7 @@ from gateway import runtime
 from gateway.db import db, is_postgres, utcnow
 from gateway.errors import ServiceUnavailable
 from gateway.models import OutgoingMail
+from gateway.queue import release, schedule_once
 from gateway.settings import Settings
 
 log = logging.getLogger("inlet.mail")
@@ -63,19 +65,13 @@ def queue_mail(to: str, subject: str, text: str, html: str | None = None, *,
 
 def schedule_delivery(*, force: bool = False) -> None:
     """Make sure a drain will send the queued mails (with Redis: unless one is scheduled)."""
-    queue = runtime.queue()
-    if runtime.settings().embedded_queue:
-        queue.enqueue(deliver_queued)  # no fork to save; a spare drain finds nothing
-        return
     try:
         # ``force`` (the sweep): the mark may belong to a drain that was lost with its worker.
-        if queue.redis.set(_mark_key(), "1", nx=not force, ex=SCHEDULE_SECONDS):
-            queue.enqueue(deliver_queued)
+        schedule_once(runtime.queue(), _mark_key(), deliver_queued, ttl=SCHEDULE_SECONDS,
+                      force=force)
     except (redis.exceptions.RedisError, ServiceUnavailable):
         # The mail is safe in the database: the next mail or the sweep schedules again.
         log.warning("could not schedule mail delivery; the sweep will", exc_info=True)
-        with contextlib.suppress(redis.exceptions.RedisError):
-            queue.redis.delete(_mark_key())
 
 
 def _mark_key() -> str:
@@ -271,8 +267,7 @@ def _waiting() -> bool:
 
 def _hand_over() -> None:
     """End a drain: clear the mark, and schedule a fresh drain if mails are still due."""
-    if not runtime.settings().embedded_queue:
-        runtime.queue().redis.delete(_mark_key())
+    release(runtime.queue(), _mark_key())
     # The budget ran out, or a mail queued after our last claim saw the mark and relied on
     # us: hand over.
     if _waiting():

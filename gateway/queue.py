@@ -6,6 +6,7 @@ plain ids, so it can be retried or replayed without side effects.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import threading
@@ -158,6 +159,33 @@ class EmbeddedQueue:
                 log.exception("embedded queue runner error")
             self._wake.wait(timeout=1.0)
             self._wake.clear()
+
+
+def schedule_once(queue: RedisQueue | EmbeddedQueue, mark: str, func: Callable, *args,
+                  ttl: int, force: bool = False, held: bool = False) -> bool:
+    """Enqueue ``func(*args)`` unless Redis ``mark`` says one is scheduled; True if queued."""
+    if isinstance(queue, EmbeddedQueue):
+        queue.enqueue(func, *args)  # no Redis, no mark: no fork to save, a spare job is cheap
+        return True
+    try:
+        # ``force``: the mark may belong to a job lost with its worker. ``held``: the caller
+        # set the mark itself (intake's submit script). The TTL ends a mark nobody clears.
+        if not (held or queue.redis.set(mark, "1", nx=not force, ex=ttl)):
+            return False
+        queue.enqueue(func, *args)
+    except Exception:
+        # Nothing is scheduled: the next caller must not find the mark. If Redis is down the
+        # TTL clears it instead.
+        with contextlib.suppress(redis.exceptions.RedisError):
+            release(queue, mark)
+        raise
+    return True
+
+
+def release(queue: RedisQueue | EmbeddedQueue, mark: str) -> None:
+    """Clear ``mark`` so the next ``schedule_once`` enqueues again (no-op without Redis)."""
+    if not isinstance(queue, EmbeddedQueue):
+        queue.redis.delete(mark)
 
 
 def make_queue(settings: Settings):

@@ -33,6 +33,7 @@ class Settings:
     default_languages: tuple[str, ...]
     max_body_bytes: int
     sweep_seconds: int
+    import_parts: int = 2
 
     @property
     def embedded_queue(self) -> bool:
@@ -72,6 +73,8 @@ class Settings:
                 config("DEFAULT_LANGUAGES", cast=str, default="nl,fr,en").split(",")),
             max_body_bytes=config("MAX_BODY_BYTES", cast=int, default=1024 * 1024),
             sweep_seconds=config("SWEEP_SECONDS", cast=int, default=60),
+            # Validation jobs sharing a large import; match it to the number of workers.
+            import_parts=max(1, config("IMPORT_PARTS", cast=int, default=2)),
         )
 
 

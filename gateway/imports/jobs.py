@@ -9,16 +9,19 @@ together, guarded by compare-and-set on the checkpoint, so a killed worker re-ru
 from __future__ import annotations
 
 import os
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from peewee import fn
+
 from gateway import runtime
 from gateway.contacts import Provenance, select_by_emails, upsert_many
 from gateway.db import db, utcnow
 from gateway.imports import spool
-from gateway.imports.models import Import, ImportRowError
+from gateway.imports.models import Import, ImportPart, ImportRowError
 from gateway.imports.reader import iter_records
 from gateway.imports.rows import RowBuilder
 from gateway.validation import AccountVocabulary, FieldError
@@ -51,40 +54,160 @@ def row_number(imp: Import, record: int) -> int:
 
 
 # ---- validation ---------------------------------------------------------------------------
+#
+# A large file is split into parts (records ``start`` to ``end``), each checked by its own job
+# so several workers share it. A part writes its error rows, its spool and a key file of its
+# valid rows' addresses. Whichever part finishes last joins them: it marks the duplicates in
+# the file (across parts, so the first row of an address always wins, as a single pass would
+# decide) and moves the import on.
 
-def run_validation(import_id: int, on_progress: Progress = None) -> str:
-    """Validate an import that is in the ``validating`` step; ``on_progress(done, total)``."""
+MIN_PART_ROWS = 10_000  # below this a second job costs more than it saves
+# Flags a part keeps per valid row so the join can undo its counts when it is a duplicate.
+EXISTING, NO_LANGUAGE, NO_SOURCE = 1, 2, 4
+
+
+def validate_part(import_id: int, number: int, run: str) -> str:
+    """Job: check one part of an import; the last part to finish joins them."""
+    with db.connection_context():
+        return run_part(import_id, number, run)
+
+
+def run_validation(import_id: int, on_progress: Progress = None, *,
+                   inline: bool = False) -> str:
+    """Start validating an import in the ``validating`` step: queue its parts but the first,
+    and check the first here (``inline``: every part here); ``on_progress(done, total)``."""
     imp = Import.get_or_none(Import.id == import_id)
     if imp is None or imp.step != "validating":
         return "skipped"
-    ImportRowError.delete().where(ImportRowError.imp == imp.id).execute()
+    parts = _plan_parts(imp)
+    if not inline:
+        for part in parts[1:]:
+            runtime.queue().enqueue(validate_part, imp.id, part.number, part.run)
+        parts = parts[:1]
+    outcome = "validating"
+    for part in parts:
+        outcome = run_part(imp.id, part.number, part.run, on_progress)
+    return outcome
+
+
+def _plan_parts(imp: Import) -> list[ImportPart]:
+    """Start a new validation run: forget the last one's parts and errors, split the rows."""
+    count = max(1, min(runtime.settings().import_parts, imp.total_rows // MIN_PART_ROWS))
+    size = -(-imp.total_rows // count)
+    run = uuid.uuid4().hex
+    with db.atomic():
+        _lock(imp.id)
+        ImportPart.delete().where(ImportPart.imp == imp.id).execute()
+        ImportRowError.delete().where(ImportRowError.imp == imp.id).execute()
+        # The last part reads to the end: blank lines make records outnumber rows.
+        return [ImportPart.create(imp=imp.id, number=n, run=run, start=n * size,
+                                  end=(n + 1) * size if n < count - 1 else None)
+                for n in range(count)]
+
+
+def part_name(part: ImportPart) -> str:
+    """Names a part's files; the run in it keeps a superseded run off the current one's."""
+    return f"{part.run}-{part.number}"
+
+
+def run_part(import_id: int, number: int, run: str, on_progress: Progress = None) -> str:
+    """Check one part of validation run ``run``; returns the import's step after it."""
+    part = ImportPart.get_or_none((ImportPart.imp == import_id) & (ImportPart.number == number)
+                                  & (ImportPart.run == run))
+    imp = Import.get_or_none(Import.id == import_id)
+    if part is None or imp is None or imp.step != "validating":
+        return "skipped"  # a newer run replaced this one, or the import moved on
+    if part.tally is None:
+        try:
+            _check_part(imp, part, on_progress)
+        except _Superseded:
+            return "skipped"
+    return _finish_part(imp.id, part)
+
+
+class _Superseded(Exception):
+    """Validation started over while this part ran: its writes are rolled back."""
+
+
+def _still_current(part: ImportPart, done_rows: int) -> None:
+    """Record the part's progress, or raise _Superseded if a new run replaced it.
+
+    Called inside each of the part's transactions: a new run deletes the old parts (and
+    their errors) in one transaction, so a late writer of an old run never mixes in."""
+    # By run too: SQLite hands a deleted part's id to the next run's part.
+    if not (ImportPart.update(done_rows=done_rows)
+            .where((ImportPart.id == part.id) & (ImportPart.run == part.run)).execute()):
+        raise _Superseded()
+
+
+def _check_part(imp: Import, part: ImportPart, on_progress: Progress) -> None:
+    """Check the part's records, writing its error rows, spool and key file."""
+    in_part = ImportRowError.record >= part.start
+    if part.end is not None:
+        in_part &= ImportRowError.record < part.end
+    with db.atomic():  # a retried part: forget what its failed run wrote
+        _lock(imp.id)
+        ImportRowError.delete().where((ImportRowError.imp == imp.id) & in_part).execute()
+        _still_current(part, done_rows=0)
     vocab = AccountVocabulary.load(imp.account_id)
     builder = RowBuilder(imp.columns, imp.mapping, vocab)
-    tally = _Tally()
-    seen: dict[str, int] = {}
-    chunk: list = []
-    with spool.Writer(spool.path_for(file_path(imp)), spool.fingerprint(imp, vocab)) as out:
-        for record, cells in iter_records(file_path(imp), imp.encoding, imp.delimiter):
+    tally, keys, chunk = _Tally(), [], []
+    path = file_path(imp)
+    with spool.Writer(spool.path_for(path, part_name(part)),
+                      spool.fingerprint(imp, vocab)) as out:
+        for record, cells in iter_records(path, imp.encoding, imp.delimiter, start=part.start):
+            if part.end is not None and record >= part.end:
+                break
             chunk.append((record, *builder.check(cells)))
             if len(chunk) >= CHUNK_ROWS:
-                _validate_chunk(imp, builder, chunk, seen, tally, on_progress, out)
+                _validate_chunk(imp, part, builder, chunk, keys, tally, on_progress, out)
                 chunk = []
-        _validate_chunk(imp, builder, chunk, seen, tally, on_progress, out)
-    return _validated(imp, tally)
+        _validate_chunk(imp, part, builder, chunk, keys, tally, on_progress, out)
+    spool.write_keys(spool.keys_path(path, part_name(part)), keys)
+    part.tally = tally.as_dict()
 
 
 class _Tally:
-    """Counts of a validation run."""
+    """Counts of a validation part, or of a whole validation run."""
 
-    def __init__(self):
-        self.done = self.valid = self.failed = self.blacklisted = self.duplicates = 0
-        self.new = self.existing = 0
-        self.missing = Counter()
-        self.reasons = Counter()
+    FIELDS = ("done", "valid", "failed", "blacklisted", "duplicates", "new", "existing")
+
+    def __init__(self, saved: dict | None = None):
+        saved = saved or {}
+        for name in self.FIELDS:
+            setattr(self, name, saved.get(name, 0))
+        self.missing = Counter(saved.get("missing", {}))
+        self.reasons = Counter(saved.get("reasons", {}))
+
+    def as_dict(self) -> dict:
+        """The counts as JSON."""
+        return {**{name: getattr(self, name) for name in self.FIELDS},
+                "missing": dict(self.missing), "reasons": dict(self.reasons)}
+
+    def add(self, other: _Tally) -> None:
+        """Add another part's counts."""
+        for name in self.FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.missing.update(other.missing)
+        self.reasons.update(other.reasons)
+
+    def undo_valid(self, flags: int) -> None:
+        """A row counted valid turned out a duplicate in the file."""
+        self.valid -= 1
+        self.failed += 1
+        self.duplicates += 1
+        self.reasons["duplicate"] += 1
+        if flags & EXISTING:
+            self.existing -= 1
+            return
+        self.new -= 1
+        self.missing["language"] -= bool(flags & NO_LANGUAGE)
+        self.missing["source"] -= bool(flags & NO_SOURCE)
 
 
-def _validate_chunk(imp: Import, builder: RowBuilder, chunk: list, seen: dict, tally: _Tally,
-                    on_progress: Progress, out: spool.Writer) -> None:
+def _validate_chunk(imp: Import, part: ImportPart, builder: RowBuilder, chunk: list,
+                    keys: list, tally: _Tally, on_progress: Progress,
+                    out: spool.Writer) -> None:
     if not chunk:
         return
     statuses = _statuses(imp.account_id, [c.get("email") for _, c, errs in chunk if not errs])
@@ -92,15 +215,9 @@ def _validate_chunk(imp: Import, builder: RowBuilder, chunk: list, seen: dict, t
     for record, clean, errs in chunk:
         tally.done += 1
         email = clean.get("email")
-        if not errs:
-            status = statuses.get(email)
-            if status == "blacklisted":
-                errs = [FieldError("email", "blacklisted", "This contact is blacklisted: an "
-                                   "import never changes it.", email)]
-            elif email in seen:
-                errs = [FieldError("email", "duplicate", "Duplicate in file: the same address "
-                                   f"is in row {seen[email]}; only that row is imported.",
-                                   email)]
+        if not errs and statuses.get(email) == "blacklisted":
+            errs = [FieldError("email", "blacklisted", "This contact is blacklisted: an "
+                               "import never changes it.", email)]
         if errs:
             errors.extend(_error_rows(imp, builder, record, errs))
             codes = {e.code for e in errs}
@@ -109,25 +226,32 @@ def _validate_chunk(imp: Import, builder: RowBuilder, chunk: list, seen: dict, t
             else:
                 tally.failed += 1
                 tally.reasons.update(codes)
-                tally.duplicates += "duplicate" in codes
             continue
-        seen[email] = row_number(imp, record)
         valid.append((record, clean))
         tally.valid += 1
         if email in statuses:
             tally.existing += 1
+            keys.append((email, record, EXISTING))
             continue
         tally.new += 1
-        for name in ("language", "source"):
-            if name not in clean:
-                tally.missing[name] += 1
+        flags = 0
+        if "language" not in clean:
+            tally.missing["language"] += 1
+            flags |= NO_LANGUAGE
+        if "source" not in clean:
+            tally.missing["source"] += 1
+            flags |= NO_SOURCE
+        keys.append((email, record, flags))
     out.write(chunk[-1][0] + 1, len(chunk), valid)
     with db.atomic():
+        _lock(imp.id)
         _insert_errors(errors)
-        Import.update(progress_done=tally.done, updated_at=utcnow()).where(
-            Import.id == imp.id).execute()
+        _still_current(part, done_rows=tally.done)
+        done = (ImportPart.select(fn.SUM(ImportPart.done_rows))
+                .where(ImportPart.imp == imp.id).scalar() or 0)
+        Import.update(progress_done=done).where(Import.id == imp.id).execute()
     if on_progress:
-        on_progress(tally.done, imp.total_rows)
+        on_progress(done, imp.total_rows)
 
 
 def _statuses(account_id: int, emails: list[str]) -> dict[str, str]:
@@ -150,9 +274,57 @@ def _insert_errors(rows: list[dict]) -> None:
         ImportRowError.insert_many(rows[start:start + 100]).execute()
 
 
+def _lock(import_id: int) -> None:
+    """Begin a validation write with a write to the import's row: it serialises the parts'
+    transactions (a row lock on PostgreSQL, the write lock on SQLite), always taken first so
+    they never wait on each other in a cycle."""
+    Import.update(updated_at=utcnow()).where(Import.id == import_id).execute()
+
+
+def _finish_part(import_id: int, part: ImportPart) -> str:
+    """Mark the part done; if it is the last, join the parts. Safe to repeat."""
+    with db.atomic():
+        _lock(import_id)  # so exactly one of the finishing parts sees every part done
+        (ImportPart.update(tally=part.tally, done_rows=part.tally["done"])
+         .where((ImportPart.id == part.id) & (ImportPart.run == part.run)
+                & ImportPart.tally.is_null()).execute())
+        imp = Import.get_by_id(import_id)
+        parts = list(ImportPart.select().where(ImportPart.imp == import_id)
+                     .order_by(ImportPart.number))
+        if imp.step != "validating" or any(p.run != part.run for p in parts):
+            return "skipped"
+        if any(p.tally is None for p in parts):
+            return "validating"
+        return _join(imp, parts)
+
+
+def _join(imp: Import, parts: list[ImportPart]) -> str:
+    """Sum the parts' counts, mark the duplicates in the file, and move the import on."""
+    tally = _Tally()
+    for part in parts:
+        tally.add(_Tally(part.tally))
+    column = RowBuilder(imp.columns, imp.mapping, AccountVocabulary.load(imp.account_id)
+                        ).column("email")[:255]
+    first: dict[str, int] = {}
+    errors = []
+    for part in parts:
+        for email, record, flags in spool.read_keys(spool.keys_path(file_path(imp),
+                                                                   part_name(part))):
+            seen = first.setdefault(email, record)
+            if seen != record:
+                tally.undo_valid(flags)
+                errors.append({"imp": imp.id, "record": record,
+                               "row": row_number(imp, record), "column": column,
+                               "value": email, "code": "duplicate", "suggestion": None,
+                               "reason": "Duplicate in file: the same address is in row "
+                                         f"{row_number(imp, seen)}; only that row is imported."})
+    _insert_errors(errors)
+    return _validated(imp, tally)
+
+
 def _validated(imp: Import, tally: _Tally) -> str:
     counts = {"rows": tally.done, "valid": tally.valid, "failed": tally.failed,
-              "failed_by_reason": dict(sorted(tally.reasons.items())),
+              "failed_by_reason": dict(sorted((k, v) for k, v in tally.reasons.items() if v)),
               "blacklisted": tally.blacklisted, "duplicates": tally.duplicates,
               "new": tally.new, "existing": tally.existing,
               "missing_language": tally.missing["language"],
@@ -183,11 +355,16 @@ def run_finalise(import_id: int, on_progress: Progress = None) -> str:
         return "skipped"
     vocab = AccountVocabulary.load(imp.account_id)
     writer = _ChunkWriter(imp, RowBuilder(imp.columns, imp.mapping, vocab), vocab)
-    chunks = spool.read(spool.path_for(file_path(imp)), spool.fingerprint(imp, vocab))
+    parts = ImportPart.select().where(ImportPart.imp == imp.id).order_by(ImportPart.number)
+    chunks = spool.read_all([spool.path_for(file_path(imp), part_name(p)) for p in parts],
+                            spool.fingerprint(imp, vocab))
+    duplicates = _duplicates(imp)
     try:  # the rows validation checked, as it left them: no second parse or check
         for end, covered, items in chunks:
             if end <= writer.imp.checkpoint:
                 continue
+            if duplicates:  # the join found them after the parts wrote their spools
+                items = [item for item in items if item[0] not in duplicates]
             if not writer.write(items, [], end, covered):
                 return "skipped"  # another worker is ahead of us
             if on_progress:
@@ -198,6 +375,11 @@ def run_finalise(import_id: int, on_progress: Progress = None) -> str:
     if not _finalise_from_file(writer, on_progress):
         return "skipped"
     return report.finish(writer.imp)
+
+
+def _duplicates(imp: Import) -> set[int]:
+    return {record for (record,) in ImportRowError.select(ImportRowError.record).where(
+        (ImportRowError.imp == imp.id) & (ImportRowError.code == "duplicate")).tuples()}
 
 
 def _finalise_from_file(writer: _ChunkWriter, on_progress: Progress) -> bool:

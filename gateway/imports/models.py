@@ -62,6 +62,23 @@ class ImportRowError(BaseModel):
         indexes = ((("imp", "record"), False),)
 
 
+class ImportPart(BaseModel):
+    """One share of an import's validation: the records from ``start`` to ``end`` (open when
+    null), checked by one job of validation run ``run``; ``tally`` is set once it is done."""
+
+    imp = pw.ForeignKeyField(Import, backref="parts", on_delete="CASCADE",
+                             column_name="import_id", index=False)
+    number = pw.IntegerField()
+    run = pw.CharField(max_length=32)
+    start = pw.IntegerField()
+    end = pw.IntegerField(null=True)
+    done_rows = pw.IntegerField(default=0)
+    tally = JSONField(null=True)
+
+    class Meta:
+        indexes = ((("imp", "number"), True),)
+
+
 class ImportMappingMemory(BaseModel):
     """The last mapping an account used, keyed by normalised column name."""
 
@@ -70,4 +87,4 @@ class ImportMappingMemory(BaseModel):
     updated_at = pw.DateTimeField(default=utcnow)
 
 
-MODELS = [Import, ImportRowError, ImportMappingMemory]
+MODELS = [Import, ImportRowError, ImportPart, ImportMappingMemory]

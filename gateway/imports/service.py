@@ -304,7 +304,7 @@ def run_now(account_id: int, import_id, on_progress=None) -> dict:
     """Run the queued step (validation or finalise) in this process (CLI), with progress."""
     imp = get_import(account_id, import_id)
     if imp.step == "validating":
-        jobs.run_validation(imp.id, on_progress)
+        jobs.run_validation(imp.id, on_progress, inline=True)
     elif imp.step == "finalising":
         jobs.run_finalise(imp.id, on_progress)
     return state(account_id, import_id)

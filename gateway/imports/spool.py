@@ -1,9 +1,13 @@
 """The rows validation checked, kept next to the file so finalise need not parse and check
 them again. Finalise only trusts a complete spool made under the same vocabularies and
-mapping; otherwise it reads the file itself (same result, slower)."""
+mapping; otherwise it reads the file itself (same result, slower).
+
+Each validation part writes its own spool, and a key file listing its valid rows' addresses
+for the duplicate-in-file check across parts."""
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -21,9 +25,28 @@ class Unusable(Exception):
     """The spool is missing, stale or torn: read the file instead."""
 
 
-def path_for(csv_path: Path) -> Path:
-    """The spool of an import's file."""
-    return csv_path.with_suffix(".checked")
+def path_for(csv_path: Path, part: str) -> Path:
+    """The spool of one validation part (named by its run and number) of an import's file."""
+    return csv_path.with_suffix(f".checked-{part}")
+
+
+def keys_path(csv_path: Path, part: str) -> Path:
+    """The key file of one validation part: [(email, record, flags)] of its valid rows."""
+    return csv_path.with_suffix(f".keys-{part}")
+
+
+def write_keys(path: Path, keys: list) -> None:
+    """Write a key file whole (a retried part rewrites it)."""
+    tmp = path.with_suffix(path.suffix + "-tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump(keys, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+
+
+def read_keys(path: Path) -> list:
+    """The keys a part wrote."""
+    with open(path, "rb") as fh:
+        return pickle.load(fh)  # noqa: S301 (see the import)
 
 
 def fingerprint(imp: Import, vocab: AccountVocabulary) -> str:
@@ -40,7 +63,7 @@ class Writer:
 
     def __init__(self, path: Path, stamp: str):
         self.path, self.stamp = path, stamp
-        self.tmp = path.with_suffix(".checked-tmp")
+        self.tmp = path.with_suffix(path.suffix + "-tmp")  # one per part: parts run at once
 
     def __enter__(self) -> Writer:
         self.fh = open(self.tmp, "wb")
@@ -61,6 +84,14 @@ class Writer:
             self.tmp.unlink(missing_ok=True)
 
 
+def read_all(paths: list[Path], stamp: str) -> Iterator[tuple[int, int, list]]:
+    """The chunks of several part spools in order; raises Unusable if any is unusable."""
+    if not paths:
+        raise Unusable()
+    for path in paths:
+        yield from read(path, stamp)
+
+
 def read(path: Path, stamp: str) -> Iterator[tuple[int, int, list]]:
     """The chunks of a complete spool made under ``stamp``; raises Unusable otherwise."""
     try:
@@ -78,5 +109,7 @@ def read(path: Path, stamp: str) -> Iterator[tuple[int, int, list]]:
 
 
 def remove(csv_path: Path) -> None:
-    """Drop the spool once the import is done."""
-    path_for(csv_path).unlink(missing_ok=True)
+    """Drop every part's spool and key file once the import is done."""
+    for pattern in (".checked*", ".keys*"):
+        for path in csv_path.parent.glob(glob.escape(csv_path.stem) + pattern):
+            path.unlink(missing_ok=True)

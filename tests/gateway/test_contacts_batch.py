@@ -72,3 +72,19 @@ def test_defaults_fill_new_contacts_only_and_incomplete_ones_are_not_written(sto
     assert (m.language, m.source) == ("fr", "Fair")
     assert Contact.get(Contact.email == "old@example.com").language == "nl"
     assert Contact.get_or_none(Contact.email == "n@example.com") is None
+
+
+def test_new_contacts_get_their_own_ids_after_the_newest_was_deleted(store):
+    tenant = make_tenant("Ids")
+    p = Provenance("import", reference="import:1", actor="test")
+    first = upsert_many(tenant.id, [{"email": f"a{i}@example.com", "language": "nl",
+                                     "source": "Website"} for i in range(5)],
+                        status="confirmed", provenance=p, field_types={})
+    Contact.delete().where(Contact.id == first[-1][0]).execute()  # its id is free again
+    cleans = [{"email": f"b{i}@example.com", "language": "nl", "source": "Website"}
+              for i in range(5)]
+    cleans.insert(2, {"email": "a1@example.com", "first_name": "Known"})  # an update between
+    results = upsert_many(tenant.id, cleans, status="confirmed", provenance=p, field_types={})
+    for clean, (contact_id, _) in zip(cleans, results, strict=True):
+        assert Contact.get_by_id(contact_id).email == clean["email"]
+        assert Consent.select().where(Consent.contact == contact_id).count() == 1

@@ -1,11 +1,14 @@
 """Both queues run the same module-level jobs; retries; a down Redis means 503, not 202."""
 
+import threading
+
 import pytest
+import redis
 
 from gateway.db import db
 from gateway.errors import ServiceUnavailable
 from gateway.models import Account, EmbeddedJob
-from gateway.queue import EmbeddedQueue, RedisQueue, job_path, resolve
+from gateway.queue import EmbeddedQueue, RedisQueue, job_path, release, resolve, schedule_once
 from gateway.settings import Settings
 
 
@@ -75,3 +78,43 @@ def test_embedded_job_gives_up_after_the_last_retry(store, settings):
         embedded.run_pending()
     job = EmbeddedJob.get()
     assert job.status == "failed" and job.attempts == 3 and "ModuleNotFoundError" in job.last_error
+
+
+MARK = "inlet:test:scheduled"
+
+
+def test_schedule_once_queues_one_job_until_the_mark_is_released(store, run_jobs):
+    assert schedule_once(store, MARK, make_account_job, "once-co", ttl=60)
+    assert not schedule_once(store, MARK, make_account_job, "once-co", ttl=60)
+    assert store.rq.count == 1 and 0 < store.redis.ttl(MARK) <= 60
+    # The sweep's ``force``: a mark whose job was lost must not block for its whole TTL.
+    assert schedule_once(store, MARK, make_account_job, "once-co", ttl=60, force=True)
+    assert store.rq.count == 2
+    release(store, MARK)  # a drain ends: the next caller schedules again
+    assert schedule_once(store, MARK, make_account_job, "once-co", ttl=60)
+    run_jobs()
+    assert Account.get_or_none(name="once-co")
+
+
+def test_schedule_once_clears_the_mark_when_queueing_fails(store):
+    with pytest.raises(TypeError):  # the job cannot be stored (its argument does not pickle)
+        schedule_once(store, MARK, make_account_job, threading.Lock(), ttl=60)
+    assert not store.redis.exists(MARK) and store.rq.count == 0
+    store.redis.set(MARK, "1")  # ``held``: the caller set the mark itself
+    with pytest.raises(TypeError):
+        schedule_once(store, MARK, make_account_job, threading.Lock(), ttl=60, held=True)
+    assert not store.redis.exists(MARK)
+
+
+def test_schedule_once_raises_when_redis_is_down(settings):
+    down = Settings(**{**settings.__dict__, "redis_url": "redis://127.0.0.1:1/0"})
+    with pytest.raises(redis.exceptions.ConnectionError):
+        schedule_once(RedisQueue(down), MARK, make_account_job, "never", ttl=60)
+
+
+def test_embedded_schedule_once_always_queues_and_keeps_no_mark(store, settings, redis_server):
+    embedded = EmbeddedQueue(settings)
+    assert schedule_once(embedded, MARK, make_account_job, "e-co", ttl=60)
+    assert schedule_once(embedded, MARK, make_account_job, "e-co", ttl=60)
+    release(embedded, MARK)  # nothing to clear
+    assert EmbeddedJob.select().count() == 2 and not redis_server.exists(MARK)

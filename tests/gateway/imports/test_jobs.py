@@ -306,7 +306,8 @@ def test_finalise_checks_the_rows_again_when_the_spool_cannot_be_trusted(
         [f"u{i}@example.com", "nl", "Fair" if i % 2 else "Website"] for i in range(8)]
     imp = importer.validate(csv_bytes(rows))
     assert imp["counts"]["valid"] == 8
-    path = spool.path_for(jobs.file_path(Import.get_by_id(imp["id"])))
+    part = Import.get_by_id(imp["id"]).parts.get()
+    path = spool.path_for(jobs.file_path(part.imp), jobs.part_name(part))
     assert path.exists()
     if spoiler == "vocabulary":  # "Fair" removed after validation
         fair = Vocabulary.get((Vocabulary.account == fields.id) & (Vocabulary.name == "Fair"))
@@ -343,3 +344,186 @@ def test_an_import_whose_job_was_lost_is_queued_again_by_the_sweep(importer, fie
     assert importer.get(import_id)["step"] == "ready"
     done = importer.finalise(import_id)
     assert done["step"] == "done" and done["counts"]["created"] == 1
+
+
+# ---- validation in parts ------------------------------------------------------------------
+
+@pytest.fixture
+def split(monkeypatch):
+    """Split validations into ``n`` parts of at least 5 rows (shared by workers)."""
+    import dataclasses
+
+    from gateway import runtime
+
+    def into(n: int) -> None:
+        monkeypatch.setattr(jobs, "MIN_PART_ROWS", 5)
+        monkeypatch.setattr(jobs, "CHUNK_ROWS", 3)
+        monkeypatch.setitem(runtime._current, "settings",
+                            dataclasses.replace(runtime.settings(), import_parts=n))
+    return into
+
+
+def _mixed_rows() -> list[list[str]]:
+    """Duplicates within and across parts, a blacklisted row, bad cells, missing language."""
+    rows = [["email", "first name", "language", "source"]]
+    for i in range(30):
+        rows.append([f"u{i % 17}@example.com", f"N{i}", "" if i % 4 == 0 else "nl",
+                     "Fair" if i % 5 == 0 else "Website"])
+    rows[8][0] = "black@example.com"
+    rows[12][2] = "xx"
+    rows[20][0] = "not-an-address"
+    rows[25][3] = "website"
+    return rows
+
+
+def _validated_state(import_id: int) -> tuple:
+    from gateway.imports.models import ImportRowError
+    imp = Import.get_by_id(import_id)
+    errors = sorted((e.row, e.column, e.value, e.code, e.reason, e.suggestion) for e in
+                    ImportRowError.select().where(ImportRowError.imp == import_id))
+    return (imp.step, imp.counts, imp.progress_done, imp.total_rows, imp.needs_fallbacks,
+            errors)
+
+
+def test_parts_decide_exactly_what_one_pass_decides(importer, fields, split):
+    from gateway.imports.models import ImportPart
+    from tests.conftest import make_tenant
+    alone = make_tenant("Alone")
+    for t in (fields, alone):
+        seed(t, "black@example.com", status="blacklisted")
+        seed(t, "u3@example.com", first_name="Old")
+    data = csv_bytes(_mixed_rows())
+    importer.tenant = alone
+    one = importer.validate(data)
+    assert ImportPart.select().where(ImportPart.imp == one["id"]).count() == 1
+    split(4)
+    importer.tenant = fields
+    four = importer.validate(data)
+    parts = list(ImportPart.select().where(ImportPart.imp == four["id"])
+                 .order_by(ImportPart.number))
+    assert [(p.start, p.end) for p in parts] == [(0, 8), (8, 16), (16, 24), (24, None)]
+    assert _validated_state(four["id"]) == _validated_state(one["id"])
+    counts = four["counts"]
+    # 4 rows fail on their own; of the 26 others, 16 addresses are distinct (u7 never valid)
+    assert counts["rows"] == 30 and counts["valid"] == 16 and counts["duplicates"] == 10
+    assert counts["blacklisted"] == 1 and counts["existing"] == 1 and counts["new"] == 15
+    errors = {(e["row"], e["code"]): e for e in importer.get(four["id"])["errors"]}
+    # row 20 (u1, in the third part) repeats row 3 (the first part): the first row wins
+    assert "same address is in row 3;" in errors[(20, "duplicate")]["reason"]
+
+    fallbacks = {"language": "fr"}
+    importer.tenant = alone
+    importer.finalise(one["id"], fallbacks)
+    importer.tenant = fields
+    done = importer.finalise(four["id"], fallbacks)
+    assert done["step"] == "done" and done["counts"]["created"] == 15
+    assert _snapshot(fields.id, four["id"])["contacts"] == \
+        _snapshot(alone.id, one["id"])["contacts"]
+    assert importer.contact("u1@example.com")["first_name"] == "N1"  # row 3, not row 20
+
+
+def _planned(importer, data: bytes) -> tuple[int, list]:
+    """An import in the validating step with its parts planned, none of them run yet."""
+    from gateway.imports.models import ImportPart
+    r = importer.upload(data)
+    import_id = r.json()["id"]
+    importer.put(import_id, "consent", {"obtained_rightfully": True})
+    jobs._plan_parts(Import.get_by_id(import_id))
+    return import_id, list(ImportPart.select().where(ImportPart.imp == import_id)
+                           .order_by(ImportPart.number))
+
+
+def test_parts_finishing_at_once_join_exactly_once(importer, fields, split, monkeypatch):
+    import threading
+
+    from gateway.db import db
+    from tests.conftest import make_tenant
+    importer.tenant = make_tenant("Alone")
+    reference = _validated_state(importer.validate(csv_bytes(_mixed_rows()))["id"])
+    split(3)
+    importer.tenant = fields
+    import_id, parts = _planned(importer, csv_bytes(_mixed_rows()))
+    together = threading.Barrier(len(parts))
+    finish = jobs._finish_part
+
+    def finish_together(*args):
+        together.wait(timeout=10)  # every part checked: now all try to finish and join
+        return finish(*args)
+    monkeypatch.setattr(jobs, "_finish_part", finish_together)
+    outcomes = []
+
+    def worker(part):
+        with db.connection_context():
+            outcomes.append(jobs.run_part(import_id, part.number, part.run))
+    threads = [threading.Thread(target=worker, args=(p,)) for p in parts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes) == ["fallbacks", "validating", "validating"]
+    assert _validated_state(import_id) == reference
+
+
+def test_a_part_retried_after_failing_midway_counts_and_reports_each_row_once(
+        importer, fields, split, monkeypatch):
+    from gateway.imports import spool
+    from tests.conftest import make_tenant
+    importer.tenant = make_tenant("Alone")
+    reference = _validated_state(importer.validate(csv_bytes(_mixed_rows()))["id"])
+    split(2)
+    importer.tenant = fields
+    import_id, (first, second) = _planned(importer, csv_bytes(_mixed_rows()))
+    write_keys = spool.write_keys
+
+    def crash(*args):  # its error rows and progress are committed, then the worker dies
+        raise OSError("disk full")
+    monkeypatch.setattr(spool, "write_keys", crash)
+    with pytest.raises(OSError):
+        jobs.validate_part(import_id, second.number, second.run)
+    assert Import.get_by_id(import_id).progress_done > 0
+    monkeypatch.setattr(spool, "write_keys", write_keys)
+    assert jobs.validate_part(import_id, second.number, second.run) == "validating"
+    assert jobs.validate_part(import_id, second.number, second.run) == "validating"  # again
+    assert jobs.validate_part(import_id, first.number, first.run) == "fallbacks"
+    assert jobs.validate_part(import_id, first.number, first.run) == "skipped"  # joined
+    assert _validated_state(import_id) == reference
+
+
+def test_a_part_of_an_earlier_run_is_skipped(importer, fields, split):
+    split(2)
+    import_id, (_, old) = _planned(importer, csv_bytes(_mixed_rows()))
+    jobs._plan_parts(Import.get_by_id(import_id))  # validation started over (the sweep)
+    assert jobs.validate_part(import_id, old.number, old.run) == "skipped"
+    assert Import.get_by_id(import_id).progress_done == 0
+
+
+def test_a_run_superseded_midway_writes_nothing_more(importer, fields, split):
+    from gateway.imports.models import ImportRowError
+    split(2)
+    import_id, (old, _) = _planned(importer, csv_bytes(_mixed_rows()))
+    newer = []
+
+    def start_over(done, total):  # the sweep queues validation again while the part runs
+        if not newer:
+            newer.extend(jobs._plan_parts(Import.get_by_id(import_id)))
+    assert jobs.run_part(import_id, old.number, old.run, start_over) == "skipped"
+    assert ImportRowError.select().where(ImportRowError.imp == import_id).count() == 0
+    assert [p.done_rows for p in newer] == [0, 0]
+    for part in newer:
+        jobs.validate_part(import_id, part.number, part.run)
+    assert Import.get_by_id(import_id).step == "fallbacks"
+
+
+def test_the_cli_checks_every_part_in_its_own_process(importer, fields, split):
+    from gateway.imports import service
+    from tests.conftest import make_tenant
+    importer.tenant = make_tenant("Alone")
+    reference = _validated_state(importer.validate(csv_bytes(_mixed_rows()))["id"])
+    split(3)
+    importer.tenant = fields
+    import_id, _ = _planned(importer, csv_bytes(_mixed_rows()))
+    seen = []
+    state = service.run_now(fields.id, import_id, lambda done, total: seen.append(done))
+    assert state["step"] == "fallbacks"
+    assert seen == sorted(seen) and seen[-1] == 30  # the bar only moves forward, to the end
+    assert _validated_state(import_id) == reference
