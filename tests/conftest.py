@@ -7,6 +7,7 @@ INLET_TEST_POSTGRES_URL, INLET_TEST_PG_SCHEMA, INLET_TEST_REDIS_URL.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -197,20 +198,30 @@ class Mailbox:
         return [m for m in self.messages if m["To"] == address]
 
 
-@pytest.fixture
-def smtp_server():
-    """A real SMTP server on a free port; yields (Mailbox, smtp_url)."""
+@contextlib.contextmanager
+def smtp_peer(handler):
+    """A real SMTP server (aiosmtpd) on a free port answering with ``handler``; yields its
+    ``smtp://`` URL."""
     import socket
 
     from aiosmtpd.controller import Controller
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
-    yield box, f"smtp://127.0.0.1:{port}"
-    controller.stop()
+    try:
+        yield f"smtp://127.0.0.1:{port}"
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on a free port; yields (Mailbox, smtp_url)."""
+    box = Mailbox()
+    with smtp_peer(box) as url:
+        yield box, url
 
 
 @pytest.fixture

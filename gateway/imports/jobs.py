@@ -303,8 +303,7 @@ def _join(imp: Import, parts: list[ImportPart]) -> str:
     tally = _Tally()
     for part in parts:
         tally.add(_Tally(part.tally))
-    column = RowBuilder(imp.columns, imp.mapping, AccountVocabulary.load(imp.account_id)
-                        ).column("email")[:255]
+    builder = RowBuilder(imp.columns, imp.mapping, AccountVocabulary.load(imp.account_id))
     first: dict[str, int] = {}
     errors = []
     for part in parts:
@@ -313,18 +312,16 @@ def _join(imp: Import, parts: list[ImportPart]) -> str:
             seen = first.setdefault(email, record)
             if seen != record:
                 tally.undo_valid(flags)
-                errors.append({"imp": imp.id, "record": record,
-                               "row": row_number(imp, record), "column": column,
-                               "value": email, "code": "duplicate", "suggestion": None,
-                               "reason": "Duplicate in file: the same address is in row "
-                                         f"{row_number(imp, seen)}; only that row is imported."})
+                errors.extend(_error_rows(imp, builder, record, [FieldError(
+                    "email", "duplicate", "Duplicate in file: the same address is in row "
+                    f"{row_number(imp, seen)}; only that row is imported.", email)]))
     _insert_errors(errors)
     return _validated(imp, tally)
 
 
 def _validated(imp: Import, tally: _Tally) -> str:
     counts = {"rows": tally.done, "valid": tally.valid, "failed": tally.failed,
-              "failed_by_reason": dict(sorted((k, v) for k, v in tally.reasons.items() if v)),
+              "failed_by_reason": dict(sorted(tally.reasons.items())),
               "blacklisted": tally.blacklisted, "duplicates": tally.duplicates,
               "new": tally.new, "existing": tally.existing,
               "missing_language": tally.missing["language"],

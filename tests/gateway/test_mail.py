@@ -1,13 +1,11 @@
 """Mail leaves through a real SMTP peer, or lands in the outbox as .eml."""
 
 import math
-import socket
 import threading
 from datetime import timedelta
 from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from gateway import runtime
 from gateway.db import db, utcnow
@@ -21,7 +19,7 @@ from gateway.mail import (
 )
 from gateway.models import OutgoingMail
 from gateway.settings import Settings
-from tests.conftest import Mailbox
+from tests.conftest import Mailbox, smtp_peer
 
 
 def test_mail_through_smtp_once(mailbox, store, run_jobs):
@@ -156,16 +154,10 @@ class Picky(Mailbox):
 
 @pytest.fixture
 def picky(settings, store):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     box = Picky()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    runtime._current["settings"] = Settings(**{**settings.__dict__,
-                                               "smtp_url": f"smtp://127.0.0.1:{port}"})
-    yield box
-    controller.stop()
+    with smtp_peer(box) as url:
+        runtime._current["settings"] = Settings(**{**settings.__dict__, "smtp_url": url})
+        yield box
 
 
 def test_a_refused_mail_neither_blocks_the_others_nor_spins(picky, store, run_jobs):
