@@ -1,8 +1,8 @@
 """Benchmark: signed webhook deliveries accepted per second, next to a trivial endpoint.
 
-One ``inlet serve``-equivalent process (uvicorn, one worker, the real app on Redis) serves
-the hook, a trivial Starlette endpoint and — for reference — a naive endpoint doing a
-blocking ``rq.Queue.enqueue`` per request. A second process drives each endpoint in turn
+One ``inlet serve --no-access-log``-equivalent process (uvicorn, one worker, the real app on
+Redis) serves the hook, a trivial Starlette endpoint and — for reference — a naive endpoint
+doing a blocking ``rq.Queue.enqueue`` per request. A second process drives each endpoint in turn
 with 32 concurrent connections (``bench/loadgen.py``), signing a new single-contact body per
 request (the rate and p99 targets are judged on these runs); then, for reference, a run paced
 at ``--paced`` x the trivial rate (latency below saturation). Then ``inlet worker`` processes
@@ -59,10 +59,12 @@ async def rq_blocking(request):
 
 app = create_app()
 # next to the hook routes, so every endpoint pays the same routing cost
-at = [r.name for r in app.router.routes].index("hook_receive_efficy")
+at = [r.name for r in app.router.routes].index("hook_receive")
 app.router.routes[at:at] = [Route("/bench/trivial", trivial, methods=["POST"]),
                             Route("/bench/rq", rq_blocking, methods=["POST"])]
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), proxy_headers=True)
+# as `inlet serve --no-access-log` (behind a proxy that logs): ~60 us a request otherwise
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), proxy_headers=True,
+            access_log=False)
 """
 
 

@@ -13,7 +13,15 @@ from connectors.signatures import verify, verify_bearer
 from gateway import intake
 from gateway.db import utcnow
 from gateway.errors import MalformedJSON, NotFound, ServiceUnavailable, UnsupportedMediaType
-from gateway.web import authorize, has_unstorable_text, in_db, query_int, read_body, read_json
+from gateway.web import (
+    authorize,
+    has_unstorable_text,
+    in_db,
+    query_int,
+    read_body,
+    read_json,
+    shared,
+)
 
 MAX_BODY_BYTES = 1024 * 1024
 SCOPE = "admin"  # hooks are account configuration: they write contacts unattended
@@ -34,7 +42,8 @@ async def receive_efficy(request: Request) -> JSONResponse:
 async def _receive(request: Request, kind: str) -> JSONResponse:
     """Verify → durably enqueue → 202 with the delivery id; no database write here."""
     hook_id = request.path_params["hook_id"]
-    config = service.cached_config(hook_id) or await in_db(service.load_config, hook_id)
+    config = service.cached_config(hook_id) or await shared(("hook", hook_id), in_db,
+                                                             service.load_config, hook_id)
     if not config.exists or config.kind != kind:
         raise NotFound("No such hook." if not config.exists else
                        f"This is a {config.kind} hook; post to its own URL.")
@@ -167,10 +176,13 @@ async def replay_all(request: Request) -> JSONResponse:
                         status_code=202)
 
 
-routes = [
+# The receiving endpoints: matched first, they take the senders' traffic (see gateway.app).
+public_routes = [
+    Route("/hooks/{hook_id:int}", receive_generic, methods=["POST"], name="hook_receive"),
     Route("/hooks/efficy/{hook_id:int}", receive_efficy, methods=["POST"],
           name="hook_receive_efficy"),
-    Route("/hooks/{hook_id:int}", receive_generic, methods=["POST"], name="hook_receive"),
+]
+routes = [
     Route("/api/hooks", hooks, methods=["GET", "POST"], name="hooks_collection"),
     Mount("/api/hooks", name="hooks", routes=[
         Route("/{hook_id:int}", hook, methods=["GET", "PATCH", "DELETE"], name="hook"),

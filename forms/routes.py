@@ -33,7 +33,7 @@ from gateway.errors import (
 )
 from gateway.ratelimit import Limit, check, limiter_for
 from gateway.templating import templates
-from gateway.web import authorize, in_db, read_body, read_json
+from gateway.web import authorize, in_db, read_body, read_json, shared
 
 MAX_FORM_BYTES = 32 * 1024
 IP_LIMIT = (30, 600)  # submissions per IP per 10 minutes
@@ -46,8 +46,8 @@ EMBEDS = ("hosted", "iframe", "html", "script")
 async def _public(request: Request) -> PublicForm:
     slug = request.path_params["slug"]
     cached, form = service.cached_public_form(slug)
-    if not cached:  # only a cache miss costs a thread and a query
-        form = await run_in_threadpool(service.public_form, slug)
+    if not cached:  # only a cache miss costs a thread and a query, shared by concurrent misses
+        form = await shared(("form", slug), run_in_threadpool, service.public_form, slug)
     if form is None:
         raise NotFound("No such form.")
     return form
@@ -242,12 +242,13 @@ async def _submit(request: Request, form: PublicForm, cors: dict) -> Response:
         await check(limiter, [Limit(f"form-ip:{ip}", *IP_LIMIT)])
         return _too_fast(request, form, language, embed_kind, redirect, raw, cors)
     address = hashlib.sha256(f"{form.account_id}:{clean['email']}".encode()).hexdigest()[:32]
-    await check(limiter, [Limit(f"form-ip:{ip}", *IP_LIMIT),
-                          Limit(f"form-address:{address}", *ADDRESS_LIMIT)])
     item = service.submission_item(form, clean, ip=ip, language=language,
                                    user_agent=request.headers.get("user-agent"))
+    # The limits are counted in the same Redis round trip that queues the submission.
     await intake.submit(runtime.settings(), "forms", jobs.process_submission, item,
-                        item_id=intake.new_id("sub_"))
+                        item_id=intake.new_id("sub_"),
+                        limits=[Limit(f"form-ip:{ip}", *IP_LIMIT),
+                                Limit(f"form-address:{address}", *ADDRESS_LIMIT)])
     return _accepted(request, form, language, redirect, cors)
 
 
@@ -420,18 +421,21 @@ async def form_embed(request: Request) -> JSONResponse:
                          **embed.snippets(form, runtime.settings().base_url)})
 
 
-routes = [
-    Route("/api/forms", forms_collection, methods=["GET", "POST"], name="forms_api:collection"),
-    Route("/api/forms/{form_id:int}", form_item, methods=["GET", "PATCH"],
-          name="forms_api:item"),
-    Route("/api/forms/{form_id:int}/embed", form_embed, methods=["GET"],
-          name="forms_api:embed"),
-    Route("/f/{slug}", hosted, methods=["GET"], name="forms:hosted"),
+# Visitors' pages: matched first, they take the public traffic (see gateway.app).
+public_routes = [
     Route("/f/{slug}", submit, methods=["POST"], name="forms:submit"),
+    Route("/f/{slug}", hosted, methods=["GET"], name="forms:hosted"),
     Route("/f/{slug}", preflight, methods=["OPTIONS"], name="forms:preflight"),
     Route("/f/{slug}/embed.js", embed_script, methods=["GET"], name="forms:embed_js"),
     Route("/confirm/{token}", confirm_page, methods=["GET"], name="forms:confirm"),
     Route("/confirm/{token}", confirm_resend, methods=["POST"], name="forms:resend"),
     Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"],
           name="forms:unsubscribe"),
+]
+routes = [
+    Route("/api/forms", forms_collection, methods=["GET", "POST"], name="forms_api:collection"),
+    Route("/api/forms/{form_id:int}", form_item, methods=["GET", "PATCH"],
+          name="forms_api:item"),
+    Route("/api/forms/{form_id:int}/embed", form_embed, methods=["GET"],
+          name="forms_api:embed"),
 ]

@@ -21,13 +21,13 @@ import peewee
 
 from forms import tokens
 from forms.mails import MailTemplateError, check_template, render_mail
-from forms.models import Confirmation, Form, Submission
+from forms.models import Confirmation, Form
 from forms.texts import MAIL_KINDS, TEXT_KEYS, texts_for
 from gateway import runtime
 from gateway.contacts import Provenance, upsert
 from gateway.db import db, utcnow
 from gateway.errors import Conflict, NotFound, ValidationFailed
-from gateway.mail import queue_mail
+from gateway.mail import queue_mail, schedule_delivery
 from gateway.merge import is_clear
 from gateway.models import Contact, Vocabulary
 from gateway.tenancy import owned
@@ -373,16 +373,18 @@ def public_form(slug: str) -> PublicForm | None:
 
 def public_form_by_id(form_id: int) -> PublicForm | None:
     """The snapshot of a form by id (jobs, confirm pages): one query while it is unchanged."""
-    form = Form.get_or_none(Form.id == form_id)
-    if form is None:
+    stamp = _run(_FORM_STAMP, form_id).fetchone()
+    if stamp is None:
         return None
-    # Keyed by the row's updated_at: a changed form is never served stale here.
-    key = (runtime.settings().database_url, f"#{form_id}@{form.updated_at.isoformat()}")
+    # Keyed by the row's updated_at (as the driver gives it): a changed form is never served
+    # stale here. Only the stamp is read per call: a whole row costs a drain more.
+    key = (runtime.settings().database_url, f"#{form_id}@{stamp[0]}")
     hit = _cache.get(key)
     now = time.monotonic()
     if hit and hit[0] > now:
         return hit[1]
-    found = snapshot(form)
+    form = Form.get_or_none(Form.id == form_id)
+    found = snapshot(form) if form else None
     _cache[key] = (now + CACHE_SECONDS, found)
     return found
 
@@ -550,36 +552,40 @@ def handle_submission(item_id: str, item: dict) -> str:
     New address: created unconfirmed (confirmed without double opt-in) with a consent record
     and a confirmation mail. Known: merged under the merge rules; still unconfirmed gets a new
     confirmation mail (at most ``MAX_CONFIRMATION_MAILS`` a day). Blacklisted: untouched.
+    The write and the mail are two transactions: a rerun after a crash between them sends
+    the mail the crashed run owed, and never a second one.
     """
     with db.connection_context():
         form = public_form_by_id(item["form_id"])
         if form is None:
             return "form_gone"
-        done = Submission.get_or_none(Submission.id == item_id)
+        done = _run(_SUBMISSION, item_id).fetchone()
         if done is None:
-            done = _write_submission(form, item_id, item)
-        if done.contact_id is None or done.mail_sent:
-            return done.outcome
-        contact = Contact.get_by_id(done.contact_id)
-        if contact.status == "unconfirmed" and form.double_opt_in:
-            send_confirmation(form.id, contact.id, language=item["language"])
-        elif done.outcome in ("created", "confirmed") and form.welcome:
-            send_welcome(form.id, contact.id, language=item["language"])
-        Submission.update(mail_sent=True).where(Submission.id == item_id).execute()
-        return done.outcome
+            contact, outcome, owed = _write_submission(form, item_id, item)
+        else:  # a rerun: the write is done; the mail too unless the run crashed before it
+            contact_id, outcome, mail_sent = done
+            owed = contact_id is not None and not mail_sent
+            contact = Contact.get_by_id(contact_id) if owed else None
+        if owed:
+            _send_owed_mail(form, item_id, contact, outcome, item["language"])
+        return outcome
 
 
-def _write_submission(form: PublicForm, item_id: str, item: dict) -> Submission:
+def _write_submission(form: PublicForm, item_id: str, item: dict
+                      ) -> tuple[Contact | None, str, bool]:
+    """Store the contact and the ``Submission`` row in one transaction; returns
+    ``(contact, outcome, mail owed)``."""
     # Re-validate: the account's vocabularies may have changed since the request.
     clean, errors = clean_contact(form.vocab, _unclean(item["contact"]), creating=True)
     if errors:
-        return Submission.create(id=item_id, form=form.id, outcome="invalid", mail_sent=True)
+        _insert_submission(item_id, form.id, None, "invalid", mail_sent=True)
+        return None, "invalid", False
     provenance = Provenance(channel="form", reference=str(form.id), actor=form.name,
                             ip=item.get("ip"), user_agent=item.get("user_agent"),
                             text=form.texts_in(item["language"])["consent"])
     status = "unconfirmed" if form.double_opt_in else "confirmed"
     with db.atomic():
-        before = Contact.get_or_none(account=form.account_id, email=clean["email"])
+        before = _run(_CONTACT_STATUS, form.account_id, clean["email"]).fetchone()
         if before is not None:
             # The form's source is for new contacts; the page language is only a guess.
             clean.pop("source", None)
@@ -588,15 +594,64 @@ def _write_submission(form: PublicForm, item_id: str, item: dict) -> Submission:
         contact, result = upsert(form.account_id, clean, status=status, provenance=provenance,
                                  field_types=form.vocab.field_types)
         outcome = result.outcome
-        if before is not None and before.status != "confirmed" and contact.status == "confirmed":
+        if before is not None and before[0] != "confirmed" and contact.status == "confirmed":
             outcome = "confirmed"
-        return Submission.create(id=item_id, form=form.id, contact=contact.id, outcome=outcome,
-                                 mail_sent=outcome == "blacklisted")
+        owed = _owed_mail(form, contact, outcome) is not None
+        # No mail owed (blacklisted, nothing new): marked sent now, which saves a statement.
+        _insert_submission(item_id, form.id, contact.id, outcome, mail_sent=not owed)
+    return contact, outcome, owed
+
+
+def _owed_mail(form: PublicForm, contact: Contact, outcome: str) -> str | None:
+    """The mail a submission's contact gets: "confirm", "welcome" or None."""
+    if contact.status == "unconfirmed" and form.double_opt_in:
+        return "confirm"
+    if outcome in ("created", "confirmed") and form.welcome and contact.status == "confirmed":
+        return "welcome"
+    return None
+
+
+def _send_owed_mail(form: PublicForm, item_id: str, contact: Contact, outcome: str,
+                    language: str) -> None:
+    """Queue the submission's mail and mark it sent in one transaction: a crash leaves both
+    undone, so the rerun sends it once."""
+    with db.atomic():
+        kind = _owed_mail(form, contact, outcome)
+        if kind == "confirm":
+            queued = _queue_confirmation(form, contact, language) is not None
+        else:
+            queued = kind == "welcome" and _queue_welcome(form, contact, language)
+        _run(_MARK_MAIL_SENT, True, item_id)
+    if queued:
+        schedule_delivery()  # after the commit: a drain must find the mail
+
+
+def _insert_submission(item_id: str, form_id: int, contact_id: int | None, outcome: str, *,
+                       mail_sent: bool) -> None:
+    _run(_INSERT_SUBMISSION, item_id, form_id, contact_id, outcome, mail_sent, utcnow())
 
 
 def _unclean(values: dict) -> dict:
     """The job payload back into ``clean_contact`` input (it is JSON: no CLEAR markers)."""
     return {k: v for k, v in values.items() if v is not None}
+
+
+# A drain runs these for every submission; Peewee would build the same SQL each time, which
+# costs more CPU than the database spends on them. ``{p}`` is the driver's placeholder.
+_FORM_STAMP = "SELECT updated_at FROM form WHERE id = {p}"
+_SUBMISSION = "SELECT contact_id, outcome, mail_sent FROM submission WHERE id = {p}"
+_CONTACT_STATUS = "SELECT status FROM contact WHERE account_id = {p} AND email = {p}"
+_INSERT_SUBMISSION = ("INSERT INTO submission (id, form_id, contact_id, outcome, mail_sent, "
+                      "created_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p})")
+_MARK_MAIL_SENT = "UPDATE submission SET mail_sent = {p} WHERE id = {p}"
+_CONFIRMATIONS_SINCE = ("SELECT COUNT(*) FROM confirmation WHERE contact_id = {p} "
+                        "AND created_at >= {p}")
+_LINK_MAIL = "UPDATE confirmation SET mail_id = {p} WHERE id = {p}"
+
+
+def _run(template: str, *params):
+    """Execute one of the fixed statements above; returns the cursor."""
+    return db.execute_sql(template.replace("{p}", db.param), params)
 
 
 # ---- mails ---------------------------------------------------------------------------------
@@ -613,16 +668,25 @@ def send_confirmation(form_id: int, contact_id: int, *, language: str | None = N
     ``gateway.mail.queue_mail``. ``language`` defaults to the contact's language when the
     form speaks it, else the form's first language.
     """
-    form = Form.get_or_none(Form.id == form_id)
+    form = public_form_by_id(form_id)
     contact = Contact.get_or_none(Contact.id == contact_id)
-    if form is None or contact is None or contact.account_id != form.account_id:
+    if form is None or contact is None:
         return None
-    if contact.status != "unconfirmed":
+    with db.atomic():
+        confirmation = _queue_confirmation(form, contact, language)
+    if confirmation is not None:
+        schedule_delivery()  # after the commit: a drain must find the mail
+    return confirmation
+
+
+def _queue_confirmation(form: PublicForm, contact: Contact, language: str | None
+                        ) -> Confirmation | None:
+    """``send_confirmation`` on loaded rows, without scheduling delivery: call inside a
+    transaction, and ``schedule_delivery()`` after it when this returns a confirmation."""
+    if contact.account_id != form.account_id or contact.status != "unconfirmed":
         return None
     since = utcnow() - CONFIRMATION_WINDOW
-    sent = (Confirmation.select().where((Confirmation.contact == contact.id)
-                                        & (Confirmation.created_at >= since)).count())
-    if sent >= MAX_CONFIRMATION_MAILS:
+    if _run(_CONFIRMATIONS_SINCE, contact.id, since).fetchone()[0] >= MAX_CONFIRMATION_MAILS:
         return None
     lang = _mail_language(form, contact, language)
     settings = runtime.settings()
@@ -632,16 +696,26 @@ def send_confirmation(form_id: int, contact_id: int, *, language: str | None = N
         **_person(contact), "form_name": form.name,
         "confirm_url": f"{settings.base_url}/confirm/{token}"})
     row = queue_mail(contact.email, mail["subject"], mail["text"], mail["html"],
-                     account_id=form.account_id, purpose="form-confirm")
-    Confirmation.update(mail=row.id).where(Confirmation.id == confirmation.id).execute()
+                     account_id=form.account_id, purpose="form-confirm", schedule=False)
+    _run(_LINK_MAIL, row.id, confirmation.id)
+    confirmation.mail = row.id
     return confirmation
 
 
 def send_welcome(form_id: int, contact_id: int, *, language: str | None = None) -> bool:
     """Queue the form's welcome mail (with List-Unsubscribe) to a confirmed contact."""
-    form = Form.get_or_none(Form.id == form_id)
+    form = public_form_by_id(form_id)
     contact = Contact.get_or_none(Contact.id == contact_id)
-    if form is None or contact is None or contact.status != "confirmed" or not form.welcome:
+    if form is None or contact is None or not _queue_welcome(form, contact, language):
+        return False
+    schedule_delivery()
+    return True
+
+
+def _queue_welcome(form: PublicForm, contact: Contact, language: str | None) -> bool:
+    """``send_welcome`` on loaded rows, without scheduling delivery (see
+    ``_queue_confirmation``)."""
+    if contact.status != "confirmed" or not form.welcome:
         return False
     settings = runtime.settings()
     lang = _mail_language(form, contact, language)
@@ -650,17 +724,17 @@ def send_welcome(form_id: int, contact_id: int, *, language: str | None = None) 
     mail = render_mail(form.mails, "welcome", lang, {
         **_person(contact), "form_name": form.name, "unsubscribe_url": unsubscribe})
     queue_mail(contact.email, mail["subject"], mail["text"], mail["html"],
-               account_id=form.account_id, purpose="form-welcome",
+               account_id=form.account_id, purpose="form-welcome", schedule=False,
                headers={"List-Unsubscribe": f"<{unsubscribe}>",
                         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
     return True
 
 
-def _mail_language(form: Form, contact: Contact, language: str | None) -> str:
+def _mail_language(form: PublicForm, contact: Contact, language: str | None) -> str:
     for code in (language, contact.language):
-        if code and code in (form.languages or ()):
+        if code and code in form.languages:
             return code
-    return (form.languages or ["en"])[0]
+    return form.languages[0]
 
 
 def _person(contact: Contact) -> dict:

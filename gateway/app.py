@@ -10,7 +10,9 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
 import gateway.convertors  # noqa: F401  (registers the {…:vocab} path convertor)
+from connectors.routes import public_routes as hook_receivers
 from connectors.routes import routes as connector_routes
+from forms.routes import public_routes as form_pages
 from forms.routes import routes as forms_routes
 from gateway import intake, ratelimit, runtime
 from gateway.admin.routes import routes as admin_routes
@@ -24,7 +26,11 @@ from gateway.settings import Settings
 
 def build_routes() -> list:
     """Every area's routes, each area mounted from its own ``routes.py``."""
+    # Routes are tried in order: the public high-volume endpoints (form submits, webhook
+    # deliveries) first, so they don't pay for matching every API path.
     return [
+        *hook_receivers,  # two routes: ahead of the forms' seven
+        *form_pages,
         Route("/healthz", healthz, name="healthz"),
         *import_routes,
         *forms_routes,

@@ -1,12 +1,12 @@
 """Fast, durable intake: accept a JSON item in one Redis round trip, process it in batches.
 
 Built for endpoints that must answer ``202`` quickly at high request rates (connector
-webhooks; forms may use it too). A blocking ``rq.Queue.enqueue`` per request costs several
+webhooks, form submissions). A blocking ``rq.Queue.enqueue`` per request costs several
 Redis round trips plus pickling on the event loop; here a request costs one ``EVALSHA``
-(dedupe + push + "is a drain scheduled?", atomically) on an asyncio Redis connection —
-requests arriving while a write is in flight share the next round trip (one pipeline),
-each still answered only after Redis acknowledged its own item — and the workers take
-items in batches.
+(rate limits + dedupe + push + "is a drain scheduled?", atomically) on an asyncio Redis
+connection — requests arriving while a write is in flight share the next round trip (one
+pipeline), each still answered only after Redis acknowledged its own item — and the
+workers take items in batches.
 
 API
 ---
@@ -19,7 +19,9 @@ API
     durably stored (acknowledged by Redis, or committed to the database on embedded
     defaults); raises ``ServiceUnavailable`` (503 + Retry-After) when it cannot be.
     ``dedupe_key``: a repeat within ``DEDUPE_SECONDS`` (24 h) stores nothing and returns
-    the FIRST item's id with ``duplicate=True``.
+    the FIRST item's id with ``duplicate=True``. ``limits`` (``ratelimit.Limit``s): the hit
+    is counted in the same round trip, and an item over any of them is not stored:
+    ``RateLimited`` (429 + Retry-After) instead.
 
 ``await aclose()``
     Close this event loop's Redis connections (the app's lifespan calls it).
@@ -58,8 +60,8 @@ import redis
 import redis.asyncio as aioredis
 from starlette.concurrency import run_in_threadpool
 
-from gateway import runtime
-from gateway.errors import ServiceUnavailable
+from gateway import ratelimit, runtime
+from gateway.errors import RateLimited, ServiceUnavailable
 from gateway.queue import job_path, release, resolve, schedule_once
 from gateway.settings import Settings
 
@@ -76,22 +78,29 @@ LEASE_EVERY = 10  # items handled between two renewals
 DRAIN_BUDGET_SECONDS = 30  # a drain hands over to a fresh job after this long
 HELPER_SECONDS = 5  # with a backlog, at most one extra drain job is added this often
 
-# One round trip for a batch of items of one stream, atomically: for each item dedupe and
-# push; then "is a drain scheduled?". ARGV: dedupe TTL, schedule TTL, then per item
-# (entry, id, dedupe key or ''). Answers per item '' (stored) or the first item's id,
-# then '1' when the caller must schedule a drain.
-_SUBMIT = """
-local out, pushed = {}, 0
-for i = 3, #ARGV, 3 do
-  local key, first = ARGV[i + 2], false
-  if key ~= '' then first = redis.call('GET', key) end
-  if first then
-    out[#out + 1] = first
+# One round trip for a batch of items of one stream, atomically: for each item count its
+# rate-limit hits (``ratelimit.LUA_HIT``), then — unless over a limit — dedupe and push; then
+# "is a drain scheduled?". ARGV: dedupe TTL, schedule TTL, then per item the entry, its id,
+# its dedupe key or '', and its limits' group. Answers per item '' (stored), the first item's
+# id (a duplicate) or the counts of the limits it exceeded; then '1' when the caller must
+# schedule a drain.
+_SUBMIT = ratelimit.LUA_HIT + """
+local out, pushed, at = {}, 0, 3
+while at <= #ARGV do
+  local entry, id, key, over, counts, first = ARGV[at], ARGV[at + 1], ARGV[at + 2], false
+  over, counts, at = hit(at + 3)
+  if over then
+    out[#out + 1] = counts
   else
-    if key ~= '' then redis.call('SET', key, ARGV[i + 1], 'EX', ARGV[1]) end
-    redis.call('RPUSH', KEYS[1], ARGV[i])
-    pushed = pushed + 1
-    out[#out + 1] = ''
+    if key ~= '' then first = redis.call('GET', key) end
+    if first then
+      out[#out + 1] = first
+    else
+      if key ~= '' then redis.call('SET', key, id, 'EX', ARGV[1]) end
+      redis.call('RPUSH', KEYS[1], entry)
+      pushed = pushed + 1
+      out[#out + 1] = ''
+    end
   end
 end
 local schedule = '0'
@@ -146,14 +155,14 @@ class _Writer:
     def __init__(self, url: str):
         self.client = aioredis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=2)
         self.sha = hashlib.sha1(_SUBMIT.encode(), usedforsecurity=False).hexdigest()
-        self.pending: dict[str, list[tuple[str, str, str, asyncio.Future]]] = {}
+        self.pending: dict[str, list[tuple[list, asyncio.Future]]] = {}
         self.flusher: asyncio.Task | None = None
 
-    async def submit(self, stream: str, entry: str, item_id: str, dedupe: str
-                     ) -> tuple[bool, str]:
-        """(True, "1" if a drain must be scheduled else "0") or (False, first item id)."""
+    async def submit(self, stream: str, args: list) -> tuple[str, object]:
+        """("stored", "1" if a drain must be scheduled else "0"), ("duplicate", first item
+        id) or ("limited", the counts of its limits); ``args``: the item's ARGV group."""
         future = asyncio.get_running_loop().create_future()
-        self.pending.setdefault(stream, []).append((entry, item_id, dedupe, future))
+        self.pending.setdefault(stream, []).append((args, future))
         if self.flusher is None or self.flusher.done():
             self.flusher = asyncio.create_task(self._flush())
         return await future
@@ -163,10 +172,8 @@ class _Writer:
         async with self.client.pipeline(transaction=False) as pipe:
             for stream, items in batches.items():
                 k = keys(stream)
-                args = [a for entry, item_id, dedupe, _ in items
-                        for a in (entry, item_id, dedupe)]
                 pipe.evalsha(self.sha, 2, k["queue"], k["scheduled"], DEDUPE_SECONDS,
-                             SCHEDULE_SECONDS, *args)
+                             SCHEDULE_SECONDS, *[a for args, _ in items for a in args])
             return await pipe.execute(raise_on_error=False)
 
     async def _flush(self) -> None:
@@ -187,15 +194,18 @@ class _Writer:
 def _answer(items: list, result) -> None:
     """Hand each waiter its outcome; the first stored item learns whether to schedule."""
     schedule = None if isinstance(result, Exception) else result[-1].decode()
-    for index, (_, _, _, future) in enumerate(items):
+    replies = [None] * len(items) if schedule is None else result  # + the schedule flag
+    for (_, future), reply in zip(items, replies, strict=False):
         if future.done():
             continue  # the request was cancelled (client went away)
         if schedule is None:
             future.set_exception(result)
-        elif result[index]:
-            future.set_result((False, result[index].decode()))
+        elif isinstance(reply, list):
+            future.set_result(("limited", reply))
+        elif reply:
+            future.set_result(("duplicate", reply.decode()))
         else:
-            future.set_result((True, schedule))
+            future.set_result(("stored", schedule))
             schedule = "0"
 
 
@@ -221,21 +231,28 @@ async def aclose() -> None:
 
 
 async def submit(settings: Settings, stream: str, handler: Callable, item: dict, *,
-                 item_id: str | None = None, dedupe_key: str | None = None) -> Accepted:
+                 item_id: str | None = None, dedupe_key: str | None = None,
+                 limits: list[ratelimit.Limit] | None = None) -> Accepted:
     """Store ``item`` durably for ``handler`` or raise 503; see the module docstring."""
     item_id = item_id or new_id()
+    limits = limits or []
+    now = time.time()
     if settings.embedded_queue:
+        if limits:
+            await ratelimit.check(ratelimit.limiter_for(None), limits, now)
         return await run_in_threadpool(_submit_embedded, stream, handler, item, item_id,
                                        dedupe_key)
     entry = json.dumps({"id": item_id, "item": item}, separators=(",", ":"))
     dedupe = keys(stream)["dedupe"] + _digest(dedupe_key) if dedupe_key else ""
     try:
-        stored, value = await _writer(settings.redis_url).submit(stream, entry, item_id,
-                                                                  dedupe)
+        outcome, value = await _writer(settings.redis_url).submit(
+            stream, [entry, item_id, dedupe, *ratelimit.script_args(limits, now)])
     except (redis.exceptions.RedisError, OSError):
         log.warning("Redis unreachable: refusing an item for %s", stream)
         raise ServiceUnavailable("The queue is unavailable; nothing was accepted.") from None
-    if not stored:
+    if outcome == "limited":
+        raise RateLimited(max(1, ratelimit.retry_after(limits, value, now)))
+    if outcome == "duplicate":
         return Accepted(value, duplicate=True)
     if value == "1":
         # The submit script has set the mark already (one round trip).

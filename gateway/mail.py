@@ -55,11 +55,17 @@ REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMT
 
 def queue_mail(to: str, subject: str, text: str, html: str | None = None, *,
                account_id: int | None = None, headers: dict | None = None,
-               purpose: str = "") -> OutgoingMail:
-    """Store a mail and schedule its delivery; call inside the caller's transaction or not."""
+               purpose: str = "", schedule: bool = True) -> OutgoingMail:
+    """Store a mail and schedule its delivery (``schedule=False``: the caller will).
+
+    Inside a transaction, pass ``schedule=False`` and call ``schedule_delivery`` after the
+    commit: a running drain whose last look comes before the commit would miss the mail, and
+    it would wait for the sweep.
+    """
     mail = OutgoingMail.create(account=account_id, to=to, subject=subject, text=text,
                                html=html, headers=headers or {}, purpose=purpose)
-    schedule_delivery()
+    if schedule:
+        schedule_delivery()
     return mail
 
 

@@ -78,7 +78,9 @@ def merge(stored: dict | None, incoming: dict, field_types: dict[str, str] | Non
         return MergeResult("blacklisted", dict(stored))
     values = dict(stored)
     for name in SCALAR_FIELDS:
-        _merge_scalar(values, name, incoming.get(name))
+        value = incoming.get(name)
+        if value is not None:  # None: rule 1, decided here (most records leave fields out)
+            _merge_scalar(values, name, value)
     for name in SET_FIELDS:
         values[name] = _add_labels(stored.get(name) or [], incoming.get(name))
     values["custom_fields"] = _merge_custom(stored.get("custom_fields") or {},
@@ -112,7 +114,10 @@ def _new_values(incoming: dict, field_types: dict[str, str], status: str | None)
 
 
 def _merge_scalar(values: dict, name: str, value) -> None:
-    if value is None or is_empty(value):
+    if is_plain(value):
+        values[name] = value  # the common case first: plain text
+        return
+    if is_empty(value):
         return  # rule 1
     if is_clear(value):
         if name not in MANDATORY_FIELDS:
@@ -124,7 +129,9 @@ def _merge_scalar(values: dict, name: str, value) -> None:
 def _add_labels(stored: list, incoming) -> list:
     """Rule 3: union, stored order first; never removes."""
     result = list(stored)
-    for label in incoming or ():
+    if not incoming:
+        return result
+    for label in incoming:
         if label not in result and (is_plain(label)
                                     or not (is_clear(label) or is_empty(label))):
             result.append(label)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,6 +22,24 @@ async def in_db(fn: Callable, *args, **kwargs):
         with db.connection_context():
             return fn(*args, **kwargs)
     return await run_in_threadpool(work)
+
+
+_running: dict[tuple, asyncio.Future] = {}
+
+
+async def shared(key, fn: Callable[..., Awaitable], *args):
+    """``await fn(*args)``, run once for all concurrent callers with the same ``key``.
+
+    For cache refreshes on hot paths: when a cached form or hook expires under load, every
+    request waiting for it would otherwise start its own query in its own thread, and the
+    pile-up stalls the event loop for tens of milliseconds.
+    """
+    slot = (id(asyncio.get_running_loop()), key)
+    running = _running.get(slot)
+    if running is None:
+        running = _running[slot] = asyncio.ensure_future(fn(*args))
+        running.add_done_callback(lambda _: _running.pop(slot, None))
+    return await asyncio.shield(running)  # a caller that goes away cancels only itself
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -1,10 +1,18 @@
-"""Form definitions: defaults, validation with clear errors, and nothing stored on a refusal."""
+"""Form definitions (defaults, clear errors, nothing stored on a refusal); submissions written
+once with at most one mail each, within the daily cap."""
+
+import time
+from datetime import timedelta
 
 import pytest
 
-from forms import service
-from forms.models import Form
+from forms import jobs, service
+from forms.models import Confirmation, Form
+from gateway import contacts
+from gateway.contacts import Provenance
+from gateway.db import utcnow
 from gateway.errors import ValidationFailed
+from gateway.models import Consent, Contact
 
 
 def _details(exc) -> dict:
@@ -65,3 +73,99 @@ def test_choose_language_prefers_choice_then_browser_then_first(tenant):
     assert service.choose_language(form, "FR", "en") == "fr"
     assert service.choose_language(form, "de", "de-CH, en;q=0.5, fr;q=0.8") == "fr"
     assert service.choose_language(form, None, "de") == "nl"
+
+
+# ---- submissions and their mails -------------------------------------------------------------
+
+def _item(form, email: str, language: str = "en") -> dict:
+    """A queued submission as ``service.submission_item`` makes it."""
+    return {"form_id": form.id, "account_id": form.account_id, "language": language,
+            "contact": {"email": email, "language": language, "source": form.source},
+            "ip": "192.0.2.1", "user_agent": "test", "at": time.time()}
+
+
+@pytest.mark.parametrize(("options", "subject"), [
+    ({}, "Please confirm your subscription"),
+    ({"double_opt_in": False, "welcome": True}, "Welcome!"),
+])
+def test_a_rerun_after_a_crash_before_the_mail_sends_it_once(tenant, run_jobs, mailbox,
+                                                             monkeypatch, options, subject):
+    form = service.create_form(tenant.id, {"name": "N", "source": "Website", **options})
+    item = _item(form, "crash@example.com")
+
+    def worker_dies(*args, **kwargs):
+        raise RuntimeError("worker died")
+    with monkeypatch.context() as patch:
+        patch.setattr(service, "render_mail", worker_dies)
+        with pytest.raises(RuntimeError):
+            jobs.process_submission("sub_crash", item)
+    assert Contact.select().count() == 1  # written; the mail step left nothing behind
+    assert Confirmation.select().count() == 0
+    assert jobs.process_submission("sub_crash", item) == "created"
+    assert jobs.process_submission("sub_crash", item) == "created"
+    run_jobs()
+    assert [m["Subject"] for m in mailbox.to("crash@example.com")] == [subject]
+    assert Confirmation.select().count() == (1 if form.double_opt_in else 0)
+    assert Consent.select().count() == 1
+
+
+def test_confirmation_mails_are_capped_per_address_and_day(tenant, run_jobs, mailbox):
+    form = service.create_form(tenant.id, {"name": "N", "source": "Website"})
+    outcomes = [jobs.process_submission(f"sub_{n}", _item(form, "cap@example.com"))
+                for n in range(service.MAX_CONFIRMATION_MAILS + 1)]
+    assert outcomes == ["created"] + ["unchanged"] * service.MAX_CONFIRMATION_MAILS
+    contact = Contact.get(Contact.email == "cap@example.com")
+    # The connectors' path counts the same mails.
+    assert service.send_confirmation(form.id, contact.id) is None
+    run_jobs()
+    assert len(mailbox.to("cap@example.com")) == service.MAX_CONFIRMATION_MAILS
+    day_ago = utcnow() - service.CONFIRMATION_WINDOW - timedelta(minutes=1)
+    Confirmation.update(created_at=day_ago).execute()
+    assert jobs.process_submission("sub_next_day", _item(form, "cap@example.com")) == "unchanged"
+    run_jobs()
+    assert len(mailbox.to("cap@example.com")) == service.MAX_CONFIRMATION_MAILS + 1
+
+
+def test_without_double_opt_in_known_contacts_keep_their_values(tenant, run_jobs, mailbox):
+    form = service.create_form(tenant.id, {"name": "N", "source": "Website",
+                                           "double_opt_in": False, "welcome": True})
+    ids = {}
+    for email, status in (("waiting@example.com", "unconfirmed"),
+                          ("member@example.com", "confirmed"),
+                          ("black@example.com", "confirmed")):
+        ids[email] = contacts.create(tenant.id, {
+            "email": email, "language": "nl", "source": "Fair", "status": status},
+            Provenance(channel="api")).id
+    contacts.blacklist(tenant.id, ids["black@example.com"], Provenance(channel="api"))
+    outcomes = [jobs.process_submission(f"sub_{n}", _item(form, email))
+                for n, email in enumerate(ids)]
+    assert outcomes == ["confirmed", "unchanged", "blacklisted"]
+    run_jobs()
+    assert [m["Subject"] for m in mailbox.to("waiting@example.com")] == ["Welcome!"]
+    assert mailbox.to("member@example.com") == mailbox.to("black@example.com") == []
+    stored = {c.email: (c.status, c.language, c.source) for c in Contact.select()}
+    assert stored == {"waiting@example.com": ("confirmed", "nl", "Fair"),
+                      "member@example.com": ("confirmed", "nl", "Fair"),
+                      "black@example.com": ("blacklisted", "nl", "Fair")}
+
+
+def test_no_confirmation_mail_to_another_accounts_contact(tenant, other_tenant, run_jobs,
+                                                          mailbox):
+    form = service.create_form(tenant.id, {"name": "N", "source": "Website"})
+    theirs = contacts.create(other_tenant.id, {
+        "email": "theirs@example.com", "language": "en", "source": "Website",
+        "status": "unconfirmed"}, Provenance(channel="api"))
+    assert service.send_confirmation(form.id, theirs.id) is None
+    run_jobs()
+    assert mailbox.to("theirs@example.com") == []
+
+
+def test_a_job_sees_a_form_changed_by_another_process(tenant):
+    form = service.create_form(tenant.id, {"name": "Before", "source": "Website"})
+    assert service.public_form_by_id(form.id).name == "Before"
+    # Another process's change: this process's cache is not cleared.
+    Form.update(name="After", updated_at=utcnow()).where(Form.id == form.id).execute()
+    assert service.public_form_by_id(form.id).name == "After"
+    Form.delete_by_id(form.id)
+    assert service.public_form_by_id(form.id) is None
+    assert jobs.process_submission("sub_gone", _item(form, "gone@example.com")) == "form_gone"

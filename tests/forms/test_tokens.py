@@ -57,3 +57,7 @@ def test_fill_seconds_measures_from_the_signed_render_time():
         tokens.fill_seconds(SECRET, stamp, 8, now=T0 + 5)  # rendered for another form
     with pytest.raises(tokens.InvalidToken):
         tokens.fill_seconds(SECRET, stamp, 7, now=T0 + tokens.RENDER_MAX_AGE + 1)
+    for other in (tokens.confirm_token(SECRET, 7, 7, now=T0), stamp.replace("7.", "8.", 1),
+                  tokens.render_token("another-secret-entirely", 7, now=T0)):
+        with pytest.raises(tokens.InvalidToken):  # another purpose, tampered, forged
+            tokens.fill_seconds(SECRET, other, 7, now=T0 + 5)

@@ -50,13 +50,14 @@ def free_port():
 
 
 @pytest.fixture
-def embedded_server(tmp_path):
+def embedded_server(tmp_path, request):
     """`inlet serve` on embedded defaults: nothing but a data dir (SQLite, no Redis)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INLET_")}
     env["INLET_DATA_DIR"] = str(tmp_path / "var")
     port = free_port()
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen([*INLET, "serve", "--port", str(port)], env=env,
+    options = getattr(request, "param", [])
+    proc = subprocess.Popen([*INLET, "serve", "--port", str(port), *options], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
@@ -69,6 +70,16 @@ def embedded_server(tmp_path):
     proc.terminate()
     proc.wait(timeout=10)
     log.close()
+
+
+@pytest.mark.parametrize("embedded_server", [[], ["--no-access-log"]], indirect=True,
+                         ids=["access-log", "no-access-log"])
+def test_serve_logs_each_request_unless_told_not_to(embedded_server, tmp_path, request):
+    base, _ = embedded_server
+    assert httpx.get(base + "/healthz?probe=1").status_code == 200
+    time.sleep(0.2)  # the log line is written after the answer
+    logged = '"GET /healthz?probe=1 HTTP/1.1" 200' in (tmp_path / "serve.log").read_text()
+    assert logged == ("no-access-log" not in request.node.callspec.id)
 
 
 def test_newcomer_quick_start_on_embedded_defaults(embedded_server):

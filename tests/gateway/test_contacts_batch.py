@@ -1,6 +1,7 @@
 """``upsert_many`` (the import's batched write) leaves the store ``upsert`` leaves."""
 
 from gateway.contacts import Provenance, stored_values, upsert, upsert_many
+from gateway.db import db
 from gateway.merge import CLEAR
 from gateway.models import Consent, Contact, ContactEvent
 from tests.conftest import make_tenant
@@ -88,3 +89,22 @@ def test_new_contacts_get_their_own_ids_after_the_newest_was_deleted(store):
     for clean, (contact_id, _) in zip(cleans, results, strict=True):
         assert Contact.get_by_id(contact_id).email == clean["email"]
         assert Consent.select().where(Consent.contact == contact_id).count() == 1
+
+
+def test_stored_json_with_spaces_around_it_is_read_and_merged(store):
+    tenant = make_tenant("Spacing")
+    p = Provenance("import", reference="import:3")
+    upsert(tenant.id, {"email": "ann@example.com", "language": "nl", "source": "Website"},
+           status="confirmed", provenance=Provenance("api"), field_types={})
+    # As another tool might have written it: JSON with whitespace around the object.
+    db.execute_sql(f"UPDATE contact SET custom_fields = {db.param}",
+                   [' {"note": "keep"}\n'])
+    same = upsert_many(tenant.id, [{"email": "ann@example.com",
+                                    "custom_fields": {"note": "keep"}}],
+                       status="confirmed", provenance=p, field_types={})
+    changed = upsert_many(tenant.id, [{"email": "ann@example.com",
+                                       "custom_fields": {"city": "Gent"}}],
+                          status="confirmed", provenance=p, field_types={})
+    assert [r.outcome for _, r in same + changed] == ["unchanged", "updated"]
+    assert Contact.get(Contact.email == "ann@example.com").custom_fields == {
+        "note": "keep", "city": "Gent"}

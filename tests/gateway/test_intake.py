@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from gateway import intake
-from gateway.errors import ServiceUnavailable
+from gateway.errors import RateLimited, ServiceUnavailable
+from gateway.ratelimit import Limit
 from tests.conftest import run_async
 
 HANDLED: list[tuple[str, dict]] = []
@@ -69,6 +70,27 @@ def test_a_repeated_key_returns_the_first_id_and_stores_nothing(settings, store,
     assert [item for _, item in HANDLED] == [{"n": 1}, {"n": 3}]
 
 
+def test_an_item_over_its_limits_is_refused_and_not_stored(settings, store, run_jobs):
+    async def go():
+        try:
+            # one batch: three callers of one address share a limit of 2, others pass
+            return await asyncio.gather(*(
+                intake.submit(settings, "test", record, {"n": n},
+                              limits=[Limit(f"t:{'same' if n < 3 else n}", 2, 60)])
+                for n in range(6)), return_exceptions=True)
+        finally:
+            await intake.aclose()
+    answers = run_async(go())
+    assert [type(a).__name__ for a in answers] == ["Accepted"] * 2 + ["RateLimited"] + [
+        "Accepted"] * 3
+    assert answers[2].status == 429 and 1 <= int(answers[2].headers["Retry-After"]) <= 60
+    with pytest.raises(RateLimited):  # still over the limit later, alone in its round trip
+        submit(settings, {"n": 9}, limits=[Limit("t:same", 2, 60), Limit("t:free", 9, 60)])
+    assert intake.pending("test") == 5
+    run_jobs()
+    assert sorted(item["n"] for _, item in HANDLED) == [0, 1, 3, 4, 5]
+
+
 def test_503_when_redis_is_unreachable(env, store):
     from gateway.settings import Settings
     down = Settings.from_env(env | {"INLET_REDIS_URL": "redis://127.0.0.1:1/0"})
@@ -128,7 +150,10 @@ def test_embedded_defaults_store_items_as_jobs(env, tmp_path):
     try:
         first = submit(settings, {"n": 1}, dedupe_key="k")
         again = submit(settings, {"n": 2}, dedupe_key="k")
-        plain = submit(settings, {"n": 3})
+        once = [Limit(f"t:{tmp_path.name}", 1, 60)]  # the memory limiter outlives a test
+        plain = submit(settings, {"n": 3}, limits=once)
+        with pytest.raises(RateLimited):  # limits count in this process's memory
+            submit(settings, {"n": 4}, limits=once)
         assert (again.id, again.duplicate) == (first.id, True)
         assert HANDLED == []
         assert queue.run_pending() == 2

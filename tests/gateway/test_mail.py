@@ -74,6 +74,19 @@ def _smtp_down(settings):
                                                "smtp_url": "smtp://127.0.0.1:1"})
 
 
+def test_a_mail_queued_without_scheduling_waits_for_the_callers_schedule(mailbox, store,
+                                                                         run_jobs):
+    from gateway.mail import schedule_delivery
+    with db.atomic():  # the caller's transaction: it schedules after the commit
+        mail = queue_mail("held@example.com", "Held", "Text", schedule=False)
+        assert store.rq.count == 0
+    schedule_delivery()
+    assert store.rq.count == 1
+    run_jobs()
+    assert len(mailbox.to("held@example.com")) == 1
+    assert OutgoingMail.get_by_id(mail.id).status == "sent"
+
+
 def test_a_backlog_goes_out_from_one_job_in_batches(mailbox, store, run_jobs):
     mails = [queue_mail(f"u{i}@example.com", f"Hi {i}", "Text") for i in range(120)]
     assert store.rq.count == 1  # one drain scheduled for 120 mails, not a job per mail

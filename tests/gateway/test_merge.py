@@ -81,3 +81,22 @@ def test_rule6_confirmed_never_goes_back_to_unconfirmed():
 def test_an_inbound_unsubscribe_may_blacklist():
     result = merge(STORED, {"email": STORED["email"]}, TYPES, "blacklisted")
     assert result.values["status"] == "blacklisted"
+
+
+def test_values_other_than_plain_text_still_follow_rules_1_and_2():
+    result = merge(STORED, {"email": STORED["email"], "first_name": "A", "name": " - ",
+                            "language": "  ", "source": "Fair "}, TYPES)
+    assert result.outcome == "updated"
+    assert result.values["first_name"] == "A"  # one character is a value, not a marker
+    assert result.values["name"] is None  # a marker with spaces around still clears
+    assert result.values["language"] == "nl"  # blank never overwrites
+    assert result.values["source"] == "Fair "
+
+
+def test_the_same_values_again_change_nothing_and_share_no_list_with_the_stored():
+    same = {name: value for name, value in STORED.items() if name != "status"}
+    result = merge(STORED, dict(same, interests=None), TYPES, "confirmed")
+    assert result.outcome == "unchanged"
+    assert result.values == STORED
+    result.values["interests"].append("Music")  # a caller changing the result...
+    assert STORED["interests"] == ["Sports"]  # ...leaves the stored contact as it was

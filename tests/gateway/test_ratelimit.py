@@ -1,5 +1,6 @@
 """Sliding-window rate limits on real Redis and in memory, on a frozen clock."""
 
+import asyncio
 
 import pytest
 
@@ -60,3 +61,21 @@ def test_check_raises_429_with_retry_after(limiter):
         return info.value
     exc = _run(run())
     assert exc.status == 429 and exc.headers["Retry-After"] == "60"
+
+
+def test_concurrent_hits_share_a_round_trip_yet_count_apart(redis_server):
+    """Callers batched into one script call each get their own keys' counts."""
+    limiter = RedisLimiter(REDIS_URL)
+
+    async def run():
+        try:
+            await limiter.hit([Limit("t:warm", 9, 60)], T0)
+            redis_server.script_flush()  # Redis lost its scripts: the batch loads and redoes
+            return await asyncio.gather(*[
+                limiter.hit([Limit(f"t:c{i % 3}", 2, 60), Limit("t:all", 100, 60)], T0)
+                for i in range(9)])
+        finally:
+            await limiter.aclose()
+    # three callers per address; the third of each is over its limit of 2
+    assert _run(run()) == [0] * 6 + [60] * 3
+    assert int(redis_server.get(next(redis_server.scan_iter("inlet:rl:t:all:*")))) == 9
