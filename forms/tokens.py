@@ -56,7 +56,7 @@ def serializer(secret: str, purpose: str, now: float | None = None) -> URLSafeTi
 
 @functools.lru_cache(maxsize=64)
 def _live_serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
-    # Built once: every form submission verifies a render stamp, and building one costs
+    # Built once per secret and purpose (confirm and unsubscribe links): building one costs
     # more than the check itself. It keeps no state between calls.
     return URLSafeTimedSerializer(secret, salt=SALTS[purpose], signer=_signer_at(None))
 
