@@ -25,7 +25,7 @@ from forms.models import Confirmation, Form
 from forms.texts import MAIL_KINDS, TEXT_KEYS, texts_for
 from gateway import runtime
 from gateway.contacts import Provenance, upsert
-from gateway.db import db, utcnow
+from gateway.db import db, is_postgres, utcnow
 from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.mail import queue_mail, schedule_delivery
 from gateway.merge import is_clear
@@ -647,6 +647,8 @@ _MARK_MAIL_SENT = "UPDATE submission SET mail_sent = {p} WHERE id = {p}"
 _CONFIRMATIONS_SINCE = ("SELECT COUNT(*) FROM confirmation WHERE contact_id = {p} "
                         "AND created_at >= {p}")
 _LINK_MAIL = "UPDATE confirmation SET mail_id = {p} WHERE id = {p}"
+_LOCK_CONTACT_PG = "SELECT id FROM contact WHERE id = {p} FOR UPDATE"
+_LOCK_CONTACT_SQLITE = "UPDATE contact SET status = status WHERE id = {p}"
 
 
 def _run(template: str, *params):
@@ -685,6 +687,7 @@ def _queue_confirmation(form: PublicForm, contact: Contact, language: str | None
     transaction, and ``schedule_delivery()`` after it when this returns a confirmation."""
     if contact.account_id != form.account_id or contact.status != "unconfirmed":
         return None
+    _lock_contact(contact.id)  # two workers mailing one address must not both pass the cap
     since = utcnow() - CONFIRMATION_WINDOW
     if _run(_CONFIRMATIONS_SINCE, contact.id, since).fetchone()[0] >= MAX_CONFIRMATION_MAILS:
         return None
@@ -700,6 +703,12 @@ def _queue_confirmation(form: PublicForm, contact: Contact, language: str | None
     _run(_LINK_MAIL, row.id, confirmation.id)
     confirmation.mail = row.id
     return confirmation
+
+
+def _lock_contact(contact_id: int) -> None:
+    """Hold the contact until the transaction ends: a row lock on PostgreSQL, the write lock
+    on SQLite (a write first, so the count after it reads the latest commit)."""
+    _run(_LOCK_CONTACT_PG if is_postgres() else _LOCK_CONTACT_SQLITE, contact_id)
 
 
 def send_welcome(form_id: int, contact_id: int, *, language: str | None = None) -> bool:

@@ -46,7 +46,6 @@ persistence you configure (``appendonly yes`` in production), the same as any RQ
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -57,12 +56,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
-import redis.asyncio as aioredis
 from starlette.concurrency import run_in_threadpool
 
 from gateway import ratelimit, runtime
 from gateway.errors import RateLimited, ServiceUnavailable
 from gateway.queue import job_path, release, resolve, schedule_once
+from gateway.scripts import ScriptCaller
 from gateway.settings import Settings
 
 log = logging.getLogger("inlet.intake")
@@ -148,86 +147,37 @@ def keys(stream: str) -> dict[str, str]:
 
 # ---- accepting (async, in the web process) ------------------------------------------------
 
-class _Writer:
-    """One loop's Redis connection for submits: items arriving while a write is in flight
-    share the next round trip (one script call per stream), and each waits for its ack."""
-
-    def __init__(self, url: str):
-        self.client = aioredis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=2)
-        self.sha = hashlib.sha1(_SUBMIT.encode(), usedforsecurity=False).hexdigest()
-        self.pending: dict[str, list[tuple[list, asyncio.Future]]] = {}
-        self.flusher: asyncio.Task | None = None
-
-    async def submit(self, stream: str, args: list) -> tuple[str, object]:
-        """("stored", "1" if a drain must be scheduled else "0"), ("duplicate", first item
-        id) or ("limited", the counts of its limits); ``args``: the item's ARGV group."""
-        future = asyncio.get_running_loop().create_future()
-        self.pending.setdefault(stream, []).append((args, future))
-        if self.flusher is None or self.flusher.done():
-            self.flusher = asyncio.create_task(self._flush())
-        return await future
-
-    async def _write(self, batches: dict) -> list:
-        # EVALSHA straight away: redis-py's Script would add a SCRIPT EXISTS round trip
-        async with self.client.pipeline(transaction=False) as pipe:
-            for stream, items in batches.items():
-                k = keys(stream)
-                pipe.evalsha(self.sha, 2, k["queue"], k["scheduled"], DEDUPE_SECONDS,
-                             SCHEDULE_SECONDS, *[a for args, _ in items for a in args])
-            return await pipe.execute(raise_on_error=False)
-
-    async def _flush(self) -> None:
-        while self.pending:
-            batches, self.pending = self.pending, {}
-            try:
-                results = await self._write(batches)
-                if any(isinstance(r, redis.exceptions.NoScriptError) for r in results):
-                    # Redis restarted or flushed its scripts: nothing ran, load and redo
-                    await self.client.script_load(_SUBMIT)
-                    results = await self._write(batches)
-            except Exception as exc:  # the connection failed: every waiter gets a 503
-                results = [exc] * len(batches)
-            for items, result in zip(batches.values(), results, strict=True):
-                _answer(items, result)
+_caller: dict[str, ScriptCaller] = {}
 
 
-def _answer(items: list, result) -> None:
-    """Hand each waiter its outcome; the first stored item learns whether to schedule."""
-    schedule = None if isinstance(result, Exception) else result[-1].decode()
-    replies = [None] * len(items) if schedule is None else result  # + the schedule flag
-    for (_, future), reply in zip(items, replies, strict=False):
-        if future.done():
-            continue  # the request was cancelled (client went away)
-        if schedule is None:
-            future.set_exception(result)
-        elif isinstance(reply, list):
-            future.set_result(("limited", reply))
-        elif reply:
-            future.set_result(("duplicate", reply.decode()))
-        else:
-            future.set_result(("stored", schedule))
-            schedule = "0"
-
-
-_writers: dict[int, tuple[asyncio.AbstractEventLoop, _Writer]] = {}
-
-
-def _writer(url: str) -> _Writer:
-    """This event loop's writer (asyncio connections belong to one loop)."""
-    loop = asyncio.get_running_loop()
-    entry = _writers.get(id(loop))
-    if entry is None or entry[0] is not loop:
-        entry = _writers[id(loop)] = (loop, _Writer(url))
-    return entry[1]
+def _submitter(url: str) -> ScriptCaller:
+    """The submit script's caller for ``url`` (concurrent submits share round trips)."""
+    caller = _caller.get(url)
+    if caller is None:
+        caller = _caller[url] = ScriptCaller(url, _SUBMIT)
+    return caller
 
 
 async def aclose() -> None:
     """Close the Redis connections of the running loop."""
-    entry = _writers.pop(id(asyncio.get_running_loop()), None)
-    if entry:
-        if entry[1].flusher:
-            await asyncio.gather(entry[1].flusher, return_exceptions=True)
-        await entry[1].client.aclose()
+    for caller in list(_caller.values()):
+        await caller.aclose()
+
+
+async def _store(url: str, stream: str, args: list) -> tuple[str, object]:
+    """("stored", "1" if this item must schedule the drain else "0"), ("duplicate", the
+    first item's id) or ("limited", its limits' counts); ``args``: the item's ARGV group."""
+    k = keys(stream)
+    replies, index = await _submitter(url).call(
+        (2, k["queue"], k["scheduled"], DEDUPE_SECONDS, SCHEDULE_SECONDS), args)
+    reply = replies[index]
+    if isinstance(reply, list):
+        return "limited", reply
+    if reply:
+        return "duplicate", reply.decode()
+    # The script set the drain's mark for the group: the group's first stored item schedules.
+    first = all(r != b"" for r in replies[:index])
+    return "stored", replies[-1].decode() if first else "0"
 
 
 async def submit(settings: Settings, stream: str, handler: Callable, item: dict, *,
@@ -245,8 +195,8 @@ async def submit(settings: Settings, stream: str, handler: Callable, item: dict,
     entry = json.dumps({"id": item_id, "item": item}, separators=(",", ":"))
     dedupe = keys(stream)["dedupe"] + _digest(dedupe_key) if dedupe_key else ""
     try:
-        outcome, value = await _writer(settings.redis_url).submit(
-            stream, [entry, item_id, dedupe, *ratelimit.script_args(limits, now)])
+        outcome, value = await _store(settings.redis_url, stream,
+                                      [entry, item_id, dedupe, *ratelimit.script_args(limits, now)])
     except (redis.exceptions.RedisError, OSError):
         log.warning("Redis unreachable: refusing an item for %s", stream)
         raise ServiceUnavailable("The queue is unavailable; nothing was accepted.") from None

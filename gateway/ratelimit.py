@@ -7,17 +7,15 @@ still overlaps): one Redis round trip for any number of limits, no per-hit sets 
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import math
 import threading
 import time
 from dataclasses import dataclass
 
 import redis
-import redis.asyncio as aioredis
 
 from gateway.errors import RateLimited, ServiceUnavailable
+from gateway.scripts import ScriptCaller
 
 PREFIX = "inlet:rl:"
 # Counting in Redis, shared by every script that counts hits (here, and gateway.intake, which
@@ -96,79 +94,26 @@ def retry_after(limits: list[Limit], counts: list, now: float) -> int:
                            for i in range(len(limits))], now)
 
 
-class _Batch:
-    """One loop's connection: hits arriving while a round trip is in flight share the next
-    one (a single EVALSHA over all their keys); each caller still waits for its own counts."""
-
-    def __init__(self, url: str, sha: str):
-        self.client = aioredis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=2)
-        self.sha = sha
-        self.pending: list[tuple[list, asyncio.Future]] = []
-        self.flusher: asyncio.Task | None = None
-
-    async def run(self, args: list):
-        future = asyncio.get_running_loop().create_future()
-        self.pending.append((args, future))
-        if self.flusher is None or self.flusher.done():
-            self.flusher = asyncio.create_task(self._flush())
-        return await future
-
-    async def _write(self, batch: list) -> list:
-        # One script call for the whole batch: packing and parsing a command per caller
-        # cost more CPU than the counting itself.
-        return await self.client.evalsha(self.sha, 0, *[a for args, _ in batch for a in args])
-
-    async def _flush(self) -> None:
-        while self.pending:
-            batch, self.pending = self.pending, []
-            try:
-                try:
-                    replies = await self._write(batch)
-                except redis.exceptions.NoScriptError:
-                    await self.client.script_load(_HIT)  # Redis lost its scripts: redo
-                    replies = await self._write(batch)
-            except Exception as exc:  # the connection failed: every waiter gets a 503
-                replies = [exc] * len(batch)
-            for (_, future), reply in zip(batch, replies, strict=True):
-                if not future.done():
-                    if isinstance(reply, Exception):
-                        future.set_exception(reply)
-                    else:
-                        future.set_result(reply)
-
-
 class RedisLimiter:
-    """Counters shared by every web process through Redis (asyncio, batched round trips)."""
+    """Counters shared by every web process through Redis (asyncio; concurrent hits share a
+    round trip: one script call over all their keys, each caller waiting for its counts)."""
 
     def __init__(self, url: str):
         self.url = url
-        self._sha = hashlib.sha1(_HIT.encode(), usedforsecurity=False).hexdigest()
-        self._batches: dict[int, tuple[asyncio.AbstractEventLoop, _Batch]] = {}
-
-    def _batch(self) -> _Batch:
-        """This event loop's batch (asyncio connections belong to one loop)."""
-        loop = asyncio.get_running_loop()
-        entry = self._batches.get(id(loop))
-        if entry is None or entry[0] is not loop:
-            entry = self._batches[id(loop)] = (loop, _Batch(self.url, self._sha))
-        return entry[1]
+        self._script = ScriptCaller(url, _HIT)
 
     async def aclose(self) -> None:
         """Close the running loop's connection."""
-        entry = self._batches.pop(id(asyncio.get_running_loop()), None)
-        if entry:
-            if entry[1].flusher:
-                await asyncio.gather(entry[1].flusher, return_exceptions=True)
-            await entry[1].client.aclose()
+        await self._script.aclose()
 
     async def hit(self, limits: list[Limit], now: float | None = None) -> int:
         """Count one hit against every limit; returns 0 or the Retry-After of the worst one."""
         now = time.time() if now is None else now
         try:
-            counts = await self._batch().run(script_args(limits, now))
+            replies, index = await self._script.call((0,), script_args(limits, now))
         except (redis.exceptions.RedisError, OSError):
             raise ServiceUnavailable("The rate limiter is unavailable; retry later.") from None
-        return retry_after(limits, counts, now)
+        return retry_after(limits, replies[index], now)
 
 
 class MemoryLimiter:

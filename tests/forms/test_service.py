@@ -1,6 +1,7 @@
 """Form definitions (defaults, clear errors, nothing stored on a refusal); submissions written
 once with at most one mail each, within the daily cap."""
 
+import threading
 import time
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from forms import jobs, service
 from forms.models import Confirmation, Form
 from gateway import contacts
 from gateway.contacts import Provenance
-from gateway.db import utcnow
+from gateway.db import db, utcnow
 from gateway.errors import ValidationFailed
 from gateway.models import Consent, Contact
 
@@ -124,6 +125,36 @@ def test_confirmation_mails_are_capped_per_address_and_day(tenant, run_jobs, mai
     assert jobs.process_submission("sub_next_day", _item(form, "cap@example.com")) == "unchanged"
     run_jobs()
     assert len(mailbox.to("cap@example.com")) == service.MAX_CONFIRMATION_MAILS + 1
+
+
+def test_two_workers_mailing_one_address_at_once_stay_within_the_cap(tenant, run_jobs,
+                                                                     mailbox):
+    form = service.create_form(tenant.id, {"name": "N", "source": "Website"})
+    contact = contacts.create(tenant.id, {"email": "race@example.com", "language": "en",
+                                          "source": "Website", "status": "unconfirmed"},
+                              Provenance(channel="api"))
+    for _ in range(service.MAX_CONFIRMATION_MAILS - 1):
+        assert service.send_confirmation(form.id, contact.id) is not None
+    holding, results = threading.Event(), {}
+
+    def first_worker():  # takes the last mail of the day and is slow to commit
+        with db.connection_context(), db.atomic():
+            results["first"] = service.send_confirmation(form.id, contact.id)
+            holding.set()
+            time.sleep(0.5)
+
+    def second_worker():  # arrives while the first still holds its transaction open
+        holding.wait(5)
+        with db.connection_context():
+            results["second"] = service.send_confirmation(form.id, contact.id)
+    workers = [threading.Thread(target=first_worker), threading.Thread(target=second_worker)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    assert results["first"] is not None and results["second"] is None
+    run_jobs()
+    assert len(mailbox.to("race@example.com")) == service.MAX_CONFIRMATION_MAILS
 
 
 def test_without_double_opt_in_known_contacts_keep_their_values(tenant, run_jobs, mailbox):

@@ -1,7 +1,12 @@
 """``upsert_many`` (the import's batched write) leaves the store ``upsert`` leaves."""
 
+import json
+
+import pytest
+
+from gateway import contacts
 from gateway.contacts import Provenance, stored_values, upsert, upsert_many
-from gateway.db import db
+from gateway.db import db, utcnow
 from gateway.merge import CLEAR
 from gateway.models import Consent, Contact, ContactEvent
 from tests.conftest import make_tenant
@@ -108,3 +113,51 @@ def test_stored_json_with_spaces_around_it_is_read_and_merged(store):
     assert [r.outcome for _, r in same + changed] == ["unchanged", "updated"]
     assert Contact.get(Contact.email == "ann@example.com").custom_fields == {
         "note": "keep", "city": "Gent"}
+
+
+def test_new_contacts_in_many_insert_pages_match_row_by_row(store, monkeypatch):
+    """Multi-row INSERT pages (a small page size here) leave what row-by-row upserts leave,
+    ids in input order; consent and history cover exactly the new contacts."""
+    monkeypatch.setattr(contacts, "_ROWS_PER_INSERT", 7)
+    one, many = make_tenant("OneByOne"), make_tenant("Paged")
+    p = Provenance("import", reference="import:4", actor="test")
+    cleans = [{"email": f"p{i}@example.com", "first_name": f"Pé{i}", "language": "nl",
+               "source": "Website", "interests": ["Music", "Sports"][: i % 3],
+               "custom_fields": {"topics": ["a"], "note": f"n{i}"} if i % 2 else {}}
+              for i in range(30)]
+    for clean in cleans:
+        upsert(one.id, dict(clean), status="confirmed", provenance=p, field_types=TYPES)
+    results = upsert_many(many.id, [dict(c) for c in cleans], status="confirmed",
+                          provenance=p, field_types=TYPES)
+    ids = [contact_id for contact_id, _ in results]
+    assert ids == sorted(ids) and len(set(ids)) == len(cleans)
+    for clean, contact_id in zip(cleans, ids, strict=True):
+        assert Contact.get_by_id(contact_id).email == clean["email"]
+    assert _store(one.id) == _store(many.id)
+    assert _history(one.id) == _history(many.id)
+    assert sorted(c.contact_id for c in Consent.select().where(Consent.account == many.id)) \
+        == ids
+
+
+def test_rows_from_contacts_cover_the_ids_given_and_no_gap_between(store):
+    """Consecutive ids take one range; with a gap or a repeat the ids are listed: a range
+    would take the contacts in between."""
+    tenant = make_tenant("Gaps")
+    p = Provenance("import", reference="import:5")
+    results = upsert_many(tenant.id, [{"email": f"g{i}@example.com", "language": "nl",
+                                       "source": "Website"} for i in range(6)],
+                          status="confirmed", provenance=p, field_types={})
+    ids = [contact_id for contact_id, _ in results]
+    for chosen in ([ids[0], ids[2], ids[5]], [ids[1], ids[1], ids[3]], ids[1:4]):
+        ContactEvent.delete().where(ContactEvent.kind == "probe").execute()
+        contacts._events([(contact_id, "probe") for contact_id in chosen], p,
+                         contacts._stamp(utcnow()))
+        assert sorted(e.contact_id for e in ContactEvent.select().where(
+            ContactEvent.kind == "probe")) == sorted(set(chosen))
+
+
+@pytest.mark.parametrize("value", [
+    {"b": "é", "a": [1, 2.5, None, True]}, {"z": {"y": [{}]}, "a": "x\n\"\\"}, [], {}, "tab\t",
+    3, 1e300, -0.0, {"note": "Met at the fair, table 4, xxx", "birthday": "1999-01-31"}])
+def test_encoded_json_is_what_the_json_field_stores(value):
+    assert contacts._encode(value) == json.dumps(value, ensure_ascii=False, sort_keys=True)
