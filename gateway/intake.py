@@ -147,20 +147,20 @@ def keys(stream: str) -> dict[str, str]:
 
 # ---- accepting (async, in the web process) ------------------------------------------------
 
-_caller: dict[str, ScriptCaller] = {}
+_callers: dict[str, ScriptCaller] = {}
 
 
 def _submitter(url: str) -> ScriptCaller:
     """The submit script's caller for ``url`` (concurrent submits share round trips)."""
-    caller = _caller.get(url)
+    caller = _callers.get(url)
     if caller is None:
-        caller = _caller[url] = ScriptCaller(url, _SUBMIT)
+        caller = _callers[url] = ScriptCaller(url, _SUBMIT)
     return caller
 
 
 async def aclose() -> None:
     """Close the Redis connections of the running loop."""
-    for caller in list(_caller.values()):
+    for caller in list(_callers.values()):
         await caller.aclose()
 
 
@@ -176,7 +176,7 @@ async def _store(url: str, stream: str, args: list) -> tuple[str, object]:
     if reply:
         return "duplicate", reply.decode()
     # The script set the drain's mark for the group: the group's first stored item schedules.
-    first = all(r != b"" for r in replies[:index])
+    first = b"" not in replies[:index]
     return "stored", replies[-1].decode() if first else "0"
 
 

@@ -99,7 +99,6 @@ class RedisLimiter:
     round trip: one script call over all their keys, each caller waiting for its counts)."""
 
     def __init__(self, url: str):
-        self.url = url
         self._script = ScriptCaller(url, _HIT)
 
     async def aclose(self) -> None:
