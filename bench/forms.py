@@ -243,7 +243,9 @@ def main() -> None:
         env = {**os.environ, "INLET_ENV": "production", "INLET_DATA_DIR": tmp,
                "INLET_DATABASE_URL": database_url(args.db, tmp), "INLET_REDIS_URL": REDIS,
                "INLET_SECRET_KEY": "bench-secret-key-0123456789",
-               "INLET_JOB_RETRY_INTERVALS": "1,5"}
+               "INLET_JOB_RETRY_INTERVALS": "1,5",
+               # the load generator names its visitors in X-Forwarded-For, as a proxy would
+               "INLET_TRUSTED_PROXIES": "127.0.0.1"}
         account_id, slug = setup(env)
         port = free_port()
         server = start_server(env, port)

@@ -125,7 +125,9 @@ def _env(tmp: Path) -> dict:
     url = f"{PG}?options=-csearch_path%3D{SCHEMA}"
     return {"INLET_ENV": "production", "INLET_DATA_DIR": str(tmp / "var"),
             "INLET_DATABASE_URL": url, "INLET_REDIS_URL": REDIS, "INLET_SECRET_KEY": SECRET,
-            "INLET_QUEUE": "inlet-bench-load", "INLET_JOB_RETRY_INTERVALS": "1,2,5"}
+            "INLET_QUEUE": "inlet-bench-load", "INLET_JOB_RETRY_INTERVALS": "1,2,5",
+            # the load generator names its visitors in X-Forwarded-For, as a proxy would
+            "INLET_TRUSTED_PROXIES": "127.0.0.1"}
 
 
 def _prepare_services(env: dict) -> None:

@@ -16,11 +16,14 @@ import json
 import logging
 from datetime import datetime, timedelta
 
+import peewee
+
 from connectors import records
 from connectors.models import Delivery, Hook
 from gateway import runtime
 from gateway.contacts import Provenance
 from gateway.db import db, is_postgres, utcnow
+from gateway.errors import InletError
 from gateway.models import EmbeddedJob
 from gateway.queue import RedisQueue, job_path
 
@@ -72,7 +75,7 @@ def _attempt(hook: Hook, delivery: Delivery, after: list) -> str:
             result, confirm = _process(hook, delivery)
     except Exception as exc:
         log.exception("delivery %s failed (attempt %d)", delivery.id, attempt)
-        return _failed(delivery.id, attempt, f"{exc.__class__.__name__}: {exc}", after)
+        return _failed(delivery.id, attempt, failure_reason(exc, delivery.id), after)
     failed = result["counts"]["failed"]
     status = "dead" if failed else "done"
     error = (f"{failed} of {sum(result['counts'].values())} records were not valid; fix the "
@@ -107,6 +110,20 @@ def _process(hook: Hook, delivery: Delivery) -> tuple[dict, list[int]]:
     # the log keeps the first 100 records' details; the counts cover them all
     return {"counts": counts, "records": views[:100],
             "confirmation_mails": len(confirm)}, confirm
+
+
+def failure_reason(exc: Exception, delivery_id: str) -> str:
+    """What the delivery log shows for a failed attempt: never an exception's own text.
+
+    An ``InletError``'s message is written for clients; anything else may quote stored
+    values or the database's internals, so the log gets the traceback and the API a pointer.
+    """
+    if isinstance(exc, InletError):
+        return exc.message
+    if isinstance(exc, peewee.OperationalError | peewee.InterfaceError):
+        return "The database was unavailable during this attempt."
+    return (f"An internal error stopped this attempt; the server log has the details "
+            f"(delivery {delivery_id}).")
 
 
 def send_confirmation(form_id: int, contact_id: int) -> int:
@@ -148,3 +165,31 @@ def schedule(func, *args, delay: int, job_id: str) -> None:
     else:  # the embedded queue has no delay parameter: write the due time ourselves
         EmbeddedJob.create(func=job_path(func), args=list(args), job_key=job_id,
                            run_at=utcnow() + timedelta(seconds=delay))
+
+
+STUCK_AFTER = timedelta(minutes=10)
+MAX_REQUEUED = 500  # per sweep: a huge backlog drains over several sweeps
+
+
+def requeue_stuck(older_than: timedelta = STUCK_AFTER) -> int:
+    """Sweep: queue again deliveries left ``queued`` or ``retrying`` with no job behind them.
+
+    A replay whose job was lost with Redis, or a retry whose scheduling failed, would
+    otherwise wait forever (a replay answers 409 for anything not dead). Processing is
+    idempotent, so a spare job for a delivery that was only slow costs a skipped check.
+    """
+    now = utcnow()
+    # A retry is due after its interval: count the longest one before calling it lost.
+    longest = timedelta(seconds=max(runtime.settings().job_retry_intervals, default=0))
+    stuck_where = (((Delivery.status == "queued") & (Delivery.updated_at < now - older_than))
+                   | ((Delivery.status == "retrying")
+                      & (Delivery.updated_at < now - older_than - longest)))
+    with db.connection_context():
+        stuck = list(Delivery.select(Delivery.id, Delivery.status).where(stuck_where)
+                     .order_by(Delivery.updated_at).limit(MAX_REQUEUED))
+        for delivery in stuck:
+            # Touch it first, so the next sweep waits another interval for this job.
+            Delivery.update(updated_at=utcnow()).where(
+                (Delivery.id == delivery.id) & (Delivery.status == delivery.status)).execute()
+            runtime.queue().enqueue(process_delivery, delivery.id)
+    return len(stuck)

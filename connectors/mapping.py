@@ -16,6 +16,8 @@ confirmed comes from the hook. ``language`` values also go through the hook's la
 
 from __future__ import annotations
 
+import re
+
 from gateway.errors import ValidationFailed
 from gateway.merge import is_empty
 
@@ -23,6 +25,9 @@ SCALAR_TARGETS = ("email", "first_name", "name", "language", "source", "status")
 LIST_TARGETS = ("preferences", "interests")
 CUSTOM_PREFIX = "custom_fields."
 _MISSING = object()
+# A list index: ASCII digits only ("²".isdigit() is true, int("²") fails), and short enough
+# that int() is cheap and never over Python's digit limit.
+_INDEX = re.compile(r"-?[0-9]{1,18}")
 
 
 def resolve(record, path: str):
@@ -31,7 +36,7 @@ def resolve(record, path: str):
     for step in path.split("."):
         if isinstance(value, dict):
             value = value.get(step, _MISSING)
-        elif isinstance(value, list) and step.lstrip("-").isdigit():
+        elif isinstance(value, list) and _INDEX.fullmatch(step):
             index = int(step)
             value = value[index] if -len(value) <= index < len(value) else _MISSING
         else:

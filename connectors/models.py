@@ -14,6 +14,7 @@ DELETE_ACTIONS = ("ignore", "blacklist")
 # queued: accepted, not yet processed · done: every record written · retrying: failed,
 # a retry is scheduled · dead: failed for good (dead letters; replayable).
 DELIVERY_STATUSES = ("queued", "done", "retrying", "dead")
+MAX_EFFICY_KEY = 64  # characters of an Efficy record key (longer ones fail that record)
 
 
 class Hook(BaseModel):
@@ -66,6 +67,7 @@ class Delivery(BaseModel):
         indexes = (
             (("hook", "received_at"), False),
             (("hook", "status", "received_at"), False),
+            (("status", "updated_at"), False),  # the sweep for replays whose job was lost
         )
 
 
@@ -73,7 +75,7 @@ class EfficyKey(BaseModel):
     """Which contact an Efficy record key stands for, per hook (Updates may lack the e-mail)."""
 
     hook = pw.ForeignKeyField(Hook, on_delete="CASCADE", index=False)
-    efficy_key = pw.CharField(max_length=64)
+    efficy_key = pw.CharField(max_length=MAX_EFFICY_KEY)
     contact = pw.ForeignKeyField(Contact, on_delete="CASCADE")
     updated_at = pw.DateTimeField(default=utcnow)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from connectors import efficy, mapping
-from connectors.models import EfficyKey, Hook
+from connectors.models import MAX_EFFICY_KEY, EfficyKey, Hook
 from gateway import contacts
 from gateway.contacts import Provenance
 from gateway.db import utcnow
@@ -92,6 +92,10 @@ def _steps(ctx: Context, found: list) -> Iterator[Step]:
 
 def _plan_efficy(ctx: Context, index: int, rec: efficy.EfficyRecord) -> Step:
     hook = ctx.hook
+    if len(rec.key) > MAX_EFFICY_KEY:
+        return Step(index, "fail", efficy_key=rec.key, operation=rec.operation, errors=[
+            {"field": "key", "code": "too_long", "message": f"An Efficy key has at most "
+             f"{MAX_EFFICY_KEY} characters; this one has {len(rec.key)}."}])
     data = mapping.apply(efficy.mapping_for(hook.mapping), rec.record,
                          efficy.language_map_for(hook.language_map))
     linked = _linked_contact(hook, rec.key)

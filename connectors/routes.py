@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from connectors import jobs, mapping, records, service
 from connectors.signatures import verify, verify_bearer
-from gateway import intake
+from gateway import idempotency, intake
 from gateway.db import utcnow
-from gateway.errors import MalformedJSON, NotFound, ServiceUnavailable, UnsupportedMediaType
-from gateway.web import (
-    authorize,
-    has_unstorable_text,
-    in_db,
-    query_int,
-    read_body,
-    read_json,
-    shared,
-)
+from gateway.errors import NotFound, ServiceUnavailable, UnsupportedMediaType
+from gateway.web import authorize, in_db, parse_json, query_int, read_body, read_json, shared
 
 MAX_BODY_BYTES = 1024 * 1024
 SCOPE = "admin"  # hooks are account configuration: they write contacts unattended
@@ -60,13 +50,7 @@ async def _receive(request: Request, kind: str) -> JSONResponse:
     if not config.enabled:
         raise ServiceUnavailable("This hook is paused; deliveries are refused until it is "
                                  "enabled again.", retry_after=300)
-    try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MalformedJSON(f"The body is not valid JSON: {exc.__class__.__name__}.") from None
-    if b"\\u" in body and has_unstorable_text(payload):
-        # no store can keep NUL or a lone surrogate: refuse now, not in a worker later
-        raise MalformedJSON("The body holds a \\u0000 or an unpaired surrogate escape.")
+    payload = parse_json(body)  # refuses now what no store could keep, not in a worker later
     found, skipped = records.records_of(kind, payload)
     key = _dedupe_key(config, headers.get("webhook-id"), payload)
     item = {"hook": config.id, "webhook_id": key, "received_at": utcnow().isoformat(),
@@ -160,20 +144,27 @@ async def dead_letters(request: Request) -> JSONResponse:
     return JSONResponse({"items": [service.delivery_to_dict(d, payload=True) for d in found]})
 
 
-async def replay(request: Request) -> JSONResponse:
-    """POST /api/hooks/{hook_id}/dead-letters/{delivery_id}/replay"""
+async def replay(request: Request) -> Response:
+    """POST /api/hooks/{hook_id}/dead-letters/{delivery_id}/replay (Idempotency-Key aware)"""
     token = await authorize(request, SCOPE)
-    found = await in_db(service.replay, token.account_id, request.path_params["hook_id"],
-                        request.path_params["delivery_id"])
-    return JSONResponse(service.delivery_to_dict(found), status_code=202)
+
+    async def run() -> Response:
+        found = await in_db(service.replay, token.account_id, request.path_params["hook_id"],
+                            request.path_params["delivery_id"])
+        return JSONResponse(service.delivery_to_dict(found), status_code=202)
+    return await idempotency.respond(request, token.account_id, None, run)
 
 
-async def replay_all(request: Request) -> JSONResponse:
+async def replay_all(request: Request) -> Response:
     """POST /api/hooks/{hook_id}/dead-letters/replay — every dead letter of the hook."""
     token = await authorize(request, SCOPE)
-    found = await in_db(service.replay_all, token.account_id, request.path_params["hook_id"])
-    return JSONResponse({"items": [service.delivery_to_dict(d) for d in found]},
-                        status_code=202)
+
+    async def run() -> Response:
+        found = await in_db(service.replay_all, token.account_id,
+                            request.path_params["hook_id"])
+        return JSONResponse({"items": [service.delivery_to_dict(d) for d in found]},
+                            status_code=202)
+    return await idempotency.respond(request, token.account_id, None, run)
 
 
 # The receiving endpoints: matched first, they take the senders' traffic (see gateway.app).

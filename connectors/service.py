@@ -314,18 +314,35 @@ def replay(account_id: int, hook_id, delivery_id: str) -> Delivery:
 
 
 def replay_all(account_id: int, hook_id) -> list[Delivery]:
-    """Queue every dead delivery of the hook again."""
+    """Queue every dead delivery of the hook again.
+
+    Each one is queued or left dead on its own: when the queue fails half-way (503), the
+    ones before are queued and the rest stay dead, so a retry replays the rest.
+    """
     return [_requeue(d) for d in dead_letters(account_id, hook_id, limit=500)]
 
 
 def _requeue(delivery: Delivery) -> Delivery:
+    """Mark a dead delivery queued, then queue its job; undo the mark if the queue refuses.
+
+    The mark comes first and is committed (a job may start at once and must find it); a
+    refused enqueue puts the row back as it was, so the 503 means "nothing changed" and the
+    dead letter stays replayable. ``requeue_stuck`` recovers a mark whose undo was lost.
+    """
     from connectors import jobs
     replays = delivery.replays + 1
     changed = (Delivery.update(status="queued", attempts=0, replays=replays, updated_at=utcnow())
                .where((Delivery.id == delivery.id) & (Delivery.status == "dead")).execute())
     if changed:  # a concurrent replay of the same delivery queues it only once
-        runtime.queue().enqueue(jobs.process_delivery, delivery.id,
-                                job_id=f"delivery-{delivery.id}-replay-{replays}")
+        try:
+            runtime.queue().enqueue(jobs.process_delivery, delivery.id,
+                                    job_id=f"delivery-{delivery.id}-replay-{replays}")
+        except Exception:
+            (Delivery.update(status="dead", attempts=delivery.attempts,
+                             replays=delivery.replays, updated_at=delivery.updated_at)
+             .where((Delivery.id == delivery.id) & (Delivery.status == "queued")
+                    & (Delivery.replays == replays)).execute())
+            raise
     return Delivery.get_by_id(delivery.id)
 
 
@@ -351,13 +368,27 @@ class HookConfig:
         return bool(self.kind)
 
 
+# Bounded: probing random hook ids must not grow a process's memory. Unknown ids have their
+# own, smaller table so a probe can't push the real hooks out.
+MAX_CACHED_HOOKS = 4096
+MAX_CACHED_ABSENT = 1024
 _cache: dict[int, HookConfig] = {}
+_absent: dict[int, HookConfig] = {}
 _cache_lock = threading.Lock()
+
+
+def _remember(table: dict[int, HookConfig], limit: int, config: HookConfig) -> None:
+    """Keep ``config``, dropping the oldest entries beyond ``limit`` (insertion order)."""
+    with _cache_lock:
+        table.pop(config.id, None)
+        table[config.id] = config
+        while len(table) > limit:
+            del table[next(iter(table))]
 
 
 def cached_config(hook_id: int, now: float | None = None) -> HookConfig | None:
     """The cached config of a hook when still fresh (no database access)."""
-    config = _cache.get(hook_id)
+    config = _cache.get(hook_id) or _absent.get(hook_id)
     if (config and config.owner is runtime.settings()
             and config.expires > (time.monotonic() if now is None else now)):
         return config
@@ -371,8 +402,7 @@ def load_config(hook_id: int) -> HookConfig:
         # remembered too: probing unknown hook ids must not cost a query each
         config = HookConfig(hook_id, 0, "", "", False, (), None,
                             time.monotonic() + CONFIG_TTL, runtime.settings())
-        with _cache_lock:
-            _cache[hook_id] = config
+        _remember(_absent, MAX_CACHED_ABSENT, config)
         return config
     key = runtime.settings().secret_key
     valid = [derive_secret(key, hook.secret_salt)]
@@ -386,7 +416,8 @@ def load_config(hook_id: int) -> HookConfig:
                         tuple(valid), hook.id_path, time.monotonic() + ttl,
                         runtime.settings())
     with _cache_lock:
-        _cache[hook_id] = config
+        _absent.pop(hook_id, None)
+    _remember(_cache, MAX_CACHED_HOOKS, config)
     return config
 
 
@@ -394,3 +425,9 @@ def forget(hook_id: int) -> None:
     """Drop a hook from this process's cache (after a change)."""
     with _cache_lock:
         _cache.pop(hook_id, None)
+        _absent.pop(hook_id, None)
+
+
+def cached_count() -> tuple[int, int]:
+    """How many known and unknown hook ids this process holds (for tests and metrics)."""
+    return len(_cache), len(_absent)

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from gateway.api.spec import errors, json_body, ok, path_param, query_param, ref
+from gateway.api.spec import (
+    IDEMPOTENCY_KEY,
+    errors,
+    json_body,
+    ok,
+    path_param,
+    query_param,
+    ref,
+)
 
 HOOK_ID = path_param("hook_id", {"type": "integer"})
 DELIVERY_ID = path_param("delivery_id")
@@ -122,13 +130,15 @@ PATHS = {
                 "responses": {"200": ok("List", _list("Delivery")),
                               **errors(401, 403, 404)}}},
     "/api/hooks/{hook_id}/dead-letters/replay": {
-        "post": {"summary": "Replay every dead letter of the hook", "parameters": [HOOK_ID],
+        "post": {"summary": "Replay every dead letter of the hook",
+                 "parameters": [HOOK_ID, IDEMPOTENCY_KEY],
                  "responses": {"202": ok("Queued again", _list("Delivery")),
-                               **errors(401, 403, 404, 503)}}},
+                               **errors(401, 403, 404, 409, 422, 503)}}},
     "/api/hooks/{hook_id}/dead-letters/{delivery_id}/replay": {
-        "post": {"summary": "Replay one dead letter", "parameters": [HOOK_ID, DELIVERY_ID],
+        "post": {"summary": "Replay one dead letter",
+                 "parameters": [HOOK_ID, DELIVERY_ID, IDEMPOTENCY_KEY],
                  "responses": {"202": ok("Queued again", ref("Delivery")),
-                               **errors(401, 403, 404, 409, 503)}}},
+                               **errors(401, 403, 404, 409, 422, 503)}}},
 }
 
 OPENAPI = {

@@ -11,9 +11,10 @@ shows an embed must be listed with ``--origin``). A submission is queued; its jo
 contact unconfirmed and mails a confirmation link (``/confirm/<token>``, signed, single-use,
 ``INLET_CONFIRM_MAX_AGE`` seconds, default 7 days).
 
-Modules: ``models`` (Form, Submission, Confirmation), ``service`` (definitions, the public
-snapshot, submissions, mails, confirming — the functions the admin UI and other areas call),
-``embed`` (snippets, embed.js), ``tokens`` (one itsdangerous salt per purpose), ``mails``
-(sandboxed account-written templates), ``texts`` (nl/fr/en defaults), ``jobs``, ``routes``,
-``spec``, ``cli``.
+Modules: ``models`` (Form, Submission, Confirmation, UnsubscribeLink), ``service``
+(definitions, the public snapshot, submissions, mails, confirming — the functions the admin UI
+and other areas call), ``embed`` (snippets, embed.js), ``tokens`` (one itsdangerous salt per
+purpose; a link names its row and that row's random nonce), ``mails`` (sandboxed
+account-written templates), ``texts`` (nl/fr/en defaults), ``jobs``, ``routes``, ``spec``,
+``cli``.
 """

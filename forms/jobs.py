@@ -12,10 +12,10 @@ def process_submission(item_id: str, item: dict) -> str:
 
 
 def confirm_link(confirmation_id: int, ip: str | None = None,
-                 user_agent: str | None = None) -> str:
-    """Confirm the contact of a used confirmation link (once)."""
+                 user_agent: str | None = None, nonce: str | None = None) -> str:
+    """Confirm the contact of a used confirmation link (once); ``nonce``: the link's."""
     with db.connection_context():
-        return service.confirm(confirmation_id, ip, user_agent)
+        return service.confirm(confirmation_id, ip, user_agent, nonce)
 
 
 def resend_confirmation(confirmation_id: int) -> None:
@@ -30,7 +30,13 @@ def send_confirmation(form_id: int, contact_id: int, language: str | None = None
         return service.send_confirmation(form_id, contact_id, language=language) is not None
 
 
+def unsubscribe_link(token: str) -> None:
+    """Blacklist the contact of a welcome mail's unsubscribe link, if it is still valid."""
+    with db.connection_context():
+        service.unsubscribe_by_token(token)
+
+
 def unsubscribe_contact(contact_id: int, account_id: int) -> None:
-    """Blacklist a contact who unsubscribed through a welcome mail's link."""
+    """Blacklist a contact (only jobs queued before links carried nonces still name this)."""
     with db.connection_context():
         service.unsubscribe(contact_id, account_id)

@@ -1,9 +1,14 @@
-"""Form definitions, their submissions and the confirmation links sent for them."""
+"""Form definitions, their submissions and the links (confirm, unsubscribe) sent for them.
+
+Every link row carries a random ``nonce`` that its signed token repeats: a link acts on its
+own row only, and dies with it (a deleted contact's links die with the contact).
+"""
 
 from __future__ import annotations
 
 import peewee as pw
 
+from forms.tokens import new_nonce
 from gateway.db import BaseModel, JSONField, utcnow
 from gateway.models import Account, Contact, OutgoingMail
 
@@ -49,6 +54,7 @@ class Confirmation(BaseModel):
 
     form = pw.ForeignKeyField(Form, backref="confirmations", on_delete="CASCADE")
     contact = pw.ForeignKeyField(Contact, backref="confirmations", on_delete="CASCADE")
+    nonce = pw.CharField(max_length=32, default=new_nonce)
     language = pw.CharField(max_length=8)
     mail = pw.ForeignKeyField(OutgoingMail, null=True, on_delete="SET NULL")
     created_at = pw.DateTimeField(default=utcnow)
@@ -62,4 +68,14 @@ class Confirmation(BaseModel):
         indexes = ((("contact", "created_at"), False),)
 
 
-MODELS = [Form, Submission, Confirmation]
+class UnsubscribeLink(BaseModel):
+    """The unsubscribe link of one welcome mail: its token names this row and its nonce."""
+
+    contact = pw.ForeignKeyField(Contact, backref="unsubscribe_links", on_delete="CASCADE")
+    form = pw.ForeignKeyField(Form, null=True, on_delete="SET NULL")
+    nonce = pw.CharField(max_length=32, default=new_nonce)
+    created_at = pw.DateTimeField(default=utcnow)
+    used_at = pw.DateTimeField(null=True)
+
+
+MODELS = [Form, Submission, Confirmation, UnsubscribeLink]

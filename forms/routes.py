@@ -33,7 +33,7 @@ from gateway.errors import (
 )
 from gateway.ratelimit import Limit, check, limiter_for
 from gateway.templating import templates
-from gateway.web import authorize, in_db, read_body, read_json, shared
+from gateway.web import authorize, client_ip, in_db, read_body, read_json, shared
 
 MAX_FORM_BYTES = 32 * 1024
 IP_LIMIT = (30, 600)  # submissions per IP per 10 minutes
@@ -100,10 +100,6 @@ def _cors(form: PublicForm, request: Request) -> dict[str, str]:
 
 def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
-
-
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 async def _read_items(request: Request) -> list[tuple[str, str]]:
@@ -229,7 +225,7 @@ async def _submit(request: Request, form: PublicForm, cors: dict) -> Response:
                                        request.headers.get("accept-language"))
     request.state.form_language = language
     redirect = _allowed_redirect(form, _first(items, "_redirect")) or form.after_submit_url
-    ip = _client_ip(request)
+    ip = client_ip(request)
     limiter = limiter_for(runtime.settings().redis_url)
     if _first(items, HONEYPOT):
         # A bot: count it against its IP, then answer exactly like a success.
@@ -331,9 +327,9 @@ async def confirm_page(request: Request) -> Response:
         return _message(request, language, t["title"], t["confirmed"])
     if link.state == "valid":
         await run_in_threadpool(runtime.queue().enqueue, jobs.confirm_link,
-                                link.confirmation_id, _client_ip(request),
-                                (request.headers.get("user-agent") or "")[:500],
-                                job_id=f"forms-confirm-{link.confirmation_id}")
+                                link.confirmation_id, client_ip(request),
+                                (request.headers.get("user-agent") or "")[:500], link.nonce,
+                                job_id=f"forms-confirm-{link.nonce}")
         if form and form.after_confirm_url:
             return RedirectResponse(form.after_confirm_url, status_code=303)
         return _message(request, language, t["title"], t["confirmed"])
@@ -352,7 +348,7 @@ async def confirm_resend(request: Request) -> Response:
     """POST /confirm/{token}: a new confirmation mail for an expired link (same answer always)."""
     token = request.path_params["token"]
     limiter = limiter_for(runtime.settings().redis_url)
-    await check(limiter, [Limit(f"form-ip:{_client_ip(request)}", *IP_LIMIT)])
+    await check(limiter, [Limit(f"form-ip:{client_ip(request)}", *IP_LIMIT)])
     link = await in_db(service.inspect_link, token)
     if link.state in ("expired", "valid"):
         await run_in_threadpool(runtime.queue().enqueue, jobs.resend_confirmation,
@@ -365,20 +361,17 @@ async def confirm_resend(request: Request) -> Response:
 
 async def unsubscribe(request: Request) -> Response:
     """GET shows a button; POST (also RFC 8058 one-click) blacklists the contact."""
-    try:
-        contact_id, account_id = tokens.read_unsubscribe_token(_secret(),
-                                                               request.path_params["token"])
-    except tokens.InvalidToken:
-        language = _visitor_language(request, None, None)
-        t = service.texts_for({}, language)
-        return _message(request, language, t["unsubscribe"], t["link_invalid"], status=404)
+    token = request.path_params["token"]
+    target = await in_db(service.unsubscribe_target, token)
     language = _visitor_language(request, None, None)
     t = service.texts_for({}, language)
+    if target is None:  # forged, or its contact is gone: never acts on anyone else
+        return _message(request, language, t["unsubscribe"], t["link_invalid"], status=404)
     if request.method == "GET":
         return _message(request, language, t["unsubscribe"], t["unsubscribe_ask"],
                         resend_action=str(request.url), resend_label=t["unsubscribe"])
-    await run_in_threadpool(runtime.queue().enqueue, jobs.unsubscribe_contact, contact_id,
-                            account_id, job_id=f"forms-unsubscribe-{contact_id}")
+    await run_in_threadpool(runtime.queue().enqueue, jobs.unsubscribe_link, token,
+                            job_id=target.job_key)
     return _message(request, language, t["unsubscribe"], t["unsubscribed"])
 
 

@@ -14,14 +14,14 @@ import secrets
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import peewee
 
 from forms import tokens
 from forms.mails import MailTemplateError, check_template, render_mail
-from forms.models import Confirmation, Form
+from forms.models import Confirmation, Form, UnsubscribeLink
 from forms.texts import MAIL_KINDS, TEXT_KEYS, texts_for
 from gateway import runtime
 from gateway.contacts import Provenance, upsert
@@ -694,7 +694,7 @@ def _queue_confirmation(form: PublicForm, contact: Contact, language: str | None
     lang = _mail_language(form, contact, language)
     settings = runtime.settings()
     confirmation = Confirmation.create(form=form.id, contact=contact.id, language=lang)
-    token = tokens.confirm_token(settings.secret_key, confirmation.id, contact.id)
+    token = tokens.confirm_token(settings.secret_key, confirmation.id, confirmation.nonce)
     mail = render_mail(form.mails, "confirm", lang, {
         **_person(contact), "form_name": form.name,
         "confirm_url": f"{settings.base_url}/confirm/{token}"})
@@ -715,8 +715,11 @@ def send_welcome(form_id: int, contact_id: int, *, language: str | None = None) 
     """Queue the form's welcome mail (with List-Unsubscribe) to a confirmed contact."""
     form = public_form_by_id(form_id)
     contact = Contact.get_or_none(Contact.id == contact_id)
-    if form is None or contact is None or not _queue_welcome(form, contact, language):
+    if form is None or contact is None:
         return False
+    with db.atomic():  # the link row and its mail, or neither
+        if not _queue_welcome(form, contact, language):
+            return False
     schedule_delivery()
     return True
 
@@ -728,7 +731,8 @@ def _queue_welcome(form: PublicForm, contact: Contact, language: str | None) -> 
         return False
     settings = runtime.settings()
     lang = _mail_language(form, contact, language)
-    token = tokens.unsubscribe_token(settings.secret_key, contact.id, form.account_id)
+    link = UnsubscribeLink.create(contact=contact.id, form=form.id)
+    token = tokens.unsubscribe_token(settings.secret_key, link.id, link.nonce)
     unsubscribe = f"{settings.base_url}/unsubscribe/{token}"
     mail = render_mail(form.mails, "welcome", lang, {
         **_person(contact), "form_name": form.name, "unsubscribe_url": unsubscribe})
@@ -761,41 +765,51 @@ class LinkState:
     confirmation_id: int | None = None
     form_id: int | None = None
     language: str | None = None
+    nonce: str | None = None  # the link's own: keys its job, so no other link's is taken
 
 
 def inspect_link(token: str, now: float | None = None) -> LinkState:
     """Check a confirmation token and its stored state (reads only)."""
     settings = runtime.settings()
     try:
-        cid, contact_id = tokens.read_confirm_token(settings.secret_key, token,
-                                                    settings.token_max_age, now)
+        cid, nonce = tokens.read_confirm_token(settings.secret_key, token,
+                                               settings.token_max_age, now)
         expired = False
     except tokens.ExpiredToken as exc:
-        (cid, contact_id), expired = exc.payload, True
+        (cid, nonce), expired = exc.payload, True
     except tokens.InvalidToken:
         return LinkState("invalid")
-    row = Confirmation.get_or_none((Confirmation.id == cid)
-                                   & (Confirmation.contact == contact_id))
-    if row is None:
+    row = _confirmation(cid, nonce)
+    if row is None:  # deleted (with its contact, say): the link is dead for good
         return LinkState("invalid")
-    contact = Contact.get_by_id(contact_id)
+    contact = Contact.get_by_id(row.contact_id)
     if row.used_at is not None or contact.status == "confirmed":
         state = "used"
     elif expired:
         state = "expired"
     else:
         state = "valid"
-    return LinkState(state, row.id, row.form_id, row.language)
+    return LinkState(state, row.id, row.form_id, row.language, row.nonce)
 
 
-def confirm(confirmation_id: int, ip: str | None = None, user_agent: str | None = None) -> str:
+def _confirmation(confirmation_id: int, nonce: str | None) -> Confirmation | None:
+    """The confirmation row a link names; its nonce must match when one is given."""
+    query = Confirmation.id == confirmation_id
+    if nonce is not None:
+        query &= Confirmation.nonce == nonce
+    return Confirmation.get_or_none(query)
+
+
+def confirm(confirmation_id: int, ip: str | None = None, user_agent: str | None = None,
+            nonce: str | None = None) -> str:
     """Use a confirmation link once: confirm the contact, then the welcome mail if enabled.
 
     Returns confirmed | used | blacklisted | gone. Idempotent: a rerun changes nothing, but
-    still sends the welcome mail a crashed run confirmed without sending.
+    still sends the welcome mail a crashed run confirmed without sending. ``nonce``: the
+    link's (None only for jobs queued before links carried one).
     """
     with db.atomic():
-        row = Confirmation.get_or_none(Confirmation.id == confirmation_id)
+        row = _confirmation(confirmation_id, nonce)
         if row is None:
             return "gone"
         outcome = _use_link(row, ip, user_agent) if row.used_at is None else "used"
@@ -826,6 +840,63 @@ def resend(confirmation_id: int) -> None:
     row = Confirmation.get_or_none(Confirmation.id == confirmation_id)
     if row is not None:
         send_confirmation(row.form_id, row.contact_id, language=row.language)
+
+
+@dataclass(frozen=True)
+class UnsubscribeTarget:
+    """The contact an unsubscribe link stands for."""
+
+    contact_id: int
+    account_id: int
+    job_key: str  # unique per link: one link's click never swallows another's
+    link_id: int | None = None  # None: a link mailed before links carried nonces
+
+
+def unsubscribe_target(token: str) -> UnsubscribeTarget | None:
+    """Who an unsubscribe link stands for; None when forged or its row is gone (for good)."""
+    try:
+        claim = tokens.read_unsubscribe_token(runtime.settings().secret_key, token)
+    except tokens.InvalidToken:
+        return None
+    if isinstance(claim, tokens.LegacyUnsubscribe):
+        return _legacy_target(claim)
+    link_id, nonce = claim
+    row = (UnsubscribeLink.select(UnsubscribeLink.contact, Contact.account)
+           .join(Contact).where((UnsubscribeLink.id == link_id)
+                                & (UnsubscribeLink.nonce == nonce)).tuples().first())
+    if row is None:
+        return None
+    return UnsubscribeTarget(row[0], row[1], f"forms-unsubscribe-{nonce}", link_id)
+
+
+def _legacy_target(claim: tokens.LegacyUnsubscribe) -> UnsubscribeTarget | None:
+    """A link mailed before links carried nonces (schema 3) names a contact by id.
+
+    Unsubscribe links must work for as long as old mails are read (RFC 8058 one-click, the
+    right to object), so these stay valid, but only for a contact that already existed when
+    the link was signed: one that later got a deleted contact's id was created after it.
+    """
+    contact = Contact.get_or_none((Contact.id == claim.contact_id)
+                                  & (Contact.account == claim.account_id))
+    # The signature's clock has whole seconds: a contact made in the same second counts.
+    signed = datetime.fromtimestamp(claim.issued_at + 1, UTC).replace(tzinfo=None)
+    if contact is None or contact.created_at >= signed:
+        return None
+    return UnsubscribeTarget(contact.id, claim.account_id,
+                             f"forms-unsubscribe-{contact.id}-{claim.issued_at}")
+
+
+def unsubscribe_by_token(token: str) -> None:
+    """Blacklist the contact of a still valid unsubscribe link (checked again: it is a job)."""
+    target = unsubscribe_target(token)
+    if target is None:
+        return
+    with db.atomic():
+        if target.link_id is not None:
+            UnsubscribeLink.update(used_at=utcnow()).where(
+                (UnsubscribeLink.id == target.link_id) & UnsubscribeLink.used_at.is_null()
+            ).execute()
+        unsubscribe(target.contact_id, target.account_id)
 
 
 def unsubscribe(contact_id: int, account_id: int) -> None:

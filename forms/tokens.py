@@ -1,9 +1,13 @@
 """Signed tokens of the forms area: one itsdangerous salt per purpose, never interchangeable.
 
-* confirm: the double opt-in link, ``[confirmation id, contact id]``, expiring.
+* confirm: the double opt-in link, ``[confirmation id, nonce]``, expiring.
 * rendered: when a form was rendered, for the minimum fill time (a bare timestamp
   signature over the form id: it is checked on every submission).
-* unsubscribe: the List-Unsubscribe link of a welcome mail, ``[contact id, account id]``.
+* unsubscribe: the List-Unsubscribe link of a welcome mail, ``[unsubscribe link id, nonce]``.
+
+A link that acts on a row names it by ``[row id, nonce]``: the nonce is random, stored on the
+row and checked, so a link dies with its row even if its id ever recurred. Unsubscribe links
+mailed before nonces existed carried ``[contact id, account id]`` (``LegacyUnsubscribe``).
 
 Tests freeze the clock by passing ``now`` (seconds since the epoch) instead of sleeping.
 """
@@ -11,7 +15,9 @@ Tests freeze the clock by passing ``now`` (seconds since the epoch) instead of s
 from __future__ import annotations
 
 import functools
+import secrets
 import time
+from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from itsdangerous.timed import TimestampSigner
@@ -84,25 +90,31 @@ def verify(secret: str, purpose: str, token: str, max_age: int | None,
         raise InvalidToken("bad signature") from None
 
 
-def confirm_token(secret: str, confirmation_id: int, contact_id: int,
+def new_nonce() -> str:
+    """A random link nonce (128 bits): what binds a link to its row, never derived from ids."""
+    return secrets.token_hex(16)
+
+
+def confirm_token(secret: str, confirmation_id: int, nonce: str,
                   now: float | None = None) -> str:
     """The token of a confirmation link."""
-    return sign(secret, "confirm", [confirmation_id, contact_id], now)
+    return sign(secret, "confirm", [confirmation_id, nonce], now)
 
 
 def read_confirm_token(secret: str, token: str, max_age: int,
-                       now: float | None = None) -> tuple[int, int]:
-    """``(confirmation id, contact id)``; ``ExpiredToken`` (carrying them) or ``InvalidToken``."""
+                       now: float | None = None) -> tuple[int, str]:
+    """``(confirmation id, nonce)``; ``ExpiredToken`` (carrying them) or ``InvalidToken``."""
     try:
         payload, _ = verify(secret, "confirm", token, max_age, now)
     except ExpiredToken as exc:
-        raise ExpiredToken(_pair(exc.payload)) from None
-    return _pair(payload)
+        raise ExpiredToken(_row_link(exc.payload)) from None
+    return _row_link(payload)
 
 
-def _pair(payload) -> tuple[int, int]:
-    if (not isinstance(payload, list) or len(payload) != 2
-            or not all(isinstance(x, int) for x in payload)):
+def _row_link(payload) -> tuple[int, str]:
+    """``[row id, nonce]`` checked for shape (links signed before nonces are refused)."""
+    if (not isinstance(payload, list) or len(payload) != 2 or type(payload[0]) is not int
+            or not isinstance(payload[1], str) or not payload[1]):
         raise InvalidToken("bad payload")
     return payload[0], payload[1]
 
@@ -138,12 +150,24 @@ def _live_render_signer(secret: str) -> TimestampSigner:
     return TimestampSigner(secret, salt=SALTS["rendered"])
 
 
-def unsubscribe_token(secret: str, contact_id: int, account_id: int) -> str:
+def unsubscribe_token(secret: str, link_id: int, nonce: str) -> str:
     """The token of an unsubscribe link (does not expire: old mails must keep working)."""
-    return sign(secret, "unsubscribe", [contact_id, account_id])
+    return sign(secret, "unsubscribe", [link_id, nonce])
 
 
-def read_unsubscribe_token(secret: str, token: str) -> tuple[int, int]:
-    """``(contact id, account id)`` or ``InvalidToken``."""
-    payload, _ = verify(secret, "unsubscribe", token, None)
-    return _pair(payload)
+@dataclass(frozen=True)
+class LegacyUnsubscribe:
+    """An unsubscribe token signed before links carried nonces: ``[contact id, account id]``."""
+
+    contact_id: int
+    account_id: int
+    issued_at: int  # seconds since the epoch, whole (the signature's own timestamp)
+
+
+def read_unsubscribe_token(secret: str, token: str) -> tuple[int, str] | LegacyUnsubscribe:
+    """``(link id, nonce)``, a ``LegacyUnsubscribe``, or ``InvalidToken``."""
+    payload, issued = verify(secret, "unsubscribe", token, None)
+    if (isinstance(payload, list) and len(payload) == 2
+            and all(type(x) is int for x in payload)):
+        return LegacyUnsubscribe(payload[0], payload[1], int(issued.timestamp()))
+    return _row_link(payload)

@@ -9,7 +9,9 @@ import peewee
 from gateway.db import db
 from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.models import FIELD_TYPES, VOCABULARY_KINDS, Account, CustomField, Vocabulary
+from gateway.validation import single_line
 
+LABEL_MAX = Vocabulary.name.max_length  # sources, languages, preferences, interests, choices
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 RESERVED_FIELDS = frozenset({"email", "first_name", "name", "language", "source", "status",
@@ -43,10 +45,12 @@ def list_vocabulary(account_id: int, kind: str) -> list[Vocabulary]:
 def add_vocabulary(account_id: int, kind: str, name) -> Vocabulary:
     """Add a label; 422 on a bad name, 409 when it exists (case-sensitively)."""
     assert kind in VOCABULARY_KINDS
-    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
-        raise ValidationFailed("A name of 1 to 100 characters is required.",
-                               details=[{"field": "name", "code": "invalid", "value": name}])
-    name = name.strip()
+    if isinstance(name, str):
+        name = single_line(name)  # a label is one line, as every contact will carry it
+    if not isinstance(name, str) or not name or len(name) > LABEL_MAX:
+        raise ValidationFailed(f"A name of 1 to {LABEL_MAX} characters is required.",
+                               details=[{"field": "name", "code": "invalid",
+                                         "value": name if isinstance(name, str) else None}])
     if kind == "language":
         name = name.lower()
         if not _LANGUAGE.match(name):
@@ -87,17 +91,20 @@ def add_custom_field(account_id: int, data: dict) -> CustomField:
         details.append({"field": "type", "code": "invalid", "value": ftype,
                         "message": f"type must be one of {', '.join(FIELD_TYPES)}."})
     needs_choices = ftype in ("choice", "multiple_choice")
-    if needs_choices and (not isinstance(choices, list) or not choices
-                          or not all(isinstance(c, str) and c.strip() for c in choices)):
+    if needs_choices and isinstance(choices, list):
+        choices = [single_line(c) if isinstance(c, str) else c for c in choices]
+    if needs_choices and (not isinstance(choices, list) or not 0 < len(choices) <= 500
+                          or not all(isinstance(c, str) and 0 < len(c) <= LABEL_MAX
+                                     for c in choices)):
         details.append({"field": "choices", "code": "invalid",
-                        "message": "A choice field needs a list of non-empty choices."})
+                        "message": f"A choice field needs a list of 1 to 500 choices of 1 to "
+                                   f"{LABEL_MAX} characters each."})
     if details:
         raise ValidationFailed(details=details)
     try:
         with db.atomic():
             return CustomField.create(account=account_id, name=name, type=ftype,
-                                      choices=[c.strip() for c in choices] if needs_choices
-                                      else [])
+                                      choices=choices if needs_choices else [])
     except peewee.IntegrityError:
         raise Conflict(f"The custom field {name!r} exists already.") from None
 

@@ -42,10 +42,14 @@ def serve(host: str, port: int, access_log: bool) -> None:
     from gateway.app import create_app
     logging.basicConfig(level=logging.INFO)
     try:
-        app = create_app(Settings.from_env())
+        settings = Settings.from_env()
+        app = create_app(settings)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
-    uvicorn.run(app, host=host, port=port, proxy_headers=True, access_log=access_log)
+    # X-Forwarded-For/-Proto are believed only from INLET_TRUSTED_PROXIES (default: nobody).
+    proxies = ",".join(str(network) for network in settings.trusted_proxies)
+    uvicorn.run(app, host=host, port=port, proxy_headers=bool(proxies),
+                forwarded_allow_ips=proxies or None, access_log=access_log)
 
 
 # The modules of the import and mail jobs: loaded once by the worker rather than by every

@@ -12,12 +12,12 @@ from itertools import chain
 
 from peewee import Tuple
 
-from gateway.db import db, is_postgres, utcnow
+from gateway.db import db, is_postgres, loads_stored, utcnow
 from gateway.errors import BadRequest, Conflict, ValidationFailed
 from gateway.merge import CLEAR, MergeResult, is_clear, is_empty, merge
 from gateway.models import STATUSES, Consent, Contact, ContactEvent
 from gateway.tenancy import owned
-from gateway.validation import AccountVocabulary, clean_contact
+from gateway.validation import AccountVocabulary, clean_contact, multi_line, single_line
 
 STORED_FIELDS = ("email", "first_name", "name", "language", "source", "status",
                  "preferences", "interests", "custom_fields")
@@ -33,6 +33,17 @@ class Provenance:
     ip: str | None = None
     user_agent: str | None = None
     text: str | None = None
+
+    def __post_init__(self):
+        # Metadata is kept, never refused: clipped to its declared column length (the same on
+        # SQLite and PostgreSQL, which alone would refuse it), without what no store can hold.
+        for name in ("reference", "actor", "ip", "user_agent"):
+            value = getattr(self, name)
+            if value is not None:
+                limit = Consent._meta.fields[name].max_length
+                setattr(self, name, single_line(str(value))[:limit])
+        if self.text is not None:
+            self.text = multi_line(self.text)
 
 
 def to_dict(contact: Contact) -> dict:
@@ -156,23 +167,23 @@ def _dumps_labels(labels: tuple[str, ...]) -> str:
     return json.dumps(list(labels), ensure_ascii=False)
 
 
-_decode = json.JSONDecoder().raw_decode
+_decode = json.JSONDecoder(parse_constant=lambda name: None).raw_decode
 
 
 def _loads(raw: str):
-    """``json.loads`` for stored JSON, minus its per-call checks (a third of its cost on short
-    texts); anything but one bare value (surrounding space, say) goes through it."""
+    """``loads_stored`` minus its per-call checks (a third of its cost on short texts);
+    anything but one bare value (surrounding space, say) goes through it."""
     try:
         value, end = _decode(raw)
     except json.JSONDecodeError:
-        return json.loads(raw)
-    return value if end == len(raw) else json.loads(raw)
+        return loads_stored(raw)
+    return value if end == len(raw) else loads_stored(raw)
 
 
 @functools.lru_cache(maxsize=4096)
 def _parse_labels(raw: str) -> tuple:
     """A stored label list, parsed once per distinct text (callers copy it to a list)."""
-    return tuple(json.loads(raw))
+    return tuple(loads_stored(raw))
 
 
 def _stamp(now):
@@ -303,8 +314,8 @@ def _new_ids(account_id: int, created: list) -> list[int]:
     if is_postgres():
         ids = _ids_by_email(account_id, [item[1].values["email"] for item in created])
         return [ids[item[1].values["email"]] for item in created]
-    # SQLite gives a row without an explicit id the largest id plus one (the table has no
-    # AUTOINCREMENT), and our transaction holds the write lock since the insert: the batch's
+    # SQLite gives a row without an explicit id the largest id ever given plus one
+    # (AUTOINCREMENT), and our transaction holds the write lock since the insert: the batch's
     # ids are the consecutive ones ending at the largest. Saves a lookup per row.
     last = db.execute_sql("SELECT MAX(id) FROM contact").fetchone()[0]
     return list(range(last - len(created) + 1, last + 1))
@@ -470,6 +481,9 @@ def blacklist(account_id: int, contact_id, provenance: Provenance) -> Contact:
 
 # ---- listing with keyset pagination -------------------------------------------------------
 
+MAX_ID = 2**31 - 1  # ids are PostgreSQL ``integer``s
+
+
 def encode_cursor(created_at: datetime, contact_id: int) -> str:
     """An opaque cursor: the (created_at, id) of the last row seen."""
     raw = json.dumps([created_at.isoformat(), contact_id]).encode()
@@ -479,10 +493,12 @@ def encode_cursor(created_at: datetime, contact_id: int) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
     """Inverse of ``encode_cursor``; 400 on garbage."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        raw = base64.urlsafe_b64decode(cursor[:200] + "=" * (-len(cursor[:200]) % 4))
         stamp, contact_id = json.loads(raw)
-        return datetime.fromisoformat(stamp), int(contact_id)
-    except (ValueError, TypeError, json.JSONDecodeError):
+        if type(contact_id) is not int or not 0 <= contact_id <= MAX_ID:
+            raise ValueError(contact_id)  # 1e999, -1e308, 10**30: no row has such an id
+        return datetime.fromisoformat(stamp), contact_id
+    except (ValueError, TypeError, RecursionError):
         raise BadRequest("The cursor is not valid.") from None
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,10 +27,39 @@ class JSONField(peewee.TextField):
         return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
     def python_value(self, value):
-        return None if value is None else json.loads(value)
+        return None if value is None else loads_stored(value)
+
+
+def _no_constant(name: str) -> None:
+    return None
+
+
+# NaN and Infinity are not JSON, yet older releases stored them: read them as null, so that
+# no stored value can make a list or a delivery log fail to render (validation refuses them).
+_stored_decoder = json.JSONDecoder(parse_constant=_no_constant)
+
+
+def loads_stored(raw: str):
+    """Stored JSON text as Python values, any NaN/Infinity as None."""
+    return _stored_decoder.decode(raw)
+
+
+class AutoIncrementField(peewee.AutoField):
+    """An integer key that never hands out an id twice, even the highest one after a delete.
+
+    PostgreSQL: ``SERIAL`` (a sequence never goes back). SQLite: ``INTEGER PRIMARY KEY
+    AUTOINCREMENT`` (without it SQLite gives the next row max(id) + 1, i.e. a deleted
+    highest id again; ``sqlite_sequence`` keeps the high-water mark instead).
+    """
+
+    def ddl(self, ctx):
+        node = super().ddl(ctx)
+        return peewee.NodeList((node, peewee.SQL("AUTOINCREMENT"))) if is_sqlite() else node
 
 
 class BaseModel(peewee.Model):
+    id = AutoIncrementField()
+
     class Meta:
         database = db
         legacy_table_names = False
@@ -60,6 +91,11 @@ def is_postgres() -> bool:
     return isinstance(db.obj, peewee.PostgresqlDatabase)
 
 
+def is_sqlite() -> bool:
+    """True when the proxy points at SQLite."""
+    return isinstance(db.obj, peewee.SqliteDatabase)
+
+
 class SchemaVersion(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     applied_at = peewee.DateTimeField(default=utcnow)
@@ -84,17 +120,103 @@ def _import_parts() -> None:
     db.create_tables([ImportPart], safe=True)
 
 
+def _ids_never_reused() -> None:
+    """Version 3: ids are never reused, and confirm/unsubscribe links carry a row nonce."""
+    from forms.models import Confirmation, UnsubscribeLink
+    if "nonce" not in {c.name for c in db.get_columns("confirmation")}:
+        # Rows from before get random nonces that no mailed link carries: links mailed
+        # before named the row by contact id and are refused now (they expire within days;
+        # the invalid-link page leads back to the form).
+        db.execute_sql("ALTER TABLE confirmation ADD COLUMN nonce VARCHAR(32) NOT NULL "
+                       "DEFAULT ''")
+        fn = peewee.fn
+        random_hex = (fn.lower(fn.hex(fn.randomblob(16))) if is_sqlite()
+                      else fn.replace(fn.gen_random_uuid().cast("text"), "-", ""))
+        Confirmation.update(nonce=random_hex).execute()
+    db.create_tables([UnsubscribeLink], safe=True)
+    if is_sqlite():  # PostgreSQL sequences never went back: nothing to do there
+        tables = set(db.get_tables())  # a later version's tables come with AUTOINCREMENT
+        for model in all_models():
+            if (isinstance(model._meta.primary_key, AutoIncrementField)
+                    and model._meta.table_name in tables):
+                add_autoincrement(model._meta.table_name)
+
+
+_INTEGER_KEY = r'("{column}"\s+INTEGER\s+NOT\s+NULL\s+PRIMARY\s+KEY)(?!\s+AUTOINCREMENT)'
+
+
+def add_autoincrement(table: str) -> None:
+    """Rebuild a SQLite table whose integer key lacks AUTOINCREMENT (no-op when it has it).
+
+    ``sqlite_sequence`` starts at the highest id present: ids deleted above it before this
+    ran were reused already or may be once (SQLite kept no trace of them); every link is
+    also bound to a nonce, so such an id acts on nothing it was not issued for.
+    """
+    key = next(c.name for c in db.get_columns(table) if c.primary_key)
+    pattern = re.compile(_INTEGER_KEY.format(column=re.escape(key)), re.IGNORECASE)
+    create = _create_statement(table)
+    if "AUTOINCREMENT" in create.upper():
+        return
+    edited, count = pattern.subn(r"\1 AUTOINCREMENT", create)
+    if count != 1:
+        raise RuntimeError(f"Unexpected key declaration of table {table}: {create}")
+    rebuild_sqlite_table(table, edited)
+    highest = db.execute_sql(f'SELECT MAX("{key}") FROM "{table}"').fetchone()[0]  # noqa: S608
+    if highest is not None:
+        db.execute_sql("DELETE FROM sqlite_sequence WHERE name = ?", (table,))
+        db.execute_sql("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, highest))
+
+
+def _create_statement(table: str) -> str:
+    return db.execute_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                          (table,)).fetchone()[0]
+
+
+def rebuild_sqlite_table(table: str, create: str) -> None:
+    """Replace ``table`` by one made with ``create`` (its CREATE TABLE statement, same columns
+    in the same order): rows and indexes kept. Foreign keys must be off (``upgrade`` does it):
+    dropping the old table would otherwise cascade-delete the rows that refer to it."""
+    indexes = [row[0] for row in db.execute_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+        "AND sql IS NOT NULL", (table,))]
+    temp = f"{table}__rebuilt"
+    # Table names come from the schema itself, never from input.
+    db.execute_sql(re.sub(r'^CREATE TABLE\s+("[^"]+"|\S+)', f'CREATE TABLE "{temp}"', create,
+                          count=1))
+    db.execute_sql(f'INSERT INTO "{temp}" SELECT * FROM "{table}"')  # noqa: S608
+    db.execute_sql(f'DROP TABLE "{table}"')
+    db.execute_sql(f'ALTER TABLE "{temp}" RENAME TO "{table}"')
+    for statement in indexes:
+        db.execute_sql(statement)
+
+
+def _admin_sessions() -> None:
+    from gateway.models import AdminSession
+    db.create_tables([AdminSession], safe=True)
+
+
+def _idempotency_keys() -> None:
+    from connectors.models import Delivery
+    from gateway.models import IdempotencyKey
+    db.create_tables([IdempotencyKey], safe=True)
+    # the sweep finding replays and retries whose job was lost reads by (status, updated_at)
+    Delivery._schema.create_indexes(safe=True)
+
+
 # Each upgrade is (version, function); new ones are appended, never edited.
 MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (1, _initial_schema),
     (2, _import_parts),
+    (3, _ids_never_reused),
+    (4, _admin_sessions),
+    (5, _idempotency_keys),
 ]
 
 
 def upgrade() -> list[int]:
     """Bring the schema to the newest version; returns the versions applied."""
     applied = []
-    with db.connection_context():
+    with db.connection_context(), _foreign_keys_deferred():
         db.create_tables([SchemaVersion], safe=True)
         done = {row.version for row in SchemaVersion.select()}
         for version, step in MIGRATIONS:
@@ -102,6 +224,29 @@ def upgrade() -> list[int]:
                 continue
             with db.atomic():
                 step()
+                _check_foreign_keys()
                 SchemaVersion.create(version=version)
             applied.append(version)
     return applied
+
+
+@contextlib.contextmanager
+def _foreign_keys_deferred() -> Iterator[None]:
+    """SQLite: foreign keys off while the steps run (a table rebuild drops the old table, which
+    would cascade-delete its children); each step checks them before it commits."""
+    if not is_sqlite():
+        yield
+        return
+    before = db.execute_sql("PRAGMA foreign_keys").fetchone()[0]
+    db.execute_sql("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: checked
+    if db.execute_sql("PRAGMA foreign_keys").fetchone()[0]:
+        raise RuntimeError("upgrade() must not run inside a transaction")
+    try:
+        yield
+    finally:
+        db.execute_sql(f"PRAGMA foreign_keys = {int(bool(before))}")
+
+
+def _check_foreign_keys() -> None:
+    if is_sqlite() and db.execute_sql("PRAGMA foreign_key_check").fetchone():
+        raise RuntimeError("A schema upgrade left rows referring to missing rows.")

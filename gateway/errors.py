@@ -61,6 +61,16 @@ class Conflict(InletError):
     status, code, message = 409, "conflict", "It exists already."
 
 
+class IdempotencyInProgress(Conflict):
+    code = "idempotency_in_progress"
+    message = "A request with this Idempotency-Key is still running; retry in a moment."
+
+
+class IdempotencyKeyReused(InletError):
+    status, code = 422, "idempotency_key_reused"
+    message = "This Idempotency-Key was used for a different request."
+
+
 class PayloadTooLarge(InletError):
     status, code, message = 413, "payload_too_large", "The body is too large."
 

@@ -140,3 +140,40 @@ class OutgoingMail(BaseModel):
 
 
 MODELS.append(OutgoingMail)
+
+
+class AdminSession(BaseModel):
+    """A logged-in admin UI session; the cookie holds its random id, this row its SHA-256."""
+
+    user = pw.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    id_hash = pw.CharField(max_length=64, unique=True)
+    # The password it was opened with (a digest): any change of the hash ends the session.
+    password_stamp = pw.CharField(max_length=64)
+    created_at = pw.DateTimeField(default=utcnow)
+    last_seen_at = pw.DateTimeField(default=utcnow)
+    revoked_at = pw.DateTimeField(null=True)
+
+
+MODELS.append(AdminSession)
+
+
+class IdempotencyKey(BaseModel):
+    """The first answer to a request sent with an ``Idempotency-Key`` (kept 24 hours).
+
+    The row is inserted before the work runs (``status`` null: in progress), so a concurrent
+    duplicate finds it and is refused instead of doing the work a second time.
+    """
+
+    account = pw.ForeignKeyField(Account, on_delete="CASCADE", index=False)
+    key = pw.CharField(max_length=255)
+    request = pw.CharField(max_length=300)  # "POST /api/contacts", for people reading the row
+    fingerprint = pw.CharField(max_length=64)  # SHA-256 of method, path and body
+    status = pw.IntegerField(null=True)
+    response = JSONField(null=True)  # {"body": text, "headers": {...}}
+    created_at = pw.DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        indexes = ((("account", "key"), True),)
+
+
+MODELS.append(IdempotencyKey)

@@ -50,6 +50,21 @@ while at <= #ARGV do
 end
 return out
 """
+# Reads the counts without counting (same ARGV groups and reply shape as ``_HIT``): for limits
+# that count only failures, checked before the attempt and hit only when it failed.
+_PEEK = """
+local out, at = {}, 1
+while at <= #ARGV do
+  local counts = {}
+  for b = at + 1, at + tonumber(ARGV[at]) * 5, 5 do
+    counts[#counts + 1] = tonumber(redis.call('GET', ARGV[b]) or '0')
+    counts[#counts + 1] = tonumber(redis.call('GET', ARGV[b + 1]) or '0')
+  end
+  out[#out + 1] = counts
+  at = at + 1 + tonumber(ARGV[at]) * 5
+end
+return out
+"""
 
 
 @dataclass(frozen=True)
@@ -88,9 +103,10 @@ def script_args(limits: list[Limit], now: float) -> list:
     return args
 
 
-def retry_after(limits: list[Limit], counts: list, now: float) -> int:
-    """0, or the Retry-After of the worst exceeded limit, from ``LUA_HIT``'s counts."""
-    return _worst(limits, [(int(counts[i * 2 + 1]), int(counts[i * 2]))
+def retry_after(limits: list[Limit], counts: list, now: float, extra: int = 0) -> int:
+    """0, or the Retry-After of the worst exceeded limit, from ``LUA_HIT``'s counts (plus
+    ``extra`` hits not counted yet)."""
+    return _worst(limits, [(int(counts[i * 2 + 1]), int(counts[i * 2]) + extra)
                            for i in range(len(limits))], now)
 
 
@@ -100,19 +116,30 @@ class RedisLimiter:
 
     def __init__(self, url: str):
         self._script = ScriptCaller(url, _HIT)
+        self._peek = ScriptCaller(url, _PEEK)
 
     async def aclose(self) -> None:
         """Close the running loop's connection."""
         await self._script.aclose()
+        await self._peek.aclose()
 
     async def hit(self, limits: list[Limit], now: float | None = None) -> int:
         """Count one hit against every limit; returns 0 or the Retry-After of the worst one."""
+        return await self._ask(self._script, limits, now, 0)
+
+    async def peek(self, limits: list[Limit], now: float | None = None) -> int:
+        """0, or the Retry-After if one more hit would exceed a limit (nothing is counted)."""
+        return await self._ask(self._peek, limits, now, 1)
+
+    @staticmethod
+    async def _ask(script: ScriptCaller, limits: list[Limit], now: float | None,
+                   extra: int) -> int:
         now = time.time() if now is None else now
         try:
-            replies, index = await self._script.call((0,), script_args(limits, now))
+            replies, index = await script.call((0,), script_args(limits, now))
         except (redis.exceptions.RedisError, OSError):
             raise ServiceUnavailable("The rate limiter is unavailable; retry later.") from None
-        return retry_after(limits, replies[index], now)
+        return retry_after(limits, replies[index], now, extra=extra)
 
 
 class MemoryLimiter:
@@ -135,6 +162,15 @@ class MemoryLimiter:
                               self._counts[key]))
             if len(self._counts) > 50_000:
                 self._forget_old(now)
+        return _worst(limits, pairs, now)
+
+    async def peek(self, limits: list[Limit], now: float | None = None) -> int:
+        """0, or the Retry-After if one more hit would exceed a limit (nothing is counted)."""
+        now = time.time() if now is None else now
+        with self._lock:
+            pairs = [(self._counts.get((lim.key, lim.window, int(now // lim.window) - 1), 0),
+                      self._counts.get((lim.key, lim.window, int(now // lim.window)), 0) + 1)
+                     for lim in limits]
         return _worst(limits, pairs, now)
 
     def _forget_old(self, now: float) -> None:
@@ -172,5 +208,13 @@ async def aclose() -> None:
 async def check(limiter, limits: list[Limit], now: float | None = None) -> None:
     """Count a hit; raise ``RateLimited`` (429 with Retry-After) when any limit is exceeded."""
     retry_after = await limiter.hit(limits, now)
+    if retry_after:
+        raise RateLimited(retry_after)
+
+
+async def check_uncounted(limiter, limits: list[Limit], now: float | None = None) -> None:
+    """``RateLimited`` if one more hit would exceed a limit; counts nothing (hit failures
+    with ``limiter.hit`` once they are known)."""
+    retry_after = await limiter.peek(limits, now)
     if retry_after:
         raise RateLimited(retry_after)

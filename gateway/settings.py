@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -34,6 +35,14 @@ class Settings:
     max_body_bytes: int
     sweep_seconds: int
     import_parts: int = 2
+    session_idle_seconds: int = 2 * 3600
+    session_max_seconds: int = 12 * 3600
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over TLS: whenever the public URL is https, and always in production."""
+        return self.env == "production" or self.base_url.lower().startswith("https://")
 
     @property
     def embedded_queue(self) -> bool:
@@ -75,7 +84,32 @@ class Settings:
             sweep_seconds=config("SWEEP_SECONDS", cast=int, default=60),
             # Validation jobs sharing a large import; match it to the number of workers.
             import_parts=max(1, config("IMPORT_PARTS", cast=int, default=2)),
+            session_idle_seconds=_positive(config, "SESSION_IDLE_SECONDS", 2 * 3600),
+            session_max_seconds=_positive(config, "SESSION_MAX_SECONDS", 12 * 3600),
+            trusted_proxies=_networks(config("TRUSTED_PROXIES", cast=str, default="")),
         )
+
+
+def _positive(config: Config, name: str, default: int) -> int:
+    """A whole number of seconds above zero."""
+    value = config(name, cast=int, default=default)
+    if value <= 0:
+        raise SettingsError(f"INLET_{name} must be a positive number of seconds")
+    return value
+
+
+def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``INLET_TRUSTED_PROXIES``: comma-separated addresses or CIDR ranges (empty: none)."""
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise SettingsError(f"INLET_TRUSTED_PROXIES: {item!r} is not an IP address or "
+                                "CIDR range") from None
+    return tuple(networks)
 
 
 def _secret_key(config: Config, env: str, data_dir: Path) -> str:

@@ -16,7 +16,8 @@ log = logging.getLogger("inlet.sweeper")
 
 # Other areas append the dotted paths of their own sweeps here.
 SWEEPS = ["gateway.mail.requeue_unsent", "gateway.intake.reschedule",
-          "gateway.imports.jobs.requeue_stalled"]
+          "gateway.imports.jobs.requeue_stalled", "connectors.jobs.requeue_stuck",
+          "gateway.idempotency.purge_expired"]
 
 
 def sweep_once() -> None:

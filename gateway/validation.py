@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -25,6 +26,14 @@ _FAST_EMAIL = re.compile(r"[A-Za-z0-9_%+-]{1,64}(?:\.[A-Za-z0-9_%+-]{1,64})*"
                          r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}"
                          r"[A-Za-z]{2,63}")
 _SPECIAL_DOMAINS = tuple(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+# Never part of a name or a label: control characters (C0, DEL, C1), line and paragraph
+# separators, lone surrogates. A CR/LF in a first name would otherwise start a new line in the
+# body of every mail that greets the person; NUL and surrogates no store can keep.
+_NOT_SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]+")
+# Multi-line text keeps tab, LF and CR; the rest of the above goes.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]+")
+# A number field holds what a spreadsheet and JavaScript keep exactly: |x| < 2**53.
+MAX_NUMBER = 2.0**53
 
 
 @dataclass
@@ -67,6 +76,18 @@ class AccountVocabulary:
     @property
     def field_types(self) -> dict[str, str]:
         return {name: spec[0] for name, spec in self.fields.items()}
+
+
+def single_line(text: str) -> str:
+    """``text`` trimmed, each run of control characters turned into one space."""
+    if not text.isprintable():  # str.isprintable is C-fast and false for all we remove
+        text = _NOT_SINGLE_LINE.sub(" ", text)
+    return text.strip()
+
+
+def multi_line(text: str) -> str:
+    """``text`` trimmed, without NUL and the control characters other than tab, CR and LF."""
+    return _NOT_TEXT.sub("", text).strip()
 
 
 def suggest(value: str, allowed) -> str | None:
@@ -189,7 +210,7 @@ def _clean_vocab(vocab: AccountVocabulary, values: tuple, creating: bool) -> tup
 
 
 def _clean_text(clean: dict, errors: list, name: str, value) -> None:
-    if is_plain(value) and len(value) <= MAX_LENGTHS[name]:
+    if is_plain(value) and len(value) <= MAX_LENGTHS[name] and value.isprintable():
         clean[name] = value  # the common case, decided first: already clean
         return
     if is_empty(value):
@@ -200,7 +221,9 @@ def _clean_text(clean: dict, errors: list, name: str, value) -> None:
     if isinstance(value, list | dict):  # JSON clients: never store "['a']"
         errors.append(FieldError(name, "invalid", f"The {name} must be text.", value))
         return
-    text = str(value).strip()
+    text = single_line(str(value))
+    if not text:
+        return  # only control characters: as empty as a blank cell
     if len(text) > MAX_LENGTHS[name]:
         errors.append(FieldError(name, "too_long",
                                  f"At most {MAX_LENGTHS[name]} characters.", text))
@@ -216,7 +239,7 @@ def _clean_label(clean, errors, name, value, allowed, required) -> None:
     if isinstance(value, list | dict):
         errors.append(FieldError(name, "invalid", f"The {name} must be text.", value))
         return
-    text = str(value).strip()
+    text = single_line(str(value))
     if name == "language":
         text_cmp = text.lower()  # ISO 639-1 codes are case-insensitive, stored lower-case
         if text_cmp in allowed:
@@ -240,7 +263,8 @@ def split_labels(value) -> list[str]:
         items = value
     else:
         items = str(value).split(",")
-    return [str(item).strip() for item in items if not is_empty(item)]
+    labels = (single_line(str(item)) for item in items if not is_empty(item))
+    return [label for label in labels if label]
 
 
 def _clean_labels(clean, errors, name, kind, value, allowed) -> None:
@@ -280,32 +304,45 @@ def convert_value(name: str, ftype: str, choices: list, value):
     """Convert one custom-field value to its type; returns (value, error)."""
     try:
         if ftype == "text":
-            text = value if is_plain(value) else str(value).strip()
+            text = value if is_plain(value) and value.isprintable() \
+                else multi_line(str(value))
             if len(text) > MAX_LENGTHS["text"]:
                 return None, FieldError(name, "too_long",
                                         f"At most {MAX_LENGTHS['text']} characters.", text)
             return text, None
         if ftype == "number":
-            number = float(str(value).strip().replace(",", ".")) if isinstance(value, str) \
-                else float(value)
-            return (int(number) if number.is_integer() else number), None
+            return _number(name, value)
         if ftype == "date":
             return date.fromisoformat(str(value).strip()).isoformat(), None
         if ftype == "boolean":
             return _boolean(value), None
         if ftype == "choice":
-            return _choice(str(value).strip(), choices), None
+            return _choice(single_line(str(value)), choices), None
         if ftype == "multiple_choice":
             return [_choice(v, choices) for v in split_labels(value)], None
     except _BadChoice as exc:
         return None, FieldError(name, "unknown_choice", f"Unknown choice {exc.value!r}.",
                                 exc.value, suggest(exc.value, choices))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         code = {"date": "invalid_date", "number": "invalid_number",
                 "boolean": "invalid_boolean"}.get(ftype, "invalid")
         hint = "Use an ISO 8601 date such as 2018-08-25." if ftype == "date" else None
         return None, FieldError(name, code, f"Not a valid {ftype}.", value, hint)
     return None, FieldError(name, "invalid", f"Unknown field type {ftype}.", value)
+
+
+def _number(name: str, value) -> tuple[object, FieldError | None]:
+    """A finite number within ±2**53 (an int when whole); NaN, 1e999 and 10**400 are errors."""
+    if isinstance(value, str):
+        value = value.strip().replace(",", ".")
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(value)
+    number = float(value)  # OverflowError past 1e308: the caller makes it invalid_number
+    if not math.isfinite(number) or abs(number) >= MAX_NUMBER:
+        return None, FieldError(name, "number_out_of_range",
+                                "A number must be finite and between -2^53 and 2^53.",
+                                str(value)[:40])
+    return (int(number) if number.is_integer() else number), None
 
 
 class _BadChoice(Exception):

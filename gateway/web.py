@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -12,7 +13,13 @@ from starlette.requests import Request
 
 from gateway import auth
 from gateway.db import db
-from gateway.errors import MalformedJSON, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+from gateway.errors import (
+    MalformedJSON,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from gateway.models import ApiToken
 
 
@@ -44,8 +51,8 @@ async def shared(key, fn: Callable[..., Awaitable], *args):
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 before it is read whole when it exceeds ``limit``."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    declared = whole_number(request.headers.get("content-length"))
+    if declared is not None and declared > limit:
         raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -62,20 +69,88 @@ async def read_json(request: Request, limit: int | None = None):
     if ctype != "application/json" and not ctype.endswith("+json"):
         raise UnsupportedMediaType("Send the body as application/json.")
     limit = limit or request.app.state.settings.max_body_bytes
-    raw = await read_body(request, limit)
+    return parse_json(await read_body(request, limit))
+
+
+# Deeper JSON than this is refused: no contact, mapping or CRM record needs it, and every
+# recursive walk after parsing (validation, repr, encoding) stays far from the stack limit.
+MAX_JSON_DEPTH = 32
+
+
+class _NotFinite(ValueError):
+    """A JSON number no store can keep: NaN, Infinity or one that overflows a double."""
+
+
+def _refuse_constant(name: str):
+    raise _NotFinite(name)
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if number in (_INF, -_INF):
+        raise _NotFinite(text[:40])
+    return number
+
+
+_INF = float("inf")
+_decoder = json.JSONDecoder(parse_float=_finite_float, parse_constant=_refuse_constant)
+
+
+def parse_json(raw: bytes | str):
+    """Decode a client's JSON body; every value it returns can be stored and read back.
+
+    400 for text that is not JSON, nested deeper than ``MAX_JSON_DEPTH`` or holding NUL or a
+    lone surrogate; 422 for numbers no store can keep (NaN, ±Infinity, 1e999, integers past
+    Python's 4,300-digit limit) — SPEC's rule that a stored value never breaks a read."""
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MalformedJSON(f"The body is not valid JSON: {exc.__class__.__name__}.") from None
-    if _SUSPECT_ESCAPE.search(raw) and has_unstorable_text(data):
+        text = raw.decode(json.detect_encoding(raw)) if isinstance(raw, bytes) else raw
+        data = _decoder.decode(text)
+    except _NotFinite as exc:
+        raise _out_of_range(str(exc)) from None
+    except json.JSONDecodeError as exc:
+        raise MalformedJSON(f"Not valid JSON (line {exc.lineno}, column {exc.colno}): "
+                            f"{exc.msg}.") from None
+    except UnicodeDecodeError:
+        raise MalformedJSON("The body is not UTF-8 text.") from None
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError:  # int() past sys.get_int_max_str_digits()
+        raise _out_of_range("an integer with too many digits") from None
+    if _nesting_exceeds(data, MAX_JSON_DEPTH):
+        raise _too_deep()
+    if _SUSPECT_ESCAPE.search(text) and has_unstorable_text(data):
         # PostgreSQL refuses NUL in text and nothing can encode a lone surrogate as UTF-8:
         # refuse here, in the one error shape, rather than fail later with a 500.
         raise MalformedJSON("The body holds a \\u0000 or an unpaired surrogate escape.")
     return data
 
 
+def _out_of_range(what: str) -> ValidationFailed:
+    return ValidationFailed("A number in the body cannot be stored.", [{
+        "code": "number_out_of_range", "value": what,
+        "message": "Numbers must be finite (no NaN or Infinity) and fit a 64-bit float."}])
+
+
+def _too_deep() -> MalformedJSON:
+    return MalformedJSON(f"The body is nested more than {MAX_JSON_DEPTH} levels deep.")
+
+
+def _nesting_exceeds(data, limit: int) -> bool:
+    """True when lists/objects nest deeper than ``limit`` (iterative: no recursion)."""
+    if not isinstance(data, dict | list):
+        return False
+    level = [data]
+    for _ in range(limit):
+        level = [child for node in level
+                 for child in (node.values() if isinstance(node, dict) else node)
+                 if isinstance(child, dict | list)]
+        if not level:
+            return False
+    return True
+
+
 # JSON escapes that decode to text no store (or UTF-8 answer) can hold.
-_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])|\x00")
 
 
 def has_unstorable_text(value) -> bool:
@@ -116,13 +191,52 @@ async def authorize(request: Request, scope: str, *alternatives: str) -> ApiToke
     return token
 
 
+def client_ip(request: Request) -> str:
+    """The client's address, for per-IP limits: the peer, unless the peer is a trusted proxy
+    (``INLET_TRUSTED_PROXIES``); then the nearest X-Forwarded-For hop that is not trusted.
+
+    The chain is walked from the right: the entries left of the first untrusted hop were
+    written by the client itself and prove nothing.
+    """
+    peer = request.client.host if request.client else "unknown"
+    trusted = request.app.state.settings.trusted_proxies
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
+    hops = [hop.strip() for header in request.headers.getlist("x-forwarded-for")
+            for hop in header.split(",")]
+    for hop in reversed([hop for hop in hops if hop]):
+        if not _is_trusted(hop, trusted):
+            return hop[:64]
+        peer = hop
+    return peer
+
+
+def _is_trusted(host: str, trusted) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in trusted)
+
+
 async def _count_auth_failure(request: Request) -> None:
     """Token guessing: 429 once an address fails too often (a valid token still works)."""
     from gateway import ratelimit
-    ip = request.client.host if request.client else "unknown"
+    ip = client_ip(request)
     limiter = ratelimit.limiter_for(request.app.state.settings.redis_url)
     await ratelimit.check(limiter, [ratelimit.Limit(f"api-auth-fail:ip:{ip}",
                                                     AUTH_FAILURES_PER_MINUTE, 60)])
+
+
+_WHOLE = re.compile(r"[0-9]{1,18}")
+
+
+def whole_number(text: str | None) -> int | None:
+    """``text`` as a non-negative int when it is 1–18 ASCII digits, else None.
+
+    ``str.isdigit`` is true for "²" and other digits ``int`` refuses: never pair the two."""
+    text = (text or "").strip()
+    return int(text) if _WHOLE.fullmatch(text) else None
 
 
 def query_int(request: Request, name: str, default: int) -> int:
@@ -131,7 +245,7 @@ def query_int(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer.") from None
+    number = whole_number(raw.removeprefix("-"))
+    if number is None:
+        raise BadRequest(f"{name} must be a whole number.")
+    return -number if raw.startswith("-") else number

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from connectors import service
 from connectors.models import AUTH_MODES, DELETE_ACTIONS, HOOK_STATUSES, KINDS
+from gateway import web
 from gateway.accounts import list_vocabulary
 from gateway.admin import csrf
 from gateway.admin.add_contact import errors_by_field
@@ -39,10 +40,9 @@ def parse_json(form: FormData, name: str, default):
     if not raw:
         return default
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise BadJson(name, f"Not valid JSON (line {exc.lineno}, column {exc.colno}): "
-                            f"{exc.msg}.") from None
+        return web.parse_json(raw)
+    except InletError as exc:
+        raise BadJson(name, exc.message) from None
 
 
 def hook_from_form(form: FormData) -> dict:
@@ -52,7 +52,7 @@ def hook_from_form(form: FormData) -> dict:
         "name": str(form.get("name") or "").strip(), "auth": form.get("auth"),
         "source": form.get("source") or None, "language": form.get("language") or None,
         "contact_status": form.get("contact_status"),
-        "form_id": int(form_id) if form_id.isdigit() else None,
+        "form_id": web.whole_number(form_id),
         "on_delete": form.get("on_delete") or "ignore",
         "consent_text": str(form.get("consent_text") or "").strip() or None,
         "id_path": str(form.get("id_path") or "").strip() or None,

@@ -15,7 +15,7 @@ from gateway.admin.add_contact import errors_by_field
 from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import flash
 from gateway.errors import InletError
-from gateway.web import in_db
+from gateway.web import in_db, whole_number
 
 TEXT_KEYS = tuple(DEFAULTS["en"])  # in their natural order: title first
 BUILTIN_LABELS = {"first_name": "First name", "name": "Last name", "language": "Language",
@@ -46,7 +46,9 @@ def definition_from_form(form: FormData) -> dict:
         "after_confirm_url": str(form.get("after_confirm_url") or "").strip() or None,
         "redirect_urls": lines(form.get("redirect_urls")),
         "allowed_origins": lines(form.get("allowed_origins")),
-        "min_fill_seconds": int(raw_fill) if raw_fill.isdigit() else raw_fill or 2,
+        # the service explains a value that is not a whole number; blank means the default
+        "min_fill_seconds": whole_number(raw_fill) if whole_number(raw_fill) is not None
+        else raw_fill or 2,
     }
     texts: dict = {}
     for lang in languages:

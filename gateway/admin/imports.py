@@ -22,7 +22,7 @@ from gateway.errors import InletError, ValidationFailed
 from gateway.imports import jobs, mapping, reader, report, service
 from gateway.imports.models import ImportRowError
 from gateway.validation import AccountVocabulary, normalise_email
-from gateway.web import in_db
+from gateway.web import in_db, whole_number
 
 UPLOAD_OVERHEAD = 64 * 1024  # multipart headers and the other fields around the file
 SAMPLE_ROWS = 3  # sample values shown per column on the mapping screen
@@ -74,8 +74,8 @@ async def new_import(request: Request, viewer: Viewer) -> Response:
     ctx = {"active": "imports", "error": None, **_guidelines()}
     if request.method == "GET":
         return render(request, "imports/new.html", ctx)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > reader.MAX_BYTES + UPLOAD_OVERHEAD:
+    declared = whole_number(request.headers.get("content-length")) or 0
+    if declared > reader.MAX_BYTES + UPLOAD_OVERHEAD:
         # Refused before the body is read: a huge file is never spooled to disk.
         return render(request, "imports/new.html",
                       {**ctx, "error": reader.FileTooLarge.message}, status=413)

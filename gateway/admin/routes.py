@@ -38,6 +38,8 @@ _routes = [
     Route("/", home, name="home"),
     Route("/login", login.login, methods=["GET", "POST"], name="login"),
     Route("/logout", login.logout, methods=["POST"], name="logout"),
+    Route("/logout/everywhere", login.logout_everywhere, methods=["POST"],
+          name="logout_everywhere"),
     Route("/contacts", contacts.overview, name="contacts"),
     Route("/contacts/add", add_contact.chooser, name="add_contacts"),
     Route("/contacts/new", add_contact.add_one, methods=["GET", "POST"], name="add_one"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway import contacts
+from gateway import contacts, idempotency
 from gateway.contacts import Provenance
 from gateway.web import authorize, in_db, query_int, read_json
 
@@ -28,14 +28,17 @@ async def list_contacts(request: Request) -> JSONResponse:
     return JSONResponse(page)
 
 
-async def create_contact(request: Request) -> JSONResponse:
-    """POST /api/contacts"""
+async def create_contact(request: Request) -> Response:
+    """POST /api/contacts (an ``Idempotency-Key`` makes a retry get the first answer)"""
     token = await authorize(request, "contacts:write")
     body = await read_json(request)
-    contact = await in_db(contacts.create, token.account_id, body, _provenance(request))
-    return JSONResponse(contacts.to_dict(contact), status_code=201,
-                        headers={"Location": str(request.url_for("api:contact",
-                                                                  contact_id=contact.id))})
+
+    async def create() -> Response:
+        contact = await in_db(contacts.create, token.account_id, body, _provenance(request))
+        return JSONResponse(contacts.to_dict(contact), status_code=201,
+                            headers={"Location": str(request.url_for("api:contact",
+                                                                      contact_id=contact.id))})
+    return await idempotency.respond(request, token.account_id, body, create)
 
 
 async def put_contact(request: Request) -> JSONResponse:

@@ -34,6 +34,14 @@ def query_param(name: str, schema: dict) -> dict:
     return {"name": name, "in": "query", "required": False, "schema": schema}
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    "description": "A key of your choice (e.g. a UUID), kept 24 h per account: a retry with "
+                   "the same key and body gets the first answer (Idempotent-Replayed: true) "
+                   "and does nothing again; another body under the key is 422 "
+                   "idempotency_key_reused; while the first still runs, 409 "
+                   "idempotency_in_progress. 5xx answers are not kept: retry with the key."}
 NULLABLE_TEXT = {"type": ["string", "null"]}
 CONTACT_IN = {
     "type": "object",
@@ -100,7 +108,8 @@ PATHS: dict = {
                     query_param("cursor", {"type": "string"}),
                     query_param("limit", {"type": "integer", "minimum": 1, "maximum": 500})],
                 "responses": {"200": ok("A page", ref("ContactList")), **errors(400, 401, 403)}},
-        "post": {"summary": "Add one contact", "requestBody": json_body(ref("ContactIn")),
+        "post": {"summary": "Add one contact", "parameters": [IDEMPOTENCY_KEY],
+                 "requestBody": json_body(ref("ContactIn")),
                  "responses": {"201": ok("Created", ref("Contact")),
                                **errors(400, 401, 403, 409, 413, 415, 422)}},
     },

@@ -8,6 +8,7 @@ together, guarded by compare-and-set on the checkpoint, so a killed worker re-ru
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections import Counter
@@ -15,6 +16,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import peewee
+import redis
 from peewee import fn
 
 from gateway import runtime
@@ -24,23 +27,90 @@ from gateway.imports import spool
 from gateway.imports.models import Import, ImportPart, ImportRowError
 from gateway.imports.reader import iter_records
 from gateway.imports.rows import RowBuilder
+from gateway.models import Consent
 from gateway.validation import AccountVocabulary, FieldError
 
 # Rows per chunk: each chunk is one transaction and one progress update.
 CHUNK_ROWS = int(os.environ.get("INLET_IMPORT_CHUNK_ROWS", "2000"))
 Progress = Callable[[int, int], None] | None
+log = logging.getLogger("inlet.imports")
 
 
 def validate_import(import_id: int) -> str:
     """Job: check every row, keep the errors, count, and move to fallbacks or ready."""
     with db.connection_context():
-        return run_validation(import_id)
+        return attempt(import_id, "validating", lambda: run_validation(import_id))
 
 
 def finalise_import(import_id: int) -> str:
     """Job: write the valid rows under the merge rules, then send the report."""
     with db.connection_context():
-        return run_finalise(import_id)
+        return attempt(import_id, "finalising", lambda: run_finalise(import_id))
+
+
+# ---- giving up ----------------------------------------------------------------------------
+#
+# A step that fails the same way on every run (a value the database refuses, say) would be
+# retried by RQ, then queued again by the sweep, forever. Each failed run is counted on the
+# import (in its counts: no column needed); a finalise chunk that commits resets the count.
+# The MAX_ATTEMPTS-th failure in a row ends the import as "failed", with a reason the user
+# sees in the API and the admin UI; the sweep never queues a failed import again.
+
+MAX_ATTEMPTS = 3
+FAILED_ATTEMPTS = "failed_attempts"  # the key in Import.counts
+# A database or Redis that is down is no fault of the import: the sweep recovers those.
+_TRANSIENT = (peewee.OperationalError, peewee.InterfaceError, redis.exceptions.RedisError)
+
+
+def attempt(import_id: int, step: str, run: Callable[[], str]) -> str:
+    """``run()`` (one run of ``step``); a failure is counted and re-raised, so the queue
+    retries it, until the last allowed one ends the import as ``failed``."""
+    try:
+        return run()
+    except _TRANSIENT:
+        raise
+    except Exception:
+        log.exception("import %s: %s failed", import_id, step)
+        if _note_failure(import_id, step):
+            return "failed"
+        raise
+
+
+def _note_failure(import_id: int, step: str) -> bool:
+    """Count a failed run of ``step``; True when it was the last allowed and the import is
+    now ``failed``."""
+    try:
+        with db.atomic():
+            _lock(import_id)
+            imp = Import.get_or_none(Import.id == import_id)
+            if imp is None or imp.step != step:
+                return False  # moved on (another run finished it): nothing to count
+            counts = dict(imp.counts or {})
+            counts[FAILED_ATTEMPTS] = counts.get(FAILED_ATTEMPTS, 0) + 1
+            failed = counts[FAILED_ATTEMPTS] >= MAX_ATTEMPTS
+            changes = {"counts": counts}
+            if failed:
+                changes.update(step="failed", finished_at=utcnow(),
+                               warnings=[*(imp.warnings or []), failure_reason(imp)])
+            Import.update(**changes).where(Import.id == imp.id).execute()
+    except Exception:  # the store is failing too: the queue retries the run anyway
+        log.exception("import %s: could not count the failure of %s", import_id, step)
+        return False
+    if failed:
+        spool.remove(file_path(imp))
+    return failed
+
+
+def failure_reason(imp: Import) -> str:
+    """What the user reads once ``imp`` (still in its failing step) gave up."""
+    tries = f"failed {MAX_ATTEMPTS} times in a row, so the import was stopped"
+    if imp.step == "validating":
+        return f"Checking the rows {tries}. Nothing was written."
+    row = row_number(imp, imp.checkpoint)
+    done = "Nothing was written." if not imp.checkpoint else \
+        f"The contacts before row {row} were written."
+    return (f"Writing the contacts from row {row} on {tries}. {done} The cause is in the "
+            "worker's log; correct the file and import it again, or ask your administrator.")
 
 
 def file_path(imp: Import) -> Path:
@@ -69,7 +139,7 @@ EXISTING, NO_LANGUAGE, NO_SOURCE = 1, 2, 4
 def validate_part(import_id: int, number: int, run: str) -> str:
     """Job: check one part of an import; the last part to finish joins them."""
     with db.connection_context():
-        return run_part(import_id, number, run)
+        return attempt(import_id, "validating", lambda: run_part(import_id, number, run))
 
 
 def run_validation(import_id: int, on_progress: Progress = None, *,
@@ -263,10 +333,12 @@ _SELECT_STATUS = "SELECT email, status FROM contact WHERE account_id = {p} AND e
 
 
 def _error_rows(imp: Import, builder: RowBuilder, record: int, errs: list[FieldError]) -> list:
+    # A refused value is shown as it came, but PostgreSQL text cannot hold NUL.
     return [{"imp": imp.id, "record": record, "row": row_number(imp, record),
-             "column": builder.column(e.field)[:255],
-             "value": "" if e.value is None else str(e.value), "code": e.code,
-             "reason": e.message, "suggestion": e.suggestion} for e in errs]
+             "column": builder.column(e.field)[:255].replace("\x00", ""),
+             "value": "" if e.value is None else str(e.value).replace("\x00", ""),
+             "code": e.code, "reason": e.message.replace("\x00", ""),
+             "suggestion": e.suggestion} for e in errs]
 
 
 def _insert_errors(rows: list[dict]) -> None:
@@ -414,8 +486,10 @@ class _ChunkWriter:
         self.field_types = vocab.field_types
         self.fallbacks = {k: v for k, v in (imp.fallbacks or {}).items()
                           if k in imp.needs_fallbacks and v}
+        # The actor ("token:N" and the token's name, a login) is metadata: cut to its column.
+        actor = (imp.consent_by or imp.actor)[:Consent.actor.max_length]
         self.provenance = Provenance(channel="import", reference=f"import:{imp.id}",
-                                     actor=imp.consent_by or imp.actor,
+                                     actor=actor,
                                      text="The uploader stated the data was obtained "
                                           "rightfully.")
 
@@ -424,6 +498,7 @@ class _ChunkWriter:
         errors)] of ``covered`` rows up to record ``end``; False if another worker got there."""
         imp = self.imp
         counts = dict(imp.counts)
+        counts.pop(FAILED_ATTEMPTS, None)  # progress: earlier failures were not this one's
         counts["failed_by_reason"] = dict(counts.get("failed_by_reason") or {})
         errors = []
         for record, errs in failures:

@@ -17,9 +17,25 @@ from gateway.errors import InletError, PayloadTooLarge, UnsupportedMediaType
 
 MAX_BYTES = 25 * 1024 * 1024  # "under 25 MB"
 MAX_ROWS = 100_000  # data rows must be fewer than this
+MAX_COLUMNS = 500  # far above any real contact file; bounds the work on a header
+MAX_FILENAME = 255  # Import.filename
 SPLIT_HINT = "Split the file into several imports."
 # A cell that a spreadsheet would run as a formula; errors.csv escapes it with a quote.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets read the full-width forms (U+FF1D, U+FF0B, U+FF0D, U+FF20) as the ASCII ones.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+SNIFF_BYTES = 1024  # the start of the file checked for a binary format
+SAVE_AS_CSV = "Open it in your spreadsheet program, save it as CSV (UTF-8) and upload that."
+# Formats often renamed .csv by mistake, by their first bytes (a text file never starts so).
+_SIGNATURES = ((b"PK\x03\x04", "a ZIP archive"), (b"PK\x05\x06", "a ZIP archive"),
+               (b"%PDF-", "a PDF document"), (b"\x1f\x8b", "a gzip archive"),
+               (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)"),
+               (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"), (b"Rar!\x1a\x07", "a RAR archive"),
+               (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+               (b"GIF87a", "a GIF image"), (b"GIF89a", "a GIF image"))
+# What a ZIP holds in its first entries' names: an Excel or OpenDocument spreadsheet.
+_ZIPPED_SHEETS = ((b"xl/", "an Excel workbook (.xlsx)"),
+                  (b"[Content_Types].xml", "an Excel workbook (.xlsx)"),
+                  (b"opendocument.spreadsheet", "an OpenDocument spreadsheet (.ods)"))
 _LOOKS_LIKE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 csv.field_size_limit(MAX_BYTES)
 
@@ -39,6 +55,11 @@ class NotCsv(UnsupportedMediaType):
     message = "Only .csv files can be imported."
 
 
+class NotCsvText(UnsupportedMediaType):
+    code = "not_csv_text"
+    message = f"This is not a CSV text file. {SAVE_AS_CSV}"
+
+
 class FileTooLarge(PayloadTooLarge):
     code = "file_too_large"
     message = f"The file must be under 25 MB. {SPLIT_HINT}"
@@ -50,11 +71,31 @@ class TooManyRows(PayloadTooLarge):
 
 
 def check_filename(filename: str | None) -> str:
-    """The file name, refused with 415 unless it ends in ``.csv``."""
-    name = Path(filename or "").name
+    """The file name to keep (control characters dropped, shortened to its column's limit
+    keeping ``.csv``), refused with 415 unless it ends in ``.csv``."""
+    name = _CONTROL.sub("", Path(filename or "").name).strip()
     if not name.lower().endswith(".csv"):
-        raise NotCsv(f"Only .csv files can be imported; {name or 'the upload'!r} is not one.")
+        raise NotCsv(f"Only .csv files can be imported; {name[:80] or 'the upload'!r} is not "
+                     "one.")
+    if len(name) > MAX_FILENAME:  # metadata: shortened, never a reason to refuse the file
+        name = name[:MAX_FILENAME - 4].rstrip() + name[-4:]
     return name
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def check_text(head: bytes) -> None:
+    """Refuse (415) a file whose first bytes show a binary format: a known signature, or NUL
+    bytes, which no CSV text holds (UTF-16, as some tools export, has one in every pair)."""
+    for signature, what in _SIGNATURES:
+        if head.startswith(signature):
+            if signature.startswith(b"PK"):
+                what = next((sheet for mark, sheet in _ZIPPED_SHEETS if mark in head), what)
+            raise NotCsvText(f"This is not a CSV text file: it is {what}. {SAVE_AS_CSV}")
+    if b"\x00" in head:
+        raise NotCsvText("This is not a CSV text file: it holds NUL bytes, as a binary file or "
+                         f"UTF-16 text does. {SAVE_AS_CSV}")
 
 
 def store(chunks: Iterable[bytes], dest: Path, max_bytes: int | None = None) -> tuple[int, str]:
@@ -72,11 +113,15 @@ def store(chunks: Iterable[bytes], dest: Path, max_bytes: int | None = None) -> 
                 size += len(chunk)
                 if size >= limit:
                     raise FileTooLarge()
-                if len(head) < 3:
-                    head += chunk[:3]
+                if len(head) < SNIFF_BYTES:
+                    head += chunk[:SNIFF_BYTES - len(head)]
+                    if len(head) == SNIFF_BYTES:
+                        check_text(head)
                 is_utf8 = is_utf8 and _decodes(utf8, chunk)
                 is_cp1252 = is_cp1252 and _decodes(cp1252, chunk)
                 out.write(chunk)
+        if len(head) < SNIFF_BYTES:
+            check_text(head)
         is_utf8 = is_utf8 and _decodes(utf8, b"", final=True)
     except BaseException:
         dest.unlink(missing_ok=True)
@@ -126,6 +171,10 @@ def inspect(path: Path, encoding: str, max_rows: int | None = None
         reader = csv.reader(fh, delimiter=delimiter)
         try:
             header = next(reader)
+            if len(header) > MAX_COLUMNS:
+                raise FileRuleBroken("too_many_columns", f"A file may have at most "
+                                     f"{MAX_COLUMNS} columns; this one has {len(header):,}. "
+                                     "Remove the columns you do not need.")
             _check_header(header)
             rows = 0
             for record in reader:
@@ -150,13 +199,18 @@ def _check_header(header: list[str]) -> None:
 
 
 def unique_columns(header: list[str]) -> list[str]:
-    """Column names, stripped, blank ones named, repeated ones numbered."""
+    """Column names, stripped, blank ones named, repeated ones numbered (in linear time)."""
     columns: list[str] = []
+    taken: set[str] = set()
+    next_number: dict[str, int] = {}  # per repeated name: where its numbering goes on
     for index, raw in enumerate(header, start=1):
-        name = raw.strip() or f"Column {index}"
-        base, n = name, 2
-        while name in columns:
-            name, n = f"{base} ({n})", n + 1
+        name = base = raw.strip() or f"Column {index}"
+        if name in taken:
+            n = next_number.get(base, 2)
+            while (name := f"{base} ({n})") in taken:
+                n += 1
+            next_number[base] = n + 1
+        taken.add(name)
         columns.append(name)
     return columns
 
@@ -174,9 +228,12 @@ def iter_records(path: Path, encoding: str, delimiter: str, start: int = 0
 
 def unescape(cell: str) -> str:
     """Undo errors.csv's formula guard (``'=x`` → ``=x``) so a corrected file re-imports."""
-    if len(cell) > 1 and cell[0] == "'" and cell[1] in "=+-@\t\r":
+    if len(cell) > 1 and cell[0] == "'" and cell[1] in _FORMULA_CHARACTERS:
         return cell[1:]
     return cell
+
+
+_FORMULA_CHARACTERS = frozenset(FORMULA_STARTS)
 
 
 def escape(cell: str) -> str:
@@ -185,9 +242,19 @@ def escape(cell: str) -> str:
 
 
 def write_csv(rows: Iterable[list[str]], delimiter: str) -> bytes:
-    """Rows as CSV bytes (UTF-8 with BOM, so Excel reads accents right), cells escaped."""
+    """Rows as CSV bytes (UTF-8 with BOM, so Excel reads accents right), cells escaped.
+
+    A cell holding either separator is quoted: a spreadsheet set to the other one (a
+    comma-locale Excel opening a ``;`` file) then still keeps it in one cell."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     for row in rows:
-        writer.writerow([escape(str(cell)) for cell in row])
+        buffer.write(delimiter.join(_quoted(escape(str(cell))) for cell in row))
+        buffer.write("\r\n")
     return codecs.BOM_UTF8 + buffer.getvalue().encode("utf-8")
+
+
+_NEEDS_QUOTES = re.compile(r'[,;"\r\n]')
+
+
+def _quoted(cell: str) -> str:
+    return '"' + cell.replace('"', '""') + '"' if _NEEDS_QUOTES.search(cell) else cell

@@ -16,7 +16,7 @@ REASONS = {
     "unknown_preference": "unknown preference", "unknown_interest": "unknown interest",
     "unknown_choice": "unknown choice value", "too_long": "value too long",
     "required": "missing required value", "invalid_number": "invalid number",
-    "invalid_boolean": "invalid yes/no value",
+    "invalid_boolean": "invalid yes/no value", "number_out_of_range": "number out of range",
 }
 
 
@@ -44,11 +44,14 @@ def summary(imp: Import) -> dict:
     """The report as data: counts, readable reasons, warnings and the headline."""
     counts = imp.counts or {}
     created = counts.get("created", 0)
-    return {"counts": counts, "headline": f"{created} new contact{'s' if created != 1 else ''} "
-                                          "added",
+    headline = f"{created} new contact{'s' if created != 1 else ''} added"
+    if imp.step == "failed":
+        headline = f"import failed, {headline}"
+    return {"counts": counts, "headline": headline,
             "reasons": {REASONS.get(code, code.replace("_", " ")): n
                         for code, n in (counts.get("failed_by_reason") or {}).items()},
-            "warnings": warnings(imp), "errors_url": errors_url(imp)}
+            # the import's own notes first: why it failed, keys a JSON import ignored
+            "warnings": [*(imp.warnings or []), *warnings(imp)], "errors_url": errors_url(imp)}
 
 
 def render_report(imp: Import) -> tuple[str, str, str]:

@@ -3,16 +3,20 @@ download the failing rows."""
 
 from __future__ import annotations
 
+import hashlib
+
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway import idempotency
 from gateway.errors import BadRequest, UnsupportedMediaType
 from gateway.imports import reader, service
 from gateway.models import ApiToken
-from gateway.web import authorize, in_db, read_json
+from gateway.web import authorize, in_db, read_json, whole_number
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 MAX_JSON_BYTES = 40 * 1024 * 1024  # 100,000 contacts of a few hundred bytes
@@ -33,10 +37,10 @@ async def _limited_stream(request: Request, limit: int):
         yield chunk
 
 
-async def _upload(request: Request, token: ApiToken) -> dict:
+async def _upload(request: Request, token: ApiToken) -> Response:
     limit = reader.MAX_BYTES + MULTIPART_OVERHEAD
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = whole_number(request.headers.get("content-length")) or 0
+    if declared > limit:
         raise reader.FileTooLarge()
     parser = MultiPartParser(request.headers, _limited_stream(request, limit), max_files=1,
                              max_fields=10)
@@ -48,16 +52,35 @@ async def _upload(request: Request, token: ApiToken) -> dict:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise BadRequest("Send the CSV file in a multipart field named 'file'.")
-        imp = await in_db(service.create_from_upload, token.account_id, upload.filename,
-                          upload.file, actor=_actor(token),
-                          notify_email=form.get("notify") or None,
-                          welcome=str(form.get("welcome", "")).lower() in TRUE)
-        return await in_db(service.to_dict, imp)
+        notify = form.get("notify") or None
+        welcome = str(form.get("welcome", "")).lower() in TRUE
+
+        async def create() -> Response:
+            imp = await in_db(service.create_from_upload, token.account_id, upload.filename,
+                              upload.file, actor=_actor(token), notify_email=notify,
+                              welcome=welcome)
+            return _accepted(request, await in_db(service.to_dict, imp))
+        # The multipart boundary differs per attempt: a retry is the same file and fields.
+        payload = None
+        if idempotency.key_of(request) is not None:
+            payload = {"file": await run_in_threadpool(_digest, upload.file),
+                       "filename": upload.filename, "notify": notify, "welcome": welcome}
+        return await idempotency.respond(request, token.account_id, payload, create)
     finally:
         await form.close()
 
 
-async def _json_import(request: Request, token: ApiToken) -> dict:
+def _digest(file) -> str:
+    """SHA-256 of an uploaded file, read from its start; leaves it at its start."""
+    digest = hashlib.sha256()
+    file.seek(0)
+    for chunk in iter(lambda: file.read(1 << 20), b""):
+        digest.update(chunk)
+    file.seek(0)
+    return digest.hexdigest()
+
+
+async def _json_import(request: Request, token: ApiToken) -> Response:
     body = await read_json(request, MAX_JSON_BYTES)
     if not isinstance(body, dict) or "contacts" not in body:
         raise BadRequest('Send {"contacts": [...]} (or a multipart CSV upload).')
@@ -66,27 +89,42 @@ async def _json_import(request: Request, token: ApiToken) -> dict:
         imp = service.create_from_json(token.account_id, body["contacts"], actor=_actor(token),
                                        notify_email=body.get("notify"),
                                        welcome=bool(body.get("welcome")))
-        if body.get("fallbacks"):
-            service.set_fallbacks(token.account_id, imp.id, body["fallbacks"])
-        if body.get("obtained_rightfully") is True:
-            service.set_consent(token.account_id, imp.id, True, actor=_actor(token))
+        try:
+            if body.get("fallbacks"):
+                service.set_fallbacks(token.account_id, imp.id, body["fallbacks"])
+            if body.get("obtained_rightfully") is True:
+                service.set_consent(token.account_id, imp.id, True, actor=_actor(token))
+        except BaseException:
+            # The request failed as a whole (e.g. 503: the queue is down): the client never
+            # learns this import's id, so keep none; its retry starts afresh, no duplicate.
+            service.discard(token.account_id, imp.id)
+            raise
         return service.state(token.account_id, imp.id)
-    return await in_db(create)
+
+    async def start() -> Response:
+        return _accepted(request, await in_db(create))
+    return await idempotency.respond(request, token.account_id, body, start)
 
 
-async def create_import(request: Request) -> JSONResponse:
-    """POST /api/imports: a multipart CSV ``file`` or JSON ``{"contacts": [...]}``."""
+def _accepted(request: Request, data: dict) -> JSONResponse:
+    """202 with the import and its Location."""
+    location = str(request.url_for("imports:import", import_id=data["id"]))
+    return JSONResponse(data, status_code=202, headers={"Location": location})
+
+
+async def create_import(request: Request) -> Response:
+    """POST /api/imports: a multipart CSV ``file`` or JSON ``{"contacts": [...]}``.
+
+    With an ``Idempotency-Key`` header a retry gets the first answer (``gateway.idempotency``).
+    """
     token = await authorize(request, "imports:write")
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
-        data = await _upload(request, token)
-    elif ctype == "application/json":
-        data = await _json_import(request, token)
-    else:
-        raise UnsupportedMediaType("Upload the CSV as multipart/form-data (field 'file') or "
-                                   'send JSON {"contacts": [...]}.')
-    location = str(request.url_for("imports:import", import_id=data["id"]))
-    return JSONResponse(data, status_code=202, headers={"Location": location})
+        return await _upload(request, token)
+    if ctype == "application/json":
+        return await _json_import(request, token)
+    raise UnsupportedMediaType("Upload the CSV as multipart/form-data (field 'file') or "
+                               'send JSON {"contacts": [...]}.')
 
 
 async def list_imports(request: Request) -> JSONResponse:

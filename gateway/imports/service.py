@@ -46,13 +46,13 @@ def create_from_upload(account_id: int, filename: str, chunks: Iterable[bytes] |
         chunks = iter(lambda f=chunks: f.read(1 << 20), b"")
     dest, relative = _new_path(account_id)
     size, encoding = reader.store(chunks, dest)
-    try:
+    try:  # any refusal from here on (a file rule, the store) leaves no file behind
         delimiter, columns, rows = reader.inspect(dest, encoding)
+        return _create(account_id, "csv", name, relative, size, encoding, delimiter, columns,
+                       rows, actor=actor, notify=notify, welcome=welcome)
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
-    return _create(account_id, "csv", name, relative, size, encoding, delimiter, columns, rows,
-                   actor=actor, notify=notify, welcome=welcome)
 
 
 def _create(account_id, kind, name, relative, size, encoding, delimiter, columns, rows, *,
@@ -182,13 +182,36 @@ def _editable(imp: Import) -> None:
         raise Conflict(f"The import is {imp.step}; its choices can no longer change.")
 
 
-def _start_validation(imp: Import) -> None:
-    """Move to validating (once) and queue the job; the job itself is idempotent."""
-    moved = (Import.update(step="validating", progress_done=0, checkpoint=0,
+def _start_validation(imp: Import, changes: dict | None = None,
+                      restore: dict | None = None) -> None:
+    """Apply ``changes`` and move to validating (once), then queue the (idempotent) job.
+
+    The move is committed first: a job may start at once and must find it. If the queue
+    refuses (503), the import is put back as it was (plus ``restore``), so "nothing was
+    accepted" holds: no import is left validating for a sweep to move on later.
+    """
+    changes = changes or {}
+    before = {name: getattr(imp, name)
+              for name in (*changes, "step", "progress_done", "checkpoint", "updated_at")}
+    moved = (Import.update(**changes, step="validating", progress_done=0, checkpoint=0,
                            updated_at=utcnow())
              .where((Import.id == imp.id) & (Import.step.in_(EDITABLE_STEPS))).execute())
-    if moved:
+    if not moved:
+        return
+    try:
         runtime.queue().enqueue(jobs.validate_import, imp.id)
+    except Exception:
+        Import.update(**before, **(restore or {})).where(
+            (Import.id == imp.id) & (Import.step == "validating")).execute()
+        raise
+
+
+def discard(account_id: int, import_id) -> None:
+    """Remove an import whose start was refused (its row and its file): nothing is left."""
+    imp = get_import(account_id, import_id)
+    path = jobs.file_path(imp)
+    imp.delete_instance(recursive=True)
+    path.unlink(missing_ok=True)
 
 
 def set_mapping(account_id: int, import_id, chosen: dict) -> dict:
@@ -202,9 +225,8 @@ def set_mapping(account_id: int, import_id, chosen: dict) -> dict:
         Import.update(mapping=checked, step="consent" if not imp.consent else imp.step,
                       updated_at=utcnow()).where(Import.id == imp.id).execute()
         mapping.remember(account_id, checked)
-    imp = get_import(account_id, import_id)
-    if imp.consent:
-        _start_validation(imp)
+    if imp.consent:  # a refused start puts the previous mapping back too
+        _start_validation(get_import(account_id, import_id), restore={"mapping": imp.mapping})
     return state(account_id, import_id)
 
 
@@ -224,8 +246,7 @@ def set_consent(account_id: int, import_id, obtained_rightfully, *, actor: str =
     changes = {"consent": True, "consent_at": utcnow(), "consent_by": actor or imp.actor}
     if welcome is not None:
         changes["welcome"] = bool(welcome)
-    Import.update(**changes).where(Import.id == imp.id).execute()
-    _start_validation(get_import(account_id, import_id))
+    _start_validation(imp, changes)  # one update: consent is never kept without its job
     return state(account_id, import_id)
 
 
@@ -264,6 +285,8 @@ def set_fallbacks(account_id: int, import_id, data: dict) -> dict:
 def finalise(account_id: int, import_id) -> dict:
     """Queue the writing of the valid rows (resumes a crashed run; a done import stays)."""
     imp = get_import(account_id, import_id)
+    if imp.step == "failed":
+        raise Conflict(" ".join(imp.warnings or []) or "The import failed.")
     if imp.step in ("mapping", "consent"):
         raise Conflict("Give consent first: the import cannot continue without it.")
     if imp.step == "validating":
@@ -310,6 +333,6 @@ def run_now(account_id: int, import_id, on_progress=None) -> dict:
     return state(account_id, import_id)
 
 
-__all__ = ["create_from_upload", "create_from_json", "get_import", "state", "to_dict",
-           "list_imports", "set_mapping", "set_consent", "set_fallbacks", "finalise",
+__all__ = ["create_from_upload", "create_from_json", "discard", "get_import", "state",
+           "to_dict", "list_imports", "set_mapping", "set_consent", "set_fallbacks", "finalise",
            "errors_csv", "run_now"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.api.spec import errors, json_body, ok, path_param, ref
+from gateway.api.spec import IDEMPOTENCY_KEY, errors, json_body, ok, path_param, ref
 
 IMPORT_ID = path_param("import_id", {"type": "integer"})
 FIELD_OR_NULL = {"type": ["string", "null"]}
@@ -16,7 +16,9 @@ SCHEMAS = {
             "id": {"type": "integer"}, "kind": {"enum": ["csv", "json"]},
             "filename": {"type": "string"},
             "step": {"enum": ["mapping", "consent", "validating", "fallbacks", "ready",
-                              "finalising", "done"]},
+                              "finalising", "done", "failed"],
+                     "description": "failed: validation or finalise failed again and again "
+                                    "and was given up; warnings say why"},
             "progress": {"type": "object", "properties": {"done": {"type": "integer"},
                                                           "total": {"type": "integer"}}},
             "delimiter": {"enum": [",", ";"]}, "encoding": {"type": "string"},
@@ -29,7 +31,8 @@ SCHEMAS = {
             "welcome": {"type": "boolean"}, "notify": {"type": ["string", "null"]},
             "counts": {"type": "object", "description": "rows, valid, failed, "
                        "failed_by_reason, blacklisted, duplicates, new, existing, "
-                       "missing_language, missing_source, created, updated, unchanged"},
+                       "missing_language, missing_source, created, updated, unchanged; "
+                       "failed_attempts: runs of the current step that failed in a row"},
             "warnings": {"type": "array", "items": {"type": "string"}},
             "errors": {"type": "array", "description": "The first 50 row errors",
                        "items": ref("ImportRowError")},
@@ -57,6 +60,7 @@ PATHS = {
         "post": {
             "summary": "Start an import: a CSV file (multipart field 'file', optional "
                        "'notify' and 'welcome') or JSON {\"contacts\": [...]}",
+            "parameters": [IDEMPOTENCY_KEY],
             "requestBody": {"required": True, "content": {
                 "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
                                                    "properties": {
@@ -66,7 +70,7 @@ PATHS = {
                                                        "welcome": {"type": "boolean"}}}},
                 "application/json": {"schema": ref("ImportJson")}}},
             "responses": {"202": ok("Accepted: the import", ref("Import")),
-                          **errors(400, 401, 403, 413, 415, 422, 503)}}},
+                          **errors(400, 401, 403, 409, 413, 415, 422, 503)}}},
     "/api/imports/{import_id}": {
         "get": {"summary": "Step, progress, counts, suggested and chosen mapping",
                 "parameters": [IMPORT_ID],

@@ -7,6 +7,7 @@ for the duplicate-in-file check across parts."""
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import json
@@ -15,10 +16,11 @@ import pickle  # noqa: S403 (our own file under INLET_DATA_DIR, never user-suppl
 from collections.abc import Iterator
 from pathlib import Path
 
+from gateway import validation
 from gateway.imports.models import Import
 from gateway.validation import AccountVocabulary
 
-VERSION = 1
+VERSION = 2
 
 
 class Unusable(Exception):
@@ -49,9 +51,17 @@ def read_keys(path: Path) -> list:
         return pickle.load(fh)  # noqa: S301 (see the import)
 
 
+@functools.cache
+def rules() -> str:
+    """A digest of the validation rules' source: what validation accepts, finalise writes,
+    so a spool checked under other rules (before an upgrade) is checked again."""
+    return hashlib.sha256(Path(validation.__file__).read_bytes()).hexdigest()
+
+
 def fingerprint(imp: Import, vocab: AccountVocabulary) -> str:
-    """What the checked values depend on: the vocabularies, the columns and the mapping."""
-    basis = [VERSION, sorted(vocab.languages), sorted(vocab.sources),
+    """What the checked values depend on: the rules, the vocabularies, the columns and the
+    mapping."""
+    basis = [VERSION, rules(), sorted(vocab.languages), sorted(vocab.sources),
              sorted(vocab.preferences), sorted(vocab.interests),
              sorted((k, v[0], list(v[1])) for k, v in vocab.fields.items()),
              imp.columns, imp.mapping]

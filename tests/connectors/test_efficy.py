@@ -141,3 +141,26 @@ def test_the_efficy_url_refuses_a_generic_hook(client, tenant, hooks):
     hook, secret = hooks.create()
     r = client.post(f"/hooks/efficy/{hook['id']}", json=payload())
     assert r.status_code == 404
+
+
+def test_an_over_long_key_fails_that_record_only_with_a_clean_error(client, tenant, hooks,
+                                                                   work, efficy_hook):
+    """A 100-character key was a raw DataError on PostgreSQL, dead-lettered whole."""
+    hook, secret = efficy_hook
+    bob = ANN | {"EMAIL1": "bob@example.com", "FIRSTNAME": "Bob"}
+    long_key = "K" * 100
+    r = hooks.post(hook, secret, payload(record("Create", long_key, ANN),
+                                         record("Create", "k" * 64, bob)))
+    assert r.status_code == 202
+    work()
+    dead = client.get(f"/api/hooks/{hook['id']}/dead-letters",
+                      headers=tenant.headers).json()["items"]
+    assert len(dead) == 1 and dead[0]["attempts"] == 1  # no retries: it cannot succeed
+    assert dead[0]["result"]["counts"]["failed"] == 1
+    assert dead[0]["result"]["counts"]["created"] == 1  # the other record is written
+    failed = dead[0]["result"]["records"][0]
+    assert failed["errors"] == [{"field": "key", "code": "too_long", "message":
+                                 "An Efficy key has at most 64 characters; this one has 100."}]
+    assert "DataError" not in dead[0]["error"] and "value too long" not in dead[0]["error"]
+    assert _ann(client, tenant) is None
+    assert Contact.get(Contact.email == "bob@example.com").first_name == "Bob"

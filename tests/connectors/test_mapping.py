@@ -59,3 +59,11 @@ def test_check_names_every_problem():
     with pytest.raises(ValidationFailed):
         check({"email": "e"}, {"Dutch": 1})
     assert check({"email": "e", "custom_fields.city": "c"}, {"Dutch": "nl"})
+
+
+@pytest.mark.parametrize("step", ["²", "١", "-²", "9" * 5000, "0x1", " 1"])
+def test_a_path_step_that_is_not_a_plain_index_finds_nothing(step):
+    """``"²".isdigit()`` is true and ``int("²")`` fails: it was a 500 / a dead letter."""
+    record = {"items": ["a", "b"]}
+    assert resolve(record, f"items.{step}") is None
+    assert apply({"email": f"items.{step}"}, record) == {"email": None, "status": None}

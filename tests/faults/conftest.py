@@ -47,7 +47,9 @@ class Stack:
                     "INLET_DATABASE_URL": pg.url(database), "INLET_REDIS_URL": redis.url,
                     "INLET_SECRET_KEY": SECRET, "INLET_QUEUE": "inlet",
                     "INLET_JOB_RETRY_INTERVALS": "1,1,2,2,3,5,5,5",
-                    "INLET_SWEEP_SECONDS": "2"}
+                    "INLET_SWEEP_SECONDS": "2",
+                    # the load generators name their visitors in X-Forwarded-For
+                    "INLET_TRUSTED_PROXIES": "127.0.0.1"}
         self.processes: list[Process] = []
         self.base_url = ""
 

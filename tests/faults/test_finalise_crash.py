@@ -177,3 +177,31 @@ def _record(kills: int, seconds: float) -> None:
             fh.write(json.dumps({"test": "finalise_kill9", "rows": ROWS, "kills": kills,
                                  "seconds": round(seconds, 1), "lost": 0,
                                  "doubled": 0}) + "\n")
+
+
+def test_a_finalise_failing_every_run_is_given_up_not_retried_forever(stack):
+    """In production shape (PostgreSQL, ``inlet worker`` with its retries and sweeper): a
+    finalise that fails the same way on every run ends ``failed`` with a reason the user
+    sees, and stays so (the issue's NUL cell was re-queued every 10 minutes, forever)."""
+    from gateway.db import db
+    from gateway.imports import jobs, spool
+    from gateway.imports.models import Import
+    from tests.conftest import make_tenant
+    tenant = make_tenant("Gives up")
+    kinds = plan(30)
+    stack.serve()
+    stack.worker()
+    with httpx.Client(base_url=stack.base_url, headers=tenant.headers, timeout=60) as client:
+        import_id = upload_until_ready(client, kinds)
+        with db.connection_context():  # every run now fails alike: its file is gone
+            path = jobs.file_path(Import.get_by_id(import_id))
+        spool.remove(path)
+        path.unlink()
+        client.post(f"/api/imports/{import_id}/finalise").raise_for_status()
+        final = wait_step(client, import_id, ("failed",), timeout=60)
+        assert final["counts"][jobs.FAILED_ATTEMPTS] == jobs.MAX_ATTEMPTS
+        assert any("so the import was stopped" in w for w in final["warnings"])
+        time.sleep(6)  # the worker's retries and several sweeps later: still failed
+        assert client.get(f"/api/imports/{import_id}").json()["step"] == "failed"
+    with db.connection_context():
+        assert Import.get_by_id(import_id).counts[jobs.FAILED_ATTEMPTS] == jobs.MAX_ATTEMPTS

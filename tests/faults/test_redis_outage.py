@@ -11,6 +11,7 @@ import json
 import threading
 import time
 import uuid
+from datetime import timedelta
 
 import httpx2 as httpx
 import pytest
@@ -169,3 +170,83 @@ def _record_figures(total, accepted, refused, late) -> None:
             fh.write(json.dumps({"test": "redis_outage", "requests": total,
                                  "accepted": accepted, "refused_503": refused,
                                  "accepted_lost": 0, "refused_but_stored": late}) + "\n")
+
+
+def test_replay_import_and_consent_during_an_outage_change_nothing(stack):
+    """A 503 "nothing was accepted" must be true: the delivery stays dead and replayable, no
+    import is left validating for a sweep to move on, and the retry makes no duplicate."""
+    from connectors.models import Delivery
+    from connectors.service import create_hook, update_hook
+    from gateway.db import db, utcnow
+    from gateway.imports.models import Import
+    from tests.conftest import make_tenant
+    tenant = make_tenant("Outage")
+    hook, secret = create_hook(tenant.id, {"kind": "generic", "name": "Shop", "auth": "bearer",
+                                           "source": "Website", "language": "nl",
+                                           "mapping": {"email": "mail"}})
+    stack.serve()
+    workers = [stack.worker()]
+    api = httpx.Client(base_url=stack.base_url, timeout=15, headers=tenant.headers)
+    r = api.post(f"/hooks/{hook.id}", json={"email": "late@example.com"},
+                 headers={"Authorization": f"Bearer {secret}"})
+    delivery_id = r.json()["delivery_id"]
+    status = lambda: getattr(_delivery(delivery_id), "status", None)  # noqa: E731
+    wait_until_equal(status, "dead", 30)
+    update_hook(tenant.id, hook.id, {"mapping": {"email": "email"}})  # the mapping is fixed
+    waiting = api.post("/api/imports", json={"contacts": [{"email": "c@example.com"}]})
+    assert waiting.status_code == 202 and waiting.json()["step"] == "mapping"
+    body = {"contacts": [{"email": "d@example.com"}], "obtained_rightfully": True}
+    replay = f"/api/hooks/{hook.id}/dead-letters/{delivery_id}/replay"
+
+    stack.redis.stop()  # SIGKILL
+    assert api.post(replay).status_code == 503
+    assert api.post("/api/imports", json=body,
+                    headers={"Idempotency-Key": "imp-1"}).status_code == 503
+    r = api.put(f"/api/imports/{waiting.json()['id']}/consent",
+                json={"obtained_rightfully": True})
+    assert r.status_code == 503
+    time.sleep(5)  # the workers' sweeps run every 2 s: nothing may move on
+    with db.connection_context():
+        assert [(i.id, i.step, i.consent) for i in Import.select()] == [
+            (waiting.json()["id"], "mapping", False)]
+    assert (status(), _delivery(delivery_id).replays) == ("dead", 0)
+
+    stack.redis.start()
+    workers = [w if w.alive() else stack.worker() for w in workers]
+    assert api.post(replay).status_code == 202
+    first = api.post("/api/imports", json=body, headers={"Idempotency-Key": "imp-1"})
+    again = api.post("/api/imports", json=body, headers={"Idempotency-Key": "imp-1"})
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]
+    assert api.put(f"/api/imports/{waiting.json()['id']}/consent",
+                   json={"obtained_rightfully": True}).status_code == 200
+    wait_until_equal(status, "done", 60)
+    assert "late@example.com" in stored_emails(tenant.id)
+    validated = lambda: all(  # noqa: E731  (validation ran: a choice or finalise is next)
+        api.get(f"/api/imports/{i}").json()["step"] in ("fallbacks", "ready")
+        for i in (first.json()["id"], waiting.json()["id"]))
+    wait_until_equal(validated, True, 60)
+    with db.connection_context():
+        assert Import.select().count() == 2
+
+    # A replay whose job was lost (its row says queued, no job exists): the sweep recovers it.
+    with db.connection_context():
+        Delivery.update(status="queued", updated_at=utcnow() - timedelta(hours=1)).where(
+            Delivery.id == delivery_id).execute()
+    wait_until_equal(status, "done", 60)
+    api.close()
+
+
+def _delivery(delivery_id: str):
+    from connectors.models import Delivery
+    from gateway.db import db
+    with db.connection_context():
+        return Delivery.get_or_none(Delivery.id == delivery_id)  # None until the drain ran
+
+
+def wait_until_equal(read, expected, seconds: float):
+    """Poll ``read()`` until it returns ``expected``; fail with the last value."""
+    deadline = time.monotonic() + seconds
+    while (value := read()) != expected and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert value == expected

@@ -32,3 +32,19 @@ def test_submit_mail_confirm_welcome(client, tenant, make_form, visitor, run_job
     assert "already confirmed" in r.text
     [welcome] = [m for m in mailbox.to("ann@example.com") if m["Subject"] == "Welcome!"]
     assert welcome["List-Unsubscribe"].strip().startswith("<http://testserver/unsubscribe/")
+
+
+def test_a_name_with_line_breaks_stays_on_its_line_in_the_mail(client, tenant, make_form,
+                                                                visitor, run_jobs, mailbox):
+    form = make_form()
+    r = visitor(form, {"email": "eve@example.com",
+                       "first_name": "Eve\r\nBcc: victim@example.com\r\n\r\nClick here"})
+    assert r.status_code == 200, r.text
+    run_jobs()
+    [mail] = mailbox.to("eve@example.com")
+    assert mail["Bcc"] is None and not mailbox.to("victim@example.com")
+    text = mail.get_body(("plain",)).get_content()
+    assert "Eve Bcc: victim@example.com Click here" in text
+    assert not any(line.startswith(("Bcc:", "Click here")) for line in text.splitlines())
+    [contact] = contacts(client, tenant)
+    assert contact["first_name"] == "Eve Bcc: victim@example.com Click here"

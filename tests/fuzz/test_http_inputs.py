@@ -118,9 +118,10 @@ def test_nasty_text_in_every_contact_field(client, tenant, text):
     one = dict(body, preferences=[], interests=[], custom_fields={})
     r = client.post("/api/contacts", content=json.dumps(one), headers=h)
     assert r.status_code in (201, 400, 409, 422), r.text
-    if r.status_code == 201:  # stored: it reads back exactly as sent
+    if r.status_code == 201:  # stored: it reads back as sent, on one line
+        from gateway.validation import single_line
         got = client.get(f"/api/contacts/{r.json()['id']}", headers=tenant.headers).json()
-        assert got["first_name"] == text
+        assert got["first_name"] == single_line(text)
 
 
 @pytest.mark.parametrize("text", NASTY_TEXT, ids=lambda t: repr(t[:12]))

@@ -1,5 +1,6 @@
 """The contacts API as a client uses it, on SQLite and PostgreSQL."""
 
+import peewee
 import pytest
 
 from tests.conftest import make_tenant
@@ -184,3 +185,91 @@ def test_body_errors(client, tenant):
     assert r.status_code == 413
     r = client.post("/api/contacts", json=[ANN], headers=tenant.headers)
     assert r.status_code == 400
+
+
+def test_non_finite_and_huge_numbers_are_422_and_store_nothing(client, tenant):
+    r = client.post("/api/custom-fields", json={"name": "score", "type": "number"},
+                    headers=tenant.headers)
+    assert r.status_code == 201
+    for raw in (b"NaN", b"Infinity", b"-Infinity", b"1e400", b"9" * 5000):
+        body = b'{"email": "n@example.com", "language": "nl", "source": "Website", ' \
+               b'"custom_fields": {"score": ' + raw + b"}}"
+        r = client.post("/api/contacts", content=body,
+                        headers=tenant.headers | {"content-type": "application/json"})
+        assert r.status_code == 422, (raw[:10], r.text)
+        assert r.json()["error"]["details"][0]["code"] == "number_out_of_range"
+    for text in ("nan", "inf", "-Infinity", "1e400", "9007199254740993"):
+        r = client.put("/api/contacts/n@example.com", json={
+            "language": "nl", "source": "Website", "custom_fields": {"score": text}},
+            headers=tenant.headers)
+        assert r.status_code == 422, (text, r.text)
+        assert r.json()["error"]["details"][0]["field"] == "score"
+    r = client.put("/api/contacts/n@example.com", json={
+        "language": "nl", "source": "Website", "custom_fields": {"score": "12,5"}},
+        headers=tenant.headers)
+    assert r.status_code == 201 and r.json()["custom_fields"] == {"score": 12.5}
+    r = client.get("/api/contacts", headers=tenant.headers)
+    assert r.status_code == 200 and r.json()["total"] == 1
+
+
+def test_a_nan_stored_by_an_older_release_still_reads(client, tenant):
+    """Reads render whatever the store holds: NaN and Infinity read as null."""
+    from gateway.db import db
+    r = client.post("/api/contacts", json=ANN, headers=tenant.headers)
+    from gateway.models import Contact
+    with db.connection_context():
+        raw = '{"score": NaN, "x": -Infinity}'  # what an older release's encoder wrote
+        Contact.update(custom_fields=peewee.Value(raw, converter=False)).where(
+            Contact.id == r.json()["id"]).execute()
+    r = client.get("/api/contacts", headers=tenant.headers)
+    assert r.status_code == 200
+    assert r.json()["items"][0]["custom_fields"] == {"score": None, "x": None}
+
+
+def test_metadata_is_clipped_to_its_column_on_both_stores(client, tenant):
+    from gateway.db import db
+    from gateway.models import Consent
+    r = client.post("/api/contacts", json=ANN,
+                    headers=tenant.headers | {"user-agent": "Agent/" + "x" * 600})
+    assert r.status_code == 201, r.text
+    with db.connection_context():
+        consent = Consent.get(Consent.contact == r.json()["id"])
+    assert consent.user_agent == ("Agent/" + "x" * 600)[:500]
+
+
+def test_names_are_stored_on_one_line(client, tenant):
+    r = client.post("/api/contacts", json=ANN | {
+        "first_name": "Eve\r\nBcc: victim@example.com", "name": "\x07Doe\x1b[31m\u2028"},
+        headers=tenant.headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["first_name"] == "Eve Bcc: victim@example.com"
+    assert r.json()["name"] == "Doe [31m"
+
+
+def test_hostile_cursors_and_limits_are_400(client, tenant):
+    import base64
+    import json
+    for payload in (["2024-01-01T00:00:00", 1e999], ["2024-01-01T00:00:00", 10**30],
+                    ["2024-01-01T00:00:00", -1e308], ["2024-01-01T00:00:00", -1],
+                    ["2024-01-01T00:00:00", True], [1, 2], "x"):
+        raw = json.dumps(payload).encode() if payload != ["2024-01-01T00:00:00", 1e999] \
+            else b'["2024-01-01T00:00:00", 1e999]'
+        cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        r = client.get("/api/contacts", params={"cursor": cursor}, headers=tenant.headers)
+        assert r.status_code == 400, (payload, r.text)
+        assert r.json()["error"]["code"] == "bad_request"
+    for limit in ("²", "1e999", "9" * 5000, "-1"):
+        r = client.get("/api/contacts", params={"limit": limit}, headers=tenant.headers)
+        assert r.status_code == 400, (limit, r.text)
+
+
+def test_deep_or_huge_json_is_refused_in_the_error_shape(client, tenant):
+    headers = tenant.headers | {"content-type": "application/json"}
+    r = client.post("/api/contacts", content=b"[" * 100_000 + b"]" * 100_000, headers=headers)
+    assert r.status_code == 400 and "nested" in r.json()["error"]["message"]
+    r = client.post("/api/contacts", content=b'{"email": ' + b"1" * 5000 + b"}",
+                    headers=headers)
+    assert r.status_code == 422
+    assert r.json()["error"]["details"][0]["code"] == "number_out_of_range"
+    r = client.post("/api/contacts", content=b"{", headers=headers)
+    assert r.status_code == 400 and "line 1, column 2" in r.json()["error"]["message"]

@@ -56,7 +56,9 @@ def embedded_server(tmp_path, request):
     env["INLET_DATA_DIR"] = str(tmp_path / "var")
     port = free_port()
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 (closed below)
-    options = getattr(request, "param", [])
+    options = getattr(request, "param", [])  # serve's options, and INLET_X=… settings
+    env.update(option.split("=", 1) for option in options if option.startswith("INLET_"))
+    options = [option for option in options if not option.startswith("INLET_")]
     proc = subprocess.Popen([*INLET, "serve", "--port", str(port), *options], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -100,3 +102,25 @@ def test_newcomer_quick_start_on_embedded_defaults(embedded_server):
     assert [c["email"] for c in listed["items"]] == ["ann@example.com"]
     r = httpx.post(base + "/api/contacts", json=ann, auth=auth)
     assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
+
+
+def _auth_failures(base: str, forwarded_for: list[str]) -> list[int]:
+    return [httpx.get(base + "/api/contacts", headers={"Authorization": "Bearer inl_wrong",
+                                                       "X-Forwarded-For": ip}).status_code
+            for ip in forwarded_for]
+
+
+def test_serve_trusts_no_x_forwarded_for_by_default(embedded_server):
+    # From 127.0.0.1 too: rotating the header must not get around the per-IP limit (20/min).
+    base, _ = embedded_server
+    statuses = _auth_failures(base, [f"198.51.100.{i}" for i in range(21)])
+    assert statuses[:20] == [401] * 20 and statuses[20] == 429
+
+
+@pytest.mark.parametrize("embedded_server", [["INLET_TRUSTED_PROXIES=127.0.0.1"]],
+                         indirect=True, ids=["trusted-proxy"])
+def test_serve_believes_a_trusted_proxy(embedded_server):
+    base, _ = embedded_server
+    assert set(_auth_failures(base, [f"198.51.100.{i}" for i in range(25)])) == {401}
+    assert _auth_failures(base, ["203.0.113.7"] * 21)[-1] == 429
+    assert _auth_failures(base, ["203.0.113.8"]) == [401]

@@ -79,3 +79,19 @@ def test_concurrent_hits_share_a_round_trip_yet_count_apart(redis_server):
     # three callers per address; the third of each is over its limit of 2
     assert _run(run()) == [0] * 6 + [60] * 3
     assert int(redis_server.get(next(redis_server.scan_iter("inlet:rl:t:all:*")))) == 9
+
+
+def test_peek_counts_nothing_and_says_whether_one_more_hit_would_be_over(limiter):
+    limits = [Limit("t:peek", 2, 60)]
+
+    async def run():
+        seen = [await limiter.peek(limits, T0 + 10)]
+        await limiter.hit(limits, T0 + 10)
+        seen.append(await limiter.peek(limits, T0 + 10))
+        seen.append(await limiter.peek(limits, T0 + 10))  # peeking again changes nothing
+        await limiter.hit(limits, T0 + 10)
+        seen.append(await limiter.peek(limits, T0 + 10))  # a third hit would be over
+        seen.append(await limiter.peek(limits, T0 + 125))  # two windows later: clear
+        await _close(limiter)
+        return seen
+    assert _run(run()) == [0, 0, 0, 50, 0]

@@ -98,3 +98,21 @@ def test_a_repeated_bad_cell_is_reported_on_every_row():
                                       creating=False, memo=memo)
         assert [(e.code, e.suggestion) for e in errors] == [("unknown_source", "Website")]
         assert "source" not in clean
+
+
+def test_single_line_fields_and_multi_line_text_drop_control_characters():
+    from gateway.validation import multi_line, single_line
+    assert single_line(" Eve\r\nBcc: x@example.com ") == "Eve Bcc: x@example.com"
+    assert single_line("a\x00\x1b\x7f\x85\u2028b\ud800") == "a b"
+    assert single_line("Zoë 😀 \u200d") == "Zoë 😀 \u200d"  # printable or joiner: kept
+    assert multi_line("line 1\r\nline\t2\x00\x07") == "line 1\r\nline\t2"
+
+
+def test_numbers_are_finite_and_within_two_to_the_53():
+    from gateway.validation import convert_value
+    for good, expected in (("12,5", 12.5), ("3", 3), (2.0, 2), (-(2**53) + 1, -(2**53) + 1)):
+        assert convert_value("n", "number", [], good) == (expected, None)
+    for bad in ("NaN", "nan", "inf", "-Infinity", "1e400", float("nan"), float("inf"),
+                10**400, 2**53, "9" * 400, True, "²", [1], {"a": 1}):
+        value, error = convert_value("n", "number", [], bad)
+        assert value is None and error.code in ("number_out_of_range", "invalid_number"), bad

@@ -10,11 +10,15 @@ from tests.security.conftest import sqlite_only
 pytestmark = sqlite_only
 
 FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+cmd|' /C calc'!A0",
-            "-2+3", "@SUM(A1:A2)", "\t=1+1", "\r=1+1", "=cmd|' /C notepad'!'A1'"]
+            "-2+3", "@SUM(A1:A2)", "\t=1+1", "\r=1+1", "=cmd|' /C notepad'!'A1'",
+            # the full-width forms, which spreadsheets read as the ASCII ones
+            "\uff1dHYPERLINK(\"http://evil.example\")", "\uff0b1+1", "\uff0d2+3",
+            "\uff20SUM(A1:A2)"]
 
 
 def _dangerous(cell: str) -> bool:
-    return cell[:1] in ("=", "+", "-", "@", "\t", "\r")  # OWASP's CSV-injection triggers
+    # OWASP's CSV-injection triggers and their full-width forms
+    return cell[:1] in ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 @pytest.mark.parametrize("delimiter", [",", ";"])
@@ -49,3 +53,25 @@ def test_error_rows_are_formula_safe(client, tenant, run_jobs, delimiter):
             assert not _dangerous(cell), (cell, row)
     # the payloads are still recognisable (escaped, not dropped), so the user can fix them
     assert any(cell.startswith("'=HYPERLINK") for row in rows for cell in row)
+
+
+@pytest.mark.parametrize("delimiter,other", [(",", ";"), (";", ",")])
+def test_a_cell_holding_the_other_separator_stays_one_cell(client, tenant, run_jobs, delimiter,
+                                                           other):
+    """A cell holding the other separator is quoted, so a spreadsheet guessing the separator
+    from the first lines (or set to the other one) sees it as text, not as a cell boundary."""
+    value = f"Sports{other}=cmd|' /C calc'!A0"
+    body = (delimiter.join(["email", "first_name", "language", "source"]) + "\n"
+            + delimiter.join(["not-an-address", f'"{value}"', "nl", "Website"]) + "\n").encode()
+    r = client.post("/api/imports", headers=tenant.headers,
+                    files={"file": ("evil.csv", body, "text/csv")})
+    assert r.status_code == 202, r.text
+    import_id = r.json()["id"]
+    client.put(f"/api/imports/{import_id}/consent", headers=tenant.headers,
+               json={"obtained_rightfully": True}).raise_for_status()
+    run_jobs()
+    text = client.get(f"/api/imports/{import_id}/errors.csv",
+                      headers=tenant.headers).content.decode("utf-8-sig")
+    assert text.splitlines()[1].split(delimiter)[1] == f'"{value}"'
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    assert rows[1][1] == value and len(rows[1]) == 5

@@ -91,3 +91,13 @@ def test_preview_renders_unsaved_values_and_cannot_submit(admin_client, tenant):
     assert Form.select().count() == 0
     r = admin_client.post("/admin/forms/preview", data={"csrf_token": token, "name": "Draft"})
     assert "The preview shows once these are fixed" in r.text and "source" in r.text
+
+
+def test_digits_that_are_not_ascii_are_explained_not_a_crash(admin_client, tenant):
+    """"²" is a digit to str.isdigit but not to int(): the page answers, nothing is made."""
+    token = csrf_of(admin_client.get("/admin/forms/new").text)
+    r = admin_client.post("/admin/forms/new", data={
+        "csrf_token": token, "name": "Newsletter", "source": "Website", "languages": ["en"],
+        "default_language": "en", "min_fill_seconds": "²"}, follow_redirects=False)
+    assert r.status_code == 422, r.text[:300]
+    assert "min_fill_seconds" in r.text or "fill" in r.text.lower()

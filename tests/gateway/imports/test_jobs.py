@@ -527,3 +527,127 @@ def test_the_cli_checks_every_part_in_its_own_process(importer, fields, split):
     assert state["step"] == "fallbacks"
     assert seen == sorted(seen) and seen[-1] == 30  # the bar only moves forward, to the end
     assert _validated_state(import_id) == reference
+
+
+# ---- a step that fails again and again (issue 14) ----------------------------------------------
+
+def _ready(importer, n: int = 3) -> int:
+    rows = [["email", "language", "source"]] + [[f"u{i}@example.com", "nl", "Website"]
+                                                for i in range(n)]
+    imp = importer.validate(csv_bytes(rows))
+    assert imp["step"] == "ready"
+    return imp["id"]
+
+
+def _break_files(import_id: int) -> bytes:
+    """Take the import's file and spool away: every finalise run then fails the same way."""
+    from gateway.imports import spool
+    path = jobs.file_path(Import.get_by_id(import_id))
+    data = path.read_bytes()
+    spool.remove(path)
+    path.unlink()
+    return data
+
+
+def test_a_finalise_failing_every_time_ends_failed_with_a_reason_and_is_never_requeued(
+        importer, fields, client):
+    from datetime import timedelta
+
+    from gateway.auth import create_user
+    from tests.gateway.admin.conftest import login_client
+    import_id = _ready(importer)
+    _break_files(import_id)
+    r = client.post(f"/api/imports/{import_id}/finalise", headers=importer.tenant.headers)
+    assert r.status_code == 202
+    importer.run_jobs()  # the first run and the queue's two retries
+    imp = importer.get(import_id)
+    assert imp["step"] == "failed"
+    assert imp["counts"][jobs.FAILED_ATTEMPTS] == jobs.MAX_ATTEMPTS
+    reason = imp["warnings"][0]
+    assert f"failed {jobs.MAX_ATTEMPTS} times in a row" in reason and "Nothing was written" \
+        in reason
+    assert imp["finished_at"] is not None
+    # never queued again: not by the sweep, not by another finalise
+    assert jobs.requeue_stalled(older_than=timedelta(0)) == 0
+    r = client.post(f"/api/imports/{import_id}/finalise", headers=importer.tenant.headers)
+    assert r.status_code == 409 and "failed" in r.json()["error"]["message"]
+    create_user(fields.id, "boss@acme.example.com", "correct horse battery")
+    assert login_client(client, "boss@acme.example.com", "correct horse battery"
+                        ).status_code == 303
+    page = client.get(f"/admin/imports/{import_id}")
+    assert page.status_code == 200
+    assert "import failed" in page.text and f"failed {jobs.MAX_ATTEMPTS} times" in page.text
+    listing = client.get("/admin/imports")
+    assert listing.status_code == 200 and "failed" in listing.text
+    assert Contact.select().count() == 0
+
+
+def test_a_failure_then_progress_starts_the_count_again(importer, fields):
+    import_id = _ready(importer)
+    data = _break_files(import_id)
+    Import.update(step="finalising").where(Import.id == import_id).execute()
+    for n in (1, 2):
+        with pytest.raises(FileNotFoundError):
+            jobs.finalise_import(import_id)
+        assert Import.get_by_id(import_id).counts[jobs.FAILED_ATTEMPTS] == n
+    jobs.file_path(Import.get_by_id(import_id)).write_bytes(data)  # the cause is gone
+    assert jobs.finalise_import(import_id) == "done"
+    imp = Import.get_by_id(import_id)
+    assert jobs.FAILED_ATTEMPTS not in imp.counts and imp.counts["created"] == 3
+
+
+def test_a_validation_failing_every_time_ends_failed_too(importer, fields):
+    rows = [["email", "language", "source"], ["a@example.com", "nl", "Website"]]
+    r = importer.upload(csv_bytes(rows))
+    import_id = r.json()["id"]
+    jobs.file_path(Import.get_by_id(import_id)).unlink()
+    assert importer.put(import_id, "consent", {"obtained_rightfully": True}).status_code == 200
+    importer.run_jobs()
+    imp = importer.get(import_id)
+    assert imp["step"] == "failed"
+    assert imp["warnings"] == [f"Checking the rows failed {jobs.MAX_ATTEMPTS} times in a row, "
+                               "so the import was stopped. Nothing was written."]
+
+
+# ---- NUL and other hostile cells (issue 14 #3) ----------------------------------------------
+
+PAD = "x" * 1000  # keeps the NUL bytes past the first KB, where binary files are told apart
+
+
+def test_a_nul_in_a_cell_never_wedges_the_import(importer, fields, client):
+    rows = [["email", "first_name", "language", "source", "note"],
+            ["pad@example.com", "Pad", "nl", "Website", PAD],
+            ["clean@example.com", "Clean", "nl", "Website", ""],
+            ["eve@example.com", "E\x00ve", "nl", "Website", "a\x00b"],
+            ["bad\x00@example.com", "Bad", "nl", "Website", ""],
+            ["last@example.com", "Last", "nl", "Website", "line one\r\nline\x00 two"]]
+    imp = importer.validate(csv_bytes(rows))
+    assert imp["step"] == "ready", imp
+    done = importer.finalise(imp["id"])
+    assert done["step"] == "done", done  # never failed, never stuck in finalising
+    r = client.get("/api/contacts", params={"limit": 500}, headers=importer.tenant.headers)
+    assert r.status_code == 200
+    stored = {c["email"]: c for c in r.json()["items"]}
+    # every row validation accepted is written, clean ones included
+    failed_rows = {e["row"] for e in done["errors"]}
+    for n, row in enumerate(rows[1:], start=2):
+        assert (row[0].lower() in stored) != (n in failed_rows), (n, row[0])
+    assert {"pad@example.com", "clean@example.com", "last@example.com"} <= set(stored)
+    for contact in stored.values():
+        assert "\x00" not in repr(contact)
+    assert importer.errors_csv(imp["id"])  # and the error file reads
+
+
+def test_an_import_by_a_token_with_a_200_character_name_is_written(client, tenant, run_jobs):
+    """The consent record keeps who ran the import within its column (PostgreSQL refused
+    ``token:N`` + a 200-character name in a 200-character column on every finalise)."""
+    from gateway.auth import create_token
+    from tests.gateway.imports.conftest import Importer
+    _, plain = create_token(tenant.id, ("imports:write", "contacts:read"), name="n" * 200)
+    tenant.token = plain
+    importer = Importer(client, tenant, run_jobs)
+    done = importer.run(csv_bytes([["email", "language", "source"],
+                                   ["ann@example.com", "nl", "Website"]]))
+    assert done["step"] == "done" and done["counts"]["created"] == 1
+    consent = Consent.get()
+    assert consent.actor.startswith("token:") and len(consent.actor) == 200

@@ -127,3 +127,98 @@ def test_write_csv_uses_the_separator_and_a_bom(tmp_path):
     data = reader.write_csv([["email", "reason"], ["=cmd", "a; b"]], ";")
     assert data.startswith(b"\xef\xbb\xbf")
     assert data.decode("utf-8-sig") == "email;reason\r\n'=cmd;\"a; b\"\r\n"
+
+
+# ---- hardening (issue 14): columns, binary files, file names, spreadsheet-safe cells --------
+
+def test_a_header_of_40000_columns_is_refused_fast_naming_the_limit(tmp_path):
+    import time
+    data = (",".join(f"c{i}" for i in range(40_000)) + "\r\n" + "a@example.com\r\n").encode()
+    dest, _, encoding = stored(tmp_path, data)
+    started = time.monotonic()
+    with pytest.raises(reader.FileRuleBroken) as exc:
+        reader.inspect(dest, encoding)
+    assert time.monotonic() - started < 2
+    assert exc.value.status == 422 and exc.value.code == "too_many_columns"
+    assert "at most 500 columns" in exc.value.message and "40,000" in exc.value.message
+
+
+def test_500_columns_are_fine():
+    header = [f"c{i}" for i in range(reader.MAX_COLUMNS)]
+    assert reader.unique_columns(header) == header
+
+
+def test_header_names_are_made_unique_in_linear_time():
+    import time
+    started = time.monotonic()
+    columns = reader.unique_columns(["Name"] * 40_000)
+    assert time.monotonic() - started < 1  # the quadratic version took ~17 s
+    assert columns[:3] == ["Name", "Name (2)", "Name (3)"] and len(set(columns)) == 40_000
+
+
+@pytest.mark.parametrize("header,expected", [
+    (["a", "a", "a (2)"], ["a", "a (2)", "a (2) (2)"]),
+    (["a (2)", "a", "a"], ["a (2)", "a", "a (3)"]),
+    (["a", "a (3)", "a", "a", "a"], ["a", "a (3)", "a (2)", "a (4)", "a (5)"]),
+    (["", "Column 1", ""], ["Column 1", "Column 1 (2)", "Column 3"]),
+])
+def test_repeated_names_never_collide_with_given_ones(header, expected):
+    assert reader.unique_columns(header) == expected
+
+
+def _zip(name: str) -> bytes:
+    import io
+    import zipfile
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr(name, "email\r\na@example.com\r\n")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("data,what", [
+    (_zip("contacts.csv"), "ZIP archive"),
+    (_zip("[Content_Types].xml"), "Excel workbook (.xlsx)"),
+    (_zip("xl/workbook.xml"), "Excel workbook (.xlsx)"),
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "PDF document"),
+    (b"\x1f\x8b\x08\x00" + b"x" * 40, "gzip archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 40, "Excel 97-2003 workbook"),
+    (b"email\r\na@example.com\x00\r\n", "NUL bytes"),
+    ("email\r\na@example.com\r\n".encode("utf-16"), "NUL bytes"),
+    (b"email\r\n" + b"a@example.com\r\n" * 60 + b"\x00", "NUL bytes"),  # still in the first KB
+])
+def test_binary_files_renamed_csv_are_refused_and_leave_no_file(tmp_path, data, what):
+    with pytest.raises(reader.NotCsvText) as exc:
+        stored(tmp_path, data)
+    assert exc.value.status == 415 and exc.value.code == "not_csv_text"
+    assert exc.value.message.startswith("This is not a CSV text file")
+    assert what in exc.value.message and "save it as CSV" in exc.value.message
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_nul_after_the_first_kilobyte_is_a_cell_for_validation(tmp_path):
+    data = b"email,note\r\n" + b"a@example.com," + b"x" * 1100 + b"\r\nb@example.com,\x00\r\n"
+    _, _, rows, records = read_all(tmp_path, data)
+    assert rows == 2 and records[1] == ["b@example.com", "\x00"]
+
+
+def test_long_file_names_are_shortened_keeping_csv_and_control_characters_dropped():
+    name = reader.check_filename("a" * 300 + ".CSV")
+    assert len(name) == reader.MAX_FILENAME and name.endswith("a.CSV")
+    assert reader.check_filename("Eve\r\nBcc: x\x00.csv") == "EveBcc: x.csv"
+    with pytest.raises(reader.NotCsv):
+        reader.check_filename("x.csv\x00.exe")
+
+
+@pytest.mark.parametrize("cell", ["\uff1dcmd|' /C calc'!A0", "\uff0b1", "\uff0d1",
+                                  "\uff20SUM(A1)"])
+def test_full_width_formula_starts_are_escaped_and_unescaped_on_reimport(cell):
+    assert reader.escape(cell) == "'" + cell
+    assert reader.unescape(reader.escape(cell)) == cell
+
+
+@pytest.mark.parametrize("delimiter,other", [(",", ";"), (";", ",")])
+def test_a_cell_holding_the_other_separator_is_quoted(delimiter, other):
+    text = reader.write_csv([["a", f"x{other}y", 'say "hi"', "two\nlines"]],
+                            delimiter).decode("utf-8-sig")
+    assert text == delimiter.join(["a", f'"x{other}y"', '"say ""hi"""', '"two\nlines"']) \
+        + "\r\n"

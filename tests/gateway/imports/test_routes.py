@@ -213,3 +213,145 @@ def test_excel_files_in_windows_1252_or_utf8_with_bom_import_their_accents(impor
     assert (imp["encoding"], imp["columns"][0]) == ("utf-8-sig", "E-mail")
     assert imp["counts"]["updated"] == 1 and imp["counts"]["unchanged"] == 1
     assert importer.contact("zoe@example.com")["first_name"] == "Zoë-Ève"
+
+
+# ---- hardening (issue 14) -------------------------------------------------------------------
+
+def _files(settings) -> list:
+    """Every file under the data dir's imports (nothing may be left by a refusal)."""
+    root = settings.data_dir / "imports"
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_a_300_character_file_name_is_shortened_not_a_500(importer, settings):
+    name = "Contacten " + "x" * 290 + ".csv"
+    r = importer.upload(csv_bytes([["email"], ["ann@example.com"]]), name=name)
+    assert r.status_code == 202, r.text
+    stored = r.json()["filename"]
+    assert len(stored) == 255 and stored.startswith("Contacten xxx") and stored.endswith(".csv")
+    assert len(_files(settings)) == 1  # the import's own file, nothing else
+
+
+def test_a_refused_upload_leaves_no_file_whatever_refuses_it(importer, settings, monkeypatch):
+    import peewee
+
+    from gateway.imports.models import Import
+    for data, status in ((b"PK\x03\x04" + b"\x00" * 100, 415),
+                         (b"ann@example.com;Ann\n", 422),  # no header: a file rule
+                         (b"\xff\xfee\x00m\x00", 415)):
+        r = importer.upload(data)
+        assert r.status_code == status, r.text
+    assert _files(settings) == []
+
+    def refused(*args, **kwargs):
+        raise peewee.DataError("value too long for type character varying(255)")
+    monkeypatch.setattr(Import, "create", refused)  # the store refuses the row itself
+    r = importer.upload(csv_bytes([["email"], ["ann@example.com"]]))
+    assert r.status_code >= 400
+    assert _files(settings) == []
+
+
+def test_a_40000_column_header_answers_422_fast(importer, settings):
+    import time
+    data = (",".join(f"col{i}" for i in range(40_000)) + "\r\n"
+            + ",".join(["x"] * 40_000) + "\r\n").encode()
+    started = time.monotonic()
+    r = importer.upload(data)
+    assert time.monotonic() - started < 2
+    assert r.status_code == 422 and r.json()["error"]["code"] == "too_many_columns"
+    assert "at most 500 columns" in r.json()["error"]["message"]
+    assert _files(settings) == []
+
+
+def test_an_xlsx_renamed_csv_is_refused_with_save_as_csv(importer, settings):
+    import io
+    import zipfile
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    r = importer.upload(buffer.getvalue(), name="contacts.csv")
+    assert r.status_code == 415, r.text
+    error = r.json()["error"]
+    assert error["code"] == "not_csv_text"
+    assert "not a CSV text file" in error["message"] and "Excel workbook" in error["message"]
+    assert "save it as CSV" in error["message"]
+    assert _files(settings) == []
+
+
+# ---- a queue outage changes nothing; Idempotency-Key -------------------------------------
+
+def _imports_on_disk(settings) -> list:
+    root = settings.data_dir / "imports"
+    return sorted(p.name for p in root.rglob("*.csv")) if root.exists() else []
+
+
+def test_a_json_import_refused_by_the_queue_leaves_nothing(env, settings, client, tenant,
+                                                           importer):
+    """It left an import in `validating` that a sweep moved on: the retry made a duplicate."""
+    from gateway.imports.models import Import
+    from tests.outage import redis_down
+    body = {"contacts": [{"email": "ann@example.com", "language": "nl", "source": "Website"}],
+            "obtained_rightfully": True, "fallbacks": {"language": "nl"}}
+    with redis_down(env) as down:
+        r = down.post("/api/imports", json=body, headers=tenant.headers)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
+    assert Import.select().count() == 0 and _imports_on_disk(settings) == []
+    r = client.post("/api/imports", json=body, headers=tenant.headers)  # the retry
+    assert r.status_code == 202 and r.json()["step"] == "validating"
+    importer.run_jobs()
+    assert importer.finalise(r.json()["id"])["counts"]["created"] == 1
+    assert Import.select().count() == 1
+
+
+def test_consent_refused_by_the_queue_leaves_the_import_as_it_was(env, client, tenant,
+                                                                  importer):
+    from tests.outage import redis_down
+    r = importer.upload(csv_bytes([["email"], ["ann@example.com"]]))
+    imp = r.json()
+    with redis_down(env) as down:
+        r = down.put(f"/api/imports/{imp['id']}/consent", headers=tenant.headers,
+                     json={"obtained_rightfully": True, "welcome": True})
+    assert r.status_code == 503
+    after = importer.get(imp["id"])
+    assert (after["step"], after["consent"], after["welcome"]) == ("mapping", False, False)
+    r = importer.put(imp["id"], "consent", {"obtained_rightfully": True})
+    assert r.status_code == 200 and r.json()["step"] == "validating"
+    importer.run_jobs()
+    assert importer.get(imp["id"])["step"] in ("fallbacks", "ready")
+
+
+def test_a_mapping_change_refused_by_the_queue_keeps_the_old_mapping(env, client, tenant,
+                                                                     importer):
+    from tests.outage import redis_down
+    imp = importer.validate(csv_bytes([HEADER, ["ann@example.com", "Ann", "P", "nl",
+                                                "Website", ""]]))
+    assert imp["step"] == "ready"
+    with redis_down(env) as down:
+        r = down.put(f"/api/imports/{imp['id']}/mapping", headers=tenant.headers,
+                     json={"mapping": imp["mapping"] | {"Naam": None}})
+    assert r.status_code == 503
+    after = importer.get(imp["id"])
+    assert (after["step"], after["mapping"]) == ("ready", imp["mapping"])
+
+
+def test_an_import_retried_with_its_idempotency_key_is_one_import(client, tenant):
+    from gateway.imports.models import Import
+    headers = tenant.headers | {"Idempotency-Key": "import-1"}
+    body = {"contacts": [{"email": "ann@example.com"}]}
+    first = client.post("/api/imports", json=body, headers=headers)
+    again = client.post("/api/imports", json=body, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    data = csv_bytes([["email"], ["bob@example.com"]])
+    upload = [client.post("/api/imports", headers=tenant.headers | {"Idempotency-Key": "up-1"},
+                          files={"file": ("contacts.csv", data, "text/csv")})
+              for _ in range(2)]  # every attempt has its own multipart boundary
+    assert [r.status_code for r in upload] == [202, 202]
+    assert upload[1].json()["id"] == upload[0].json()["id"]
+    other = client.post("/api/imports", headers=tenant.headers | {"Idempotency-Key": "up-1"},
+                        files={"file": ("contacts.csv", data + b"eve@example.com\r\n",
+                                        "text/csv")})
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    assert Import.select().count() == 2
