@@ -24,8 +24,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,18 +32,12 @@ import time
 import uuid
 from pathlib import Path
 
-PG = os.environ.get("INLET_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+import common
+
 REDIS = os.environ.get("INLET_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 SCHEMA = "inlet_bench_load"
 SECRET = "bench-load-secret-0123456789abcdef"
 MIX = (("form", 0.4), ("hook", 0.4), ("api_put", 0.15), ("api_list", 0.05))
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---- the driver (runs in its own process) ------------------------------------------------
@@ -114,7 +106,6 @@ async def _send(client, config, signatures, kind, email, n, i) -> int:
 def driver_main() -> None:
     """The driver process: config on stdin, records to the config's ``out`` file."""
     config = json.loads(sys.stdin.read())
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     out = asyncio.run(drive(config))
     Path(config["out"]).write_text(json.dumps(out))
 
@@ -122,51 +113,28 @@ def driver_main() -> None:
 # ---- orchestration -------------------------------------------------------------------------
 
 def _env(tmp: Path) -> dict:
-    url = f"{PG}?options=-csearch_path%3D{SCHEMA}"
-    return {"INLET_ENV": "production", "INLET_DATA_DIR": str(tmp / "var"),
-            "INLET_DATABASE_URL": url, "INLET_REDIS_URL": REDIS, "INLET_SECRET_KEY": SECRET,
-            "INLET_QUEUE": "inlet-bench-load", "INLET_JOB_RETRY_INTERVALS": "1,2,5",
-            # the load generator names its visitors in X-Forwarded-For, as a proxy would
-            "INLET_TRUSTED_PROXIES": "127.0.0.1"}
+    return common.inlet_env(tmp / "var", common.schema_url(SCHEMA), REDIS, secret_key=SECRET,
+                            queue="inlet-bench-load", job_retry_intervals="1,2,5",
+                            # the load generator names its visitors in X-Forwarded-For, as a
+                            # proxy would
+                            trusted_proxies="127.0.0.1")
 
 
-def _prepare_services(env: dict) -> None:
-    import peewee
-    import redis
-    r = redis.Redis.from_url(REDIS)
-    foreign = [k for k in r.scan_iter(count=1000) if not k.startswith((b"inlet", b"rq:"))]
-    if foreign:
-        sys.exit(f"Refusing to run: {REDIS} holds keys that are not Inlet's ({foreign[:3]}).")
-    r.flushdb()
-    admin = _pg_admin(peewee)
-    admin.execute_sql(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
-    admin.execute_sql(f'CREATE SCHEMA "{SCHEMA}"')
-    admin.close()
-
-
-def _pg_admin(peewee):
-    from urllib.parse import urlparse
-    u = urlparse(PG)
-    db = peewee.PostgresqlDatabase(u.path.lstrip("/"), user=u.username, password=u.password,
-                                   host=u.hostname, port=u.port or 5432)
-    db.connect()
-    return db
+def _prepare_services() -> None:
+    common.flush_redis(REDIS, refuse_foreign=True)
+    common.create_schema(SCHEMA)
 
 
 def _cleanup_services() -> None:
-    import peewee
-    import redis
-    redis.Redis.from_url(REDIS).flushdb()
-    admin = _pg_admin(peewee)
-    admin.execute_sql(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
-    admin.close()
+    common.flush_redis(REDIS)
+    common.drop_schema(SCHEMA)
 
 
 def _setup_account(env: dict) -> dict:
     """Account, token, signed hook and a double opt-in form (in this process)."""
     from connectors.service import create_hook
     from forms import tokens
-    from forms.service import create_form
+    from forms.definitions import create_form
     from gateway import runtime
     from gateway.accounts import add_vocabulary, create_account
     from gateway.auth import create_token
@@ -191,24 +159,7 @@ def _setup_account(env: dict) -> dict:
 
 def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
     full = {k: v for k, v in os.environ.items() if not k.startswith("INLET_")} | env
-    with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "gateway.cli", *args], env=full,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _wait_healthy(base_url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
-    import httpx2 as httpx
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit("inlet serve exited during start-up")
-        try:
-            if httpx.get(base_url + "/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    sys.exit("inlet serve did not become healthy")
+    return common.start_inlet(args, full, log, own_session=True)
 
 
 def _run_driver(config: dict, tmp: Path, name: str) -> dict:
@@ -258,28 +209,24 @@ def _reconcile(env: dict, account_id: int, records: list, timeout: float) -> dic
 
 def main() -> None:
     """Set up, run the baseline and the mixed load, reconcile, report, clean up."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=60)
+    parser = common.load_parser(__doc__, seconds=60)
     parser.add_argument("--baseline-seconds", type=float, default=5)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--figures", help="append the figures as one JSON line to this file")
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:
         return driver_main()
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     tmp = Path(tempfile.mkdtemp(prefix="inlet-bench-load-"))
     env = _env(tmp)
-    _prepare_services(env)
+    _prepare_services()
     procs: list[subprocess.Popen] = []
     try:
         setup = _setup_account(env)
-        port = free_port()
+        port = common.free_port()
         base_url = f"http://127.0.0.1:{port}"
         env["INLET_BASE_URL"] = base_url
         procs.append(_start(["serve", "--port", str(port)], env, tmp / "serve.log"))
-        _wait_healthy(base_url, procs[0])
+        common.wait_ready(procs[0], lambda: common.healthy(base_url), "inlet serve")
         for i in range(args.workers):
             procs.append(_start(["worker"], env, tmp / f"worker-{i}.log"))
         config = {"base_url": base_url, "connections": args.connections, **setup}
@@ -291,14 +238,7 @@ def main() -> None:
         drain = time.monotonic() - drain_started
         report(args, base, load, reconciliation, drain)
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        common.stop(procs)
         _cleanup_services()
     shutil.rmtree(tmp, ignore_errors=True)  # kept (with the process logs) when it failed
 

@@ -8,13 +8,8 @@ import uuid
 import click
 
 from connectors import service, signatures
+from gateway.clitools import configure, require_account, run
 from gateway.db import db
-
-
-def _core():
-    """gateway.cli, imported late: it imports this module while it loads."""
-    from gateway import cli
-    return cli
 
 
 @click.group()
@@ -59,10 +54,10 @@ def hook_create(account_id: int, kind: str, name: str, auth: str, source: str | 
             "language_map": _json_option(language_map, "--language-map") or {},
             "consent_text": consent_text, "contact_status": contact_status,
             "form_id": form_id, "on_delete": on_delete}
-    _core()._configure()
+    configure()
     with db.connection_context():
-        _core()._require_account(account_id)
-        created, secret = _core()._run(_create, account_id, data)
+        require_account(account_id)
+        created, secret = run(_create, account_id, data)
         url = service.to_dict(created)["url"]
     click.echo(f"id: {created.id}\nurl: {url}\nsecret: {secret}")
     click.echo("Keep the secret now: it is not shown again.", err=True)
@@ -82,7 +77,7 @@ def _create(account_id: int, data: dict):
 @click.argument("account_id", type=int)
 def hook_list(account_id: int) -> None:
     """List an account's hooks."""
-    _core()._configure()
+    configure()
     with db.connection_context():
         for row in service.list_hooks(account_id):
             info = service.to_dict(row)
@@ -96,9 +91,9 @@ def hook_list(account_id: int) -> None:
 @click.argument("hook_id", type=int)
 def hook_rotate(account_id: int, hook_id: int) -> None:
     """Give a hook a new secret (the old one keeps working for 24 hours)."""
-    _core()._configure()
+    configure()
     with db.connection_context():
-        _, secret = _core()._run(service.rotate_secret, account_id, hook_id)
+        _, secret = run(service.rotate_secret, account_id, hook_id)
     click.echo(f"secret: {secret}")
 
 

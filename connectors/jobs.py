@@ -23,9 +23,10 @@ from connectors.models import Delivery, Hook
 from gateway import runtime
 from gateway.contacts import Provenance
 from gateway.db import db, is_postgres, utcnow
+from gateway.dotted import job_path
 from gateway.errors import InletError
 from gateway.models import EmbeddedJob
-from gateway.queue import RedisQueue, job_path
+from gateway.queue import RedisQueue
 
 log = logging.getLogger("inlet.connectors")
 STREAM = "hooks"
@@ -129,12 +130,12 @@ def failure_reason(exc: Exception, delivery_id: str) -> str:
 def send_confirmation(form_id: int, contact_id: int) -> int:
     """Send a form's double opt-in mail to a new unconfirmed contact (1 when asked for)."""
     try:
-        service = importlib.import_module("forms.service")
+        mails = importlib.import_module("forms.mails")
     except ModuleNotFoundError:
-        service = None
-    send = getattr(service, "send_confirmation", None)
+        mails = None
+    send = getattr(mails, "send_confirmation", None)
     if send is None:
-        log.warning("forms.service.send_confirmation is not available: contact %s gets no "
+        log.warning("forms.mails.send_confirmation is not available: contact %s gets no "
                     "opt-in mail", contact_id)
         return 0
     send(form_id, contact_id)

@@ -1,4 +1,4 @@
-"""Embeddable opt-in forms with double opt-in (SPEC §5).
+"""Embeddable opt-in forms with double opt-in (README, "Opt-in forms").
 
 Quick start::
 
@@ -11,10 +11,13 @@ shows an embed must be listed with ``--origin``). A submission is queued; its jo
 contact unconfirmed and mails a confirmation link (``/confirm/<token>``, signed, single-use,
 ``INLET_CONFIRM_MAX_AGE`` seconds, default 7 days).
 
-Modules: ``models`` (Form, Submission, Confirmation, UnsubscribeLink), ``service``
-(definitions, the public snapshot, submissions, mails, confirming — the functions the admin UI
-and other areas call), ``embed`` (snippets, embed.js), ``tokens`` (one itsdangerous salt per
-purpose; a link names its row and that row's random nonce), ``mails`` (sandboxed
-account-written templates), ``texts`` (nl/fr/en defaults), ``jobs``, ``routes``, ``spec``,
-``cli``.
+Modules: ``models`` (Form, Submission, Confirmation, UnsubscribeLink), ``definitions`` (list,
+create, change a form: what the admin UI, the API and the CLI call), ``public`` (the cached
+snapshot a public request and a job use; page language and inputs), ``submissions`` (reading
+a post, the job that writes it), ``mails`` (sandboxed account-written templates; queueing the
+confirmation and welcome mails: ``send_confirmation`` is for other areas too),
+``confirmations`` (using confirmation and unsubscribe links), ``sql`` (the fixed statements a
+drain runs), ``embed`` (snippets, embed.js), ``tokens`` (one itsdangerous salt per purpose; a
+link names its row and that row's random nonce), ``texts`` (nl/fr/en defaults), ``jobs``,
+``routes``, ``spec``, ``cli``.
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from gateway.clitools import configure, require_account, run
 from gateway.db import db
 from gateway.errors import InletError
 
@@ -49,9 +50,8 @@ def form_create(account_id: int, name: str, source: str, fields: str, languages:
                 origins, redirects, after_submit, after_confirm, double_opt_in: bool,
                 welcome: bool, min_fill_seconds: int) -> None:
     """Create a form; prints its id, slug and the four embed snippets."""
-    from forms import service
-    from gateway.cli import _configure, _require_account
-    settings = _configure()
+    from forms import definitions
+    settings = configure()
     data = {"name": name, "source": source, "fields": _split(fields),
             "allowed_origins": list(origins), "redirect_urls": list(redirects),
             "after_submit_url": after_submit, "after_confirm_url": after_confirm,
@@ -60,9 +60,9 @@ def form_create(account_id: int, name: str, source: str, fields: str, languages:
     if languages:
         data["languages"] = _split(languages)
     with db.connection_context():
-        _require_account(account_id)
+        require_account(account_id)
         try:
-            form = service.create_form(account_id, data)
+            form = definitions.create_form(account_id, data)
         except InletError as exc:
             problems = "".join(f"\n  {d.get('field')}: {d.get('message')}" for d in exc.details)
             raise click.ClickException(exc.message + problems) from None
@@ -73,11 +73,10 @@ def form_create(account_id: int, name: str, source: str, fields: str, languages:
 @click.argument("account_id", type=int)
 def form_list(account_id: int) -> None:
     """List an account's forms: id, slug, name."""
-    from forms import service
-    from gateway.cli import _configure
-    _configure()
+    from forms import definitions
+    configure()
     with db.connection_context():
-        for form in service.list_forms(account_id):
+        for form in definitions.list_forms(account_id):
             click.echo(f"{form.id}\t{form.slug}\t{form.name}")
 
 
@@ -86,11 +85,10 @@ def form_list(account_id: int) -> None:
 @click.argument("form_id", type=int)
 def form_embed(account_id: int, form_id: int) -> None:
     """Print a form's id, slug and its four embed snippets."""
-    from forms import service
-    from gateway.cli import _configure, _run
-    settings = _configure()
+    from forms import definitions
+    settings = configure()
     with db.connection_context():
-        _print_form(_run(service.get_form, account_id, form_id), settings)
+        _print_form(run(definitions.get_form, account_id, form_id), settings)
 
 
 commands = [form_group]

@@ -8,7 +8,7 @@ from html import escape
 from pathlib import Path
 
 from forms.models import Form
-from forms.service import HONEYPOT, PublicForm, field_schema, snapshot
+from forms.public import HONEYPOT, PublicForm, field_schema, snapshot
 from gateway import runtime
 from gateway.templating import environment
 

@@ -2,41 +2,41 @@
 
 from __future__ import annotations
 
-from forms import service
+from forms import confirmations, mails, submissions
 from gateway.db import db
 
 
 def process_submission(item_id: str, item: dict) -> str:
-    """Intake handler: write one accepted form submission (see ``service.handle_submission``)."""
-    return service.handle_submission(item_id, item)
+    """Intake handler: write one accepted submission (``submissions.handle_submission``)."""
+    return submissions.handle_submission(item_id, item)
 
 
 def confirm_link(confirmation_id: int, ip: str | None = None,
                  user_agent: str | None = None, nonce: str | None = None) -> str:
     """Confirm the contact of a used confirmation link (once); ``nonce``: the link's."""
     with db.connection_context():
-        return service.confirm(confirmation_id, ip, user_agent, nonce)
+        return confirmations.confirm(confirmation_id, ip, user_agent, nonce)
 
 
 def resend_confirmation(confirmation_id: int) -> None:
     """A new confirmation mail for an expired link (within the daily cap)."""
     with db.connection_context():
-        service.resend(confirmation_id)
+        confirmations.resend(confirmation_id)
 
 
 def send_confirmation(form_id: int, contact_id: int, language: str | None = None) -> bool:
     """Send form ``form_id``'s double opt-in mail to ``contact_id`` (for connectors' hooks)."""
     with db.connection_context():
-        return service.send_confirmation(form_id, contact_id, language=language) is not None
+        return mails.send_confirmation(form_id, contact_id, language=language) is not None
 
 
 def unsubscribe_link(token: str) -> None:
     """Blacklist the contact of a welcome mail's unsubscribe link, if it is still valid."""
     with db.connection_context():
-        service.unsubscribe_by_token(token)
+        confirmations.unsubscribe_by_token(token)
 
 
 def unsubscribe_contact(contact_id: int, account_id: int) -> None:
     """Blacklist a contact (only jobs queued before links carried nonces still name this)."""
     with db.connection_context():
-        service.unsubscribe(contact_id, account_id)
+        confirmations.unsubscribe(contact_id, account_id)

@@ -20,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from forms import embed, jobs, service, tokens
-from forms.service import HONEYPOT, LANGUAGE_NAMES, PublicForm
+from forms import confirmations, definitions, embed, jobs, public, submissions, tokens
+from forms.public import HONEYPOT, LANGUAGE_NAMES, PublicForm
+from forms.texts import texts_for
 from gateway import intake, runtime
 from gateway.errors import (
     Forbidden,
@@ -45,9 +46,9 @@ EMBEDS = ("hosted", "iframe", "html", "script")
 
 async def _public(request: Request) -> PublicForm:
     slug = request.path_params["slug"]
-    cached, form = service.cached_public_form(slug)
+    cached, form = public.cached_public_form(slug)
     if not cached:  # only a cache miss costs a thread and a query, shared by concurrent misses
-        form = await shared(("form", slug), run_in_threadpool, service.public_form, slug)
+        form = await shared(("form", slug), run_in_threadpool, public.public_form, slug)
     if form is None:
         raise NotFound("No such form.")
     return form
@@ -59,7 +60,7 @@ def _secret() -> str:
 
 def _own_origins(request: Request) -> set[str]:
     own = {f"{request.url.scheme}://{request.url.netloc}".lower()}
-    base = service.normalise_origin(runtime.settings().base_url)
+    base = definitions.normalise_origin(runtime.settings().base_url)
     return own | ({base} if base else set())
 
 
@@ -129,7 +130,7 @@ def _render_form(request: Request, form: PublicForm, language: str, *, embed_kin
     leaves_frame = embed_kind == "iframe" and bool(redirect or form.after_submit_url)
     context = {
         "form": form, "language": language, "t": t, "names": LANGUAGE_NAMES,
-        "fields": service.field_schema(form, language, values, errors),
+        "fields": public.field_schema(form, language, values, errors),
         "action": str(request.url_for("forms:submit", slug=form.slug)),
         "ts": tokens.render_token(_secret(), form.id), "embed": embed_kind,
         "honeypot": HONEYPOT, "redirect": redirect, "message": message,
@@ -159,7 +160,7 @@ async def hosted(request: Request) -> Response:
     """GET /f/{slug}: the hosted form page (also the iframe's page)."""
     form = await _public(request)
     params = request.query_params
-    language = service.choose_language(form, params.get("lang"),
+    language = public.choose_language(form, params.get("lang"),
                                        request.headers.get("accept-language"))
     embed_kind = "iframe" if params.get("embed") == "iframe" else "hosted"
     return _render_form(request, form, language, embed_kind=embed_kind,
@@ -187,7 +188,7 @@ async def submit(request: Request) -> Response:
         if _wants_json(request):
             return JSONResponse(exc.to_dict(), status_code=exc.status,
                                 headers={**exc.headers, **cors})
-        language = getattr(request.state, "form_language", None) or service.choose_language(
+        language = getattr(request.state, "form_language", None) or public.choose_language(
             form, None, request.headers.get("accept-language"))
         t = form.texts_in(language)
         text = t["rate_limited"] if isinstance(exc, RateLimited) else exc.message
@@ -221,7 +222,7 @@ async def _submit(request: Request, form: PublicForm, cors: dict) -> Response:
     items = await _read_items(request)
     embed_kind = _first(items, "_embed")
     embed_kind = embed_kind if embed_kind in EMBEDS else "html"
-    language = service.choose_language(form, _first(items, "_lang"),
+    language = public.choose_language(form, _first(items, "_lang"),
                                        request.headers.get("accept-language"))
     request.state.form_language = language
     redirect = _allowed_redirect(form, _first(items, "_redirect")) or form.after_submit_url
@@ -231,14 +232,14 @@ async def _submit(request: Request, form: PublicForm, cors: dict) -> Response:
         # A bot: count it against its IP, then answer exactly like a success.
         await check(limiter, [Limit(f"form-ip:{ip}", *IP_LIMIT)])
         return _accepted(request, form, language, redirect, cors)
-    raw, clean, errors = service.read_submission(form, items, language)
+    raw, clean, errors = submissions.read_submission(form, items, language)
     if errors:
         return _invalid(request, form, language, embed_kind, redirect, raw, errors, cors)
     if not _filled_slowly(form, _first(items, "_ts")):
         await check(limiter, [Limit(f"form-ip:{ip}", *IP_LIMIT)])
         return _too_fast(request, form, language, embed_kind, redirect, raw, cors)
     address = hashlib.sha256(f"{form.account_id}:{clean['email']}".encode()).hexdigest()[:32]
-    item = service.submission_item(form, clean, ip=ip, language=language,
+    item = submissions.submission_item(form, clean, ip=ip, language=language,
                                    user_agent=request.headers.get("user-agent"))
     # The limits are counted in the same Redis round trip that queues the submission.
     await intake.submit(runtime.settings(), "forms", jobs.process_submission, item,
@@ -295,7 +296,7 @@ def _too_fast(request, form, language, embed_kind, redirect, raw, cors) -> Respo
 async def embed_script(request: Request) -> Response:
     """GET /f/{slug}/embed.js: the script embed for this visitor (fresh render time)."""
     form = await _public(request)
-    language = service.choose_language(form, request.query_params.get("lang"),
+    language = public.choose_language(form, request.query_params.get("lang"),
                                        request.headers.get("accept-language"))
     source = embed.embed_js(form, action=str(request.url_for("forms:submit", slug=form.slug)),
                             language=language, ts=tokens.render_token(_secret(), form.id))
@@ -308,8 +309,8 @@ async def embed_script(request: Request) -> Response:
 
 def _visitor_language(request: Request, form: PublicForm | None, preferred: str | None) -> str:
     if form is not None:
-        return service.choose_language(form, preferred, request.headers.get("accept-language"))
-    for code in service.accepted_languages(request.headers.get("accept-language") or ""):
+        return public.choose_language(form, preferred, request.headers.get("accept-language"))
+    for code in public.accepted_languages(request.headers.get("accept-language") or ""):
         if code in ("nl", "fr", "en"):
             return code
     return "en"
@@ -318,10 +319,10 @@ def _visitor_language(request: Request, form: PublicForm | None, preferred: str 
 async def confirm_page(request: Request) -> Response:
     """GET /confirm/{token}: confirm once; used, expired or tampered links get their page."""
     token = request.path_params["token"]
-    link = await in_db(service.inspect_link, token)
-    form = await in_db(service.public_form_by_id, link.form_id) if link.form_id else None
+    link = await in_db(confirmations.inspect_link, token)
+    form = await in_db(public.public_form_by_id, link.form_id) if link.form_id else None
     language = _visitor_language(request, form, link.language)
-    t = form.texts_in(language) if form else service.texts_for({}, language)
+    t = form.texts_in(language) if form else texts_for({}, language)
     if link.state == "valid" and request.method == "HEAD":
         # Mail scanners probe links with HEAD: only a real visit confirms.
         return _message(request, language, t["title"], t["confirmed"])
@@ -349,22 +350,22 @@ async def confirm_resend(request: Request) -> Response:
     token = request.path_params["token"]
     limiter = limiter_for(runtime.settings().redis_url)
     await check(limiter, [Limit(f"form-ip:{client_ip(request)}", *IP_LIMIT)])
-    link = await in_db(service.inspect_link, token)
+    link = await in_db(confirmations.inspect_link, token)
     if link.state in ("expired", "valid"):
         await run_in_threadpool(runtime.queue().enqueue, jobs.resend_confirmation,
                                 link.confirmation_id)
-    form = await in_db(service.public_form_by_id, link.form_id) if link.form_id else None
+    form = await in_db(public.public_form_by_id, link.form_id) if link.form_id else None
     language = _visitor_language(request, form, link.language)
-    t = form.texts_in(language) if form else service.texts_for({}, language)
+    t = form.texts_in(language) if form else texts_for({}, language)
     return _message(request, language, t["title"], t["resent"])
 
 
 async def unsubscribe(request: Request) -> Response:
     """GET shows a button; POST (also RFC 8058 one-click) blacklists the contact."""
     token = request.path_params["token"]
-    target = await in_db(service.unsubscribe_target, token)
+    target = await in_db(confirmations.unsubscribe_target, token)
     language = _visitor_language(request, None, None)
-    t = service.texts_for({}, language)
+    t = texts_for({}, language)
     if target is None:  # forged, or its contact is gone: never acts on anyone else
         return _message(request, language, t["unsubscribe"], t["link_invalid"], status=404)
     if request.method == "GET":
@@ -381,12 +382,12 @@ async def forms_collection(request: Request) -> JSONResponse:
     """GET /api/forms (list) and POST /api/forms (create)."""
     if request.method == "GET":
         token = await authorize(request, "contacts:read")
-        rows = await in_db(service.list_forms, token.account_id)
-        return JSONResponse({"items": [service.form_to_dict(f) for f in rows]})
+        rows = await in_db(definitions.list_forms, token.account_id)
+        return JSONResponse({"items": [definitions.form_to_dict(f) for f in rows]})
     token = await authorize(request, "admin")
     body = await read_json(request)
-    form = await in_db(service.create_form, token.account_id, body)
-    return JSONResponse(service.form_to_dict(form), status_code=201, headers={
+    form = await in_db(definitions.create_form, token.account_id, body)
+    return JSONResponse(definitions.form_to_dict(form), status_code=201, headers={
         "Location": str(request.url_for("forms_api:item", form_id=form.id))})
 
 
@@ -395,12 +396,12 @@ async def form_item(request: Request) -> JSONResponse:
     form_id = request.path_params["form_id"]
     if request.method == "GET":
         token = await authorize(request, "contacts:read")
-        form = await in_db(service.get_form, token.account_id, form_id)
-        return JSONResponse(service.form_to_dict(form))
+        form = await in_db(definitions.get_form, token.account_id, form_id)
+        return JSONResponse(definitions.form_to_dict(form))
     token = await authorize(request, "admin")
     body = await read_json(request)
-    form = await in_db(service.update_form, token.account_id, form_id, body)
-    return JSONResponse(service.form_to_dict(form))
+    form = await in_db(definitions.update_form, token.account_id, form_id, body)
+    return JSONResponse(definitions.form_to_dict(form))
 
 
 async def form_embed(request: Request) -> JSONResponse:
@@ -408,7 +409,8 @@ async def form_embed(request: Request) -> JSONResponse:
     token = await authorize(request, "contacts:read")
 
     def load():
-        return service.snapshot(service.get_form(token.account_id, request.path_params["form_id"]))
+        form_id = request.path_params["form_id"]
+        return public.snapshot(definitions.get_form(token.account_id, form_id))
     form = await in_db(load)
     return JSONResponse({"id": form.id, "slug": form.slug,
                          **embed.snippets(form, runtime.settings().base_url)})

@@ -7,37 +7,28 @@ import gc
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Mount, Route
+from starlette.routing import Mount
 
 import gateway.convertors  # noqa: F401  (registers the {…:vocab} path convertor)
-from connectors.routes import public_routes as hook_receivers
-from connectors.routes import routes as connector_routes
-from forms.routes import public_routes as form_pages
-from forms.routes import routes as forms_routes
 from gateway import intake, ratelimit, runtime
-from gateway.admin.routes import routes as admin_routes
-from gateway.api.routes import routes as api_routes
 from gateway.errors import EXCEPTION_HANDLERS
-from gateway.health import healthz
-from gateway.imports.routes import routes as import_routes
 from gateway.middleware import RefuseNul, SecurityHeaders
+from gateway.registry import AREAS
 from gateway.settings import Settings
 
 
 def build_routes() -> list:
-    """Every area's routes, each area mounted from its own ``routes.py``."""
+    """Every area's routes, in the order of the registry."""
     # Routes are tried in order: the public high-volume endpoints (form submits, webhook
-    # deliveries) first, so they don't pay for matching every API path.
+    # deliveries) first, so they don't pay for matching every API path; of those the shorter
+    # lists first (the hooks' two receivers ahead of the forms' seven pages).
+    public = sorted((area.load("public_routes") for area in AREAS), key=len)
     return [
-        *hook_receivers,  # two routes: ahead of the forms' seven
-        *form_pages,
-        Route("/healthz", healthz, name="healthz"),
-        *import_routes,
-        *forms_routes,
-        *connector_routes,
-        *admin_routes,
+        *(route for routes in public for route in routes),
+        *(route for area in AREAS for route in area.load("routes")),
         # /api last: the areas mount more specific /api/... paths before it.
-        Mount("/api", routes=api_routes, name="api"),
+        Mount("/api", routes=[route for area in AREAS for route in area.load("api_routes")],
+              name="api"),
     ]
 
 

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import gc
-import importlib
 import sys
 
 import click
 
 from gateway import runtime
-from gateway.db import db, upgrade
-from gateway.errors import InletError
+from gateway.clitools import configure, require_account, run
+from gateway.db import db
+from gateway.registry import AREAS
+from gateway.schema import upgrade
 from gateway.settings import Settings, SettingsError
-
-
-def _configure(migrate: bool = True) -> Settings:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-    runtime.configure(settings, migrate=migrate)
-    return settings
 
 
 @click.group()
@@ -52,35 +44,24 @@ def serve(host: str, port: int, access_log: bool) -> None:
                 forwarded_allow_ips=proxies or None, access_log=access_log)
 
 
-# The modules of the import and mail jobs: loaded once by the worker rather than by every
-# work horse it forks (about 70 ms a job, most of it Jinja for the report mail).
-JOB_MODULES = ("gateway.imports.jobs", "gateway.imports.report", "gateway.mail")
-
-
-def _load_job_modules() -> None:
-    """Import the job modules here, before the freeze (see ``worker``)."""
-    for name in JOB_MODULES:
-        importlib.import_module(name)
-
-
 @main.command()
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 def worker(burst: bool) -> None:
     """Run an RQ worker for Inlet's queue (needs INLET_REDIS_URL)."""
-    settings = _configure()
+    settings = configure()
     if settings.embedded_queue:
         raise click.ClickException("INLET_REDIS_URL is not set: `inlet serve` runs the jobs "
                                    "in-process on embedded defaults.")
     from rq import Worker
 
-    from gateway.sweeper import start_process
+    from gateway.worker import load_job_modules, start_sweeper
     queue = runtime.queue()
     db.close()  # the work horse opens its own connection after the fork
-    _load_job_modules()
+    load_job_modules()
     # Each job runs in a forked work horse. Frozen, what this process loaded is skipped by the
     # horse's collections: they neither walk it nor copy its pages by writing GC headers.
     gc.freeze()
-    sweeper = None if burst else start_process(settings.sweep_seconds)
+    sweeper = None if burst else start_sweeper(settings.sweep_seconds)
     try:
         Worker([queue.rq], connection=queue.redis).work(burst=burst, with_scheduler=True)
     finally:
@@ -96,7 +77,7 @@ def db_group() -> None:
 @db_group.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the schema (safe to run again)."""
-    _configure(migrate=False)
+    configure(migrate=False)
     applied = upgrade()
     click.echo(f"applied: {', '.join(map(str, applied))}" if applied else "schema up to date")
 
@@ -111,7 +92,7 @@ def account() -> None:
 def account_create(name: str) -> None:
     """Create an account and print its id."""
     from gateway.accounts import create_account
-    settings = _configure()
+    settings = configure()
     with db.connection_context():
         click.echo(create_account(name, settings.default_languages).id)
 
@@ -130,11 +111,11 @@ def token() -> None:
 def token_create(account_id: int, scopes: str, name: str) -> None:
     """Create a token and print it once (it is stored only as a hash)."""
     from gateway.auth import create_token
-    _configure()
+    configure()
     with db.connection_context():
-        _require_account(account_id)
-        _, plain = _run(create_token, account_id,
-                        [s.strip() for s in scopes.split(",") if s.strip()], name)
+        require_account(account_id)
+        _, plain = run(create_token, account_id,
+                       [s.strip() for s in scopes.split(",") if s.strip()], name)
     click.echo(plain)
 
 
@@ -144,7 +125,7 @@ def token_create(account_id: int, scopes: str, name: str) -> None:
 def token_revoke(account_id: int, token_id: int) -> None:
     """Revoke a token by its id."""
     from gateway.auth import revoke_token
-    _configure()
+    configure()
     with db.connection_context():
         if not revoke_token(account_id, token_id):
             raise click.ClickException("no such live token")
@@ -163,44 +144,25 @@ def user() -> None:
 def user_create(account_id: int, email: str, password_stdin: bool) -> None:
     """Create an admin UI login for an account."""
     from gateway.auth import create_user
-    _configure()
+    configure()
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with db.connection_context():
-        _require_account(account_id)
-        created = _run(create_user, account_id, email, password)
+        require_account(account_id)
+        created = run(create_user, account_id, email, password)
     click.echo(f"user {created.email} created")
 
 
-def _require_account(account_id: int) -> None:
-    from gateway.models import Account
-    if not Account.get_or_none(Account.id == account_id):
-        raise click.ClickException(f"no account {account_id}")
+def _add_area_commands() -> None:
+    """Each area adds its own commands (``Area.commands``)."""
+    for area in AREAS:
+        for command in area.load("commands"):
+            main.add_command(command)
 
 
-def _run(fn, *args):
-    """Call ``fn``, turning our errors into a clean CLI message."""
-    import peewee
-    try:
-        return fn(*args)
-    except InletError as exc:
-        raise click.ClickException(exc.message) from None
-    except peewee.IntegrityError:
-        raise click.ClickException("that exists already") from None
-
-
-def _register_area_commands() -> None:
-    """Each area adds its own commands from its ``cli.py`` (a ``commands`` list)."""
-    from connectors.cli import commands as hook_commands
-    from forms.cli import commands as form_commands
-    from gateway.imports.cli import commands as import_commands
-    for command in (*import_commands, *form_commands, *hook_commands):
-        main.add_command(command)
-
-
-_register_area_commands()
+_add_area_commands()
 
 if __name__ == "__main__":
     main()

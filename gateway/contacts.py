@@ -47,7 +47,7 @@ class Provenance:
 
 
 def to_dict(contact: Contact) -> dict:
-    """The SPEC §7 contact shape."""
+    """The contact shape of the API (README, "API")."""
     return {
         "id": contact.id, "email": contact.email, "first_name": contact.first_name,
         "name": contact.name, "language": contact.language, "source": contact.source,

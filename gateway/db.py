@@ -1,4 +1,5 @@
-"""The database handle (a Peewee ``DatabaseProxy``) and the one schema-upgrade command."""
+"""The database handle (a Peewee ``DatabaseProxy``), the base of every model, and the
+machinery of schema upgrades (the upgrades themselves are in ``gateway.schema``)."""
 
 from __future__ import annotations
 
@@ -101,47 +102,6 @@ class SchemaVersion(BaseModel):
     applied_at = peewee.DateTimeField(default=utcnow)
 
 
-def all_models() -> list[type[peewee.Model]]:
-    """Every table of every area (each area keeps its tables in its own ``models``)."""
-    from connectors import models as connector_models
-    from forms import models as form_models
-    from gateway import models as core_models
-    from gateway.imports import models as import_models
-    return [*core_models.MODELS, *import_models.MODELS, *form_models.MODELS,
-            *connector_models.MODELS]
-
-
-def _initial_schema() -> None:
-    db.create_tables(all_models(), safe=True)
-
-
-def _import_parts() -> None:
-    from gateway.imports.models import ImportPart
-    db.create_tables([ImportPart], safe=True)
-
-
-def _ids_never_reused() -> None:
-    """Version 3: ids are never reused, and confirm/unsubscribe links carry a row nonce."""
-    from forms.models import Confirmation, UnsubscribeLink
-    if "nonce" not in {c.name for c in db.get_columns("confirmation")}:
-        # Rows from before get random nonces that no mailed link carries: links mailed
-        # before named the row by contact id and are refused now (they expire within days;
-        # the invalid-link page leads back to the form).
-        db.execute_sql("ALTER TABLE confirmation ADD COLUMN nonce VARCHAR(32) NOT NULL "
-                       "DEFAULT ''")
-        fn = peewee.fn
-        random_hex = (fn.lower(fn.hex(fn.randomblob(16))) if is_sqlite()
-                      else fn.replace(fn.gen_random_uuid().cast("text"), "-", ""))
-        Confirmation.update(nonce=random_hex).execute()
-    db.create_tables([UnsubscribeLink], safe=True)
-    if is_sqlite():  # PostgreSQL sequences never went back: nothing to do there
-        tables = set(db.get_tables())  # a later version's tables come with AUTOINCREMENT
-        for model in all_models():
-            if (isinstance(model._meta.primary_key, AutoIncrementField)
-                    and model._meta.table_name in tables):
-                add_autoincrement(model._meta.table_name)
-
-
 _INTEGER_KEY = r'("{column}"\s+INTEGER\s+NOT\s+NULL\s+PRIMARY\s+KEY)(?!\s+AUTOINCREMENT)'
 
 
@@ -174,8 +134,8 @@ def _create_statement(table: str) -> str:
 
 def rebuild_sqlite_table(table: str, create: str) -> None:
     """Replace ``table`` by one made with ``create`` (its CREATE TABLE statement, same columns
-    in the same order): rows and indexes kept. Foreign keys must be off (``upgrade`` does it):
-    dropping the old table would otherwise cascade-delete the rows that refer to it."""
+    in the same order): rows and indexes kept. Foreign keys must be off (``apply_migrations``
+    does it): dropping the old table would otherwise cascade-delete the rows referring to it."""
     indexes = [row[0] for row in db.execute_sql(
         "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
         "AND sql IS NOT NULL", (table,))]
@@ -190,36 +150,13 @@ def rebuild_sqlite_table(table: str, create: str) -> None:
         db.execute_sql(statement)
 
 
-def _admin_sessions() -> None:
-    from gateway.models import AdminSession
-    db.create_tables([AdminSession], safe=True)
-
-
-def _idempotency_keys() -> None:
-    from connectors.models import Delivery
-    from gateway.models import IdempotencyKey
-    db.create_tables([IdempotencyKey], safe=True)
-    # the sweep finding replays and retries whose job was lost reads by (status, updated_at)
-    Delivery._schema.create_indexes(safe=True)
-
-
-# Each upgrade is (version, function); new ones are appended, never edited.
-MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
-    (1, _initial_schema),
-    (2, _import_parts),
-    (3, _ids_never_reused),
-    (4, _admin_sessions),
-    (5, _idempotency_keys),
-]
-
-
-def upgrade() -> list[int]:
-    """Bring the schema to the newest version; returns the versions applied."""
+def apply_migrations(migrations: list[tuple[int, Callable[[], None]]]) -> list[int]:
+    """Run each (version, function) not applied yet, in order; returns the versions applied."""
     applied = []
     with db.connection_context(), _foreign_keys_deferred():
         db.create_tables([SchemaVersion], safe=True)
         done = {row.version for row in SchemaVersion.select()}
-        for version, step in MIGRATIONS:
+        for version, step in migrations:
             if version in done:
                 continue
             with db.atomic():
@@ -240,7 +177,7 @@ def _foreign_keys_deferred() -> Iterator[None]:
     before = db.execute_sql("PRAGMA foreign_keys").fetchone()[0]
     db.execute_sql("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: checked
     if db.execute_sql("PRAGMA foreign_keys").fetchone()[0]:
-        raise RuntimeError("upgrade() must not run inside a transaction")
+        raise RuntimeError("apply_migrations() must not run inside a transaction")
     try:
         yield
     finally:

@@ -1,4 +1,4 @@
-"""One exception tree for the whole gateway, mapped to the SPEC §7 JSON error shape."""
+"""One exception tree for the whole gateway, mapped to the one JSON error shape (README, "API")."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class InletError(Exception):
         self.headers = headers or {}
 
     def to_dict(self) -> dict:
-        """The SPEC §7 error body."""
+        """The one error body (README, "API")."""
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 

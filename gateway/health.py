@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from gateway.db import db
 
@@ -29,3 +30,6 @@ async def healthz(request: Request) -> JSONResponse:
     healthy = database and redis_ok
     return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
                         status_code=200 if healthy else 503)
+
+
+routes = [Route("/healthz", healthz, name="healthz")]

@@ -59,8 +59,9 @@ import redis
 from starlette.concurrency import run_in_threadpool
 
 from gateway import ratelimit, runtime
+from gateway.dotted import job_path, resolve
 from gateway.errors import RateLimited, ServiceUnavailable
-from gateway.queue import job_path, release, resolve, schedule_once
+from gateway.queue import release, schedule_once
 from gateway.scripts import ScriptCaller
 from gateway.settings import Settings
 

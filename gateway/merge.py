@@ -1,4 +1,4 @@
-"""The merge rules of SPEC §3, in one place: every inbound path calls ``merge``.
+"""The merge rules (README, "Concepts"), in one place: every inbound path calls ``merge``.
 
 1. An empty value never overwrites a stored value.
 2. A value of ``.`` or ``-`` clears the field.
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 CLEAR_MARKERS = frozenset({".", "-"})
 SCALAR_FIELDS = ("first_name", "name", "language", "source")
-# Mandatory fields can't be cleared: a contact without them would break SPEC §3.
+# Mandatory fields can't be cleared: a contact without them would break the merge rules.
 MANDATORY_FIELDS = frozenset({"language", "source"})
 SET_FIELDS = ("preferences", "interests")
 STATUS_RANK = {"unconfirmed": 0, "confirmed": 1, "blacklisted": 2}

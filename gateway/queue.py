@@ -7,7 +7,6 @@ plain ids, so it can be retried or replayed without side effects.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import threading
 import time
@@ -20,22 +19,13 @@ import redis
 from rq import Queue, Retry
 
 from gateway.db import db, utcnow
+from gateway.dotted import job_path, resolve
 from gateway.errors import ServiceUnavailable
 from gateway.models import EmbeddedJob
 from gateway.settings import Settings
+from gateway.sweeper import sweep_once
 
 log = logging.getLogger("inlet.queue")
-
-
-def job_path(func: Callable) -> str:
-    """``module.function`` for a module-level job function."""
-    return f"{func.__module__}.{func.__qualname__}"
-
-
-def resolve(path: str) -> Callable:
-    """The function named by ``job_path``."""
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
 
 
 class RedisQueue:
@@ -147,7 +137,6 @@ class EmbeddedQueue:
         self._thread = None
 
     def _loop(self) -> None:
-        from gateway.sweeper import sweep_once
         last_sweep = time.monotonic()
         while not self._stop.is_set():
             try:

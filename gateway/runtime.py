@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from gateway.db import init_database, upgrade
+from gateway.db import init_database
+from gateway.queue import make_queue
+from gateway.schema import upgrade
 from gateway.settings import Settings
 
 _current: dict = {}
@@ -10,7 +12,6 @@ _current: dict = {}
 
 def configure(settings: Settings, *, migrate: bool = True):
     """Point the database proxy and the queue at ``settings``; returns the queue."""
-    from gateway.queue import make_queue
     if _current.get("settings") == settings:
         return _current["queue"]  # already wired: keep the open database and queue
     init_database(settings.database_url)

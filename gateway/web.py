@@ -101,7 +101,7 @@ def parse_json(raw: bytes | str):
 
     400 for text that is not JSON, nested deeper than ``MAX_JSON_DEPTH`` or holding NUL or a
     lone surrogate; 422 for numbers no store can keep (NaN, ±Infinity, 1e999, integers past
-    Python's 4,300-digit limit) — SPEC's rule that a stored value never breaks a read."""
+    Python's 4,300-digit limit): no stored value may break a later read."""
     try:
         text = raw.decode(json.detect_encoding(raw)) if isinstance(raw, bytes) else raw
         data = _decoder.decode(text)

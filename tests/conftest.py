@@ -17,7 +17,8 @@ import redis
 from starlette.testclient import TestClient
 
 from gateway import runtime
-from gateway.db import all_models, db, init_database, upgrade
+from gateway.db import db, init_database
+from gateway.schema import all_models, upgrade
 
 PG_URL = os.environ.get("INLET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PG_SCHEMA = os.environ.get("INLET_TEST_PG_SCHEMA", "inlet_test")

@@ -65,7 +65,7 @@ def hook_from_form(form: FormData) -> dict:
 def _choices(account_id: int) -> dict:
     forms = []
     try:
-        from forms.service import list_forms
+        from forms.definitions import list_forms
         forms = [(f.id, f.name) for f in list_forms(account_id)]
     except ImportError:  # the forms area is optional
         pass

@@ -1,4 +1,4 @@
-"""Opt-in forms pages over ``forms.service``: list, create, edit, preview and embed snippets."""
+"""Opt-in forms pages over ``forms.definitions``: list, create, edit, preview and embed snippets."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from forms import embed, service
+from forms import definitions, embed
+from forms.public import public_form_by_id, snapshot
 from forms.texts import DEFAULTS, MAIL_KINDS, mail_for, texts_for
 from gateway.accounts import list_custom_fields, list_vocabulary
 from gateway.admin import csrf
@@ -31,7 +32,7 @@ def lines(value) -> list[str]:
 
 
 def definition_from_form(form: FormData) -> dict:
-    """The ``forms.service`` definition an edit form describes (it validates every value)."""
+    """The form definition an edit form describes (``forms.definitions`` validates it)."""
     languages = form.getlist("languages")
     default = form.get("default_language")
     if default in languages:  # the first language is the form's default
@@ -98,7 +99,7 @@ NEW_FORM = {"name": "", "source": "", "languages": [], "fields": ["first_name"],
 # ---- pages ----------------------------------------------------------------------------------
 
 def _list(account_id: int) -> dict:
-    return {"active": "forms", "forms": service.list_forms(account_id)}
+    return {"active": "forms", "forms": definitions.list_forms(account_id)}
 
 
 @page()
@@ -120,7 +121,7 @@ async def new_form(request: Request, viewer: Viewer) -> Response:
 
     def work():
         try:
-            return service.create_form(viewer.account_id, data)
+            return definitions.create_form(viewer.account_id, data)
         except InletError as exc:
             return _editor(viewer.account_id, data, None, _details(exc))
     result = await in_db(work)
@@ -140,14 +141,14 @@ async def edit_form(request: Request, viewer: Viewer) -> Response:
     form_id = request.path_params["form_id"]
     if request.method == "GET":
         def current():
-            values = service.form_to_dict(service.get_form(viewer.account_id, form_id))
+            values = definitions.form_to_dict(definitions.get_form(viewer.account_id, form_id))
             return _editor(viewer.account_id, values, form_id)
         return render(request, "forms/edit.html", await in_db(current))
     data = definition_from_form(await csrf.checked_form(request))
 
     def work():
         try:
-            return service.update_form(viewer.account_id, form_id, data)
+            return definitions.update_form(viewer.account_id, form_id, data)
         except InletError as exc:
             if exc.status == 404:
                 raise
@@ -163,11 +164,11 @@ def _preview(account_id: int, data: dict) -> dict:
     """The form an unsaved definition would show (its first language), or why it cannot."""
     from forms.models import Form
     try:
-        values = service.clean_definition(account_id, data, creating=True)
+        values = definitions.clean_definition(account_id, data, creating=True)
     except InletError as exc:
         return {"errors": _details(exc)}
     draft = Form(id=0, account=account_id, slug="preview", **values)  # never saved
-    public = service.snapshot(draft)
+    public = snapshot(draft)
     language = public.languages[0]
     return {"errors": [], "texts": public.texts_in(language), "language": language,
             "markup": embed.html_snippet(public, "")}
@@ -192,9 +193,9 @@ async def form_detail(request: Request, viewer: Viewer) -> Response:
     base_url = request.app.state.settings.base_url
 
     def work():
-        form = service.get_form(viewer.account_id, form_id)
-        snippets = embed.snippets(service.public_form_by_id(form.id), base_url)
-        return {"active": "forms", "form": service.form_to_dict(form, base_url),
+        form = definitions.get_form(viewer.account_id, form_id)
+        snippets = embed.snippets(public_form_by_id(form.id), base_url)
+        return {"active": "forms", "form": definitions.form_to_dict(form, base_url),
                 "snippets": [(kind, SNIPPET_LABELS[kind], snippets[kind])
                              for kind in ("hosted", "iframe", "script", "html")]}
     return render(request, "forms/detail.html", await in_db(work))

@@ -19,7 +19,7 @@ from gateway.admin import csrf
 from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import flash
 from gateway.errors import InletError, ValidationFailed
-from gateway.imports import jobs, mapping, reader, report, service
+from gateway.imports import mapping, reader, report, service, spool
 from gateway.imports.models import ImportRowError
 from gateway.validation import AccountVocabulary, normalise_email
 from gateway.web import in_db, whole_number
@@ -105,7 +105,7 @@ def _notify_address(viewer: Viewer) -> str | None:
 def _mapping_context(viewer: Viewer, import_id, errors=None, chosen=None) -> dict:
     imp = service.get_import(viewer.account_id, import_id)
     vocab = AccountVocabulary.load(viewer.account_id)
-    records = islice(reader.iter_records(jobs.file_path(imp), imp.encoding, imp.delimiter), 50)
+    records = islice(reader.iter_records(spool.file_path(imp), imp.encoding, imp.delimiter), 50)
     targets = [(f, FIELD_LABELS.get(f, f"{f} (custom field)")) for f in mapping.fields(vocab)]
     current = chosen or imp.mapping or imp.suggested_mapping
     return {"active": "imports", "imp": imp, "targets": targets,

@@ -1,2 +1,2 @@
-"""CSV and JSON bulk import (SPEC §4): upload, mapping, consent, validation, fallbacks,
+"""CSV and JSON bulk import (README, "Importing contacts"): upload, mapping, consent, validation, fallbacks,
 finalise, report."""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from gateway.clitools import configure, require_account
 from gateway.errors import InletError
 
 
@@ -67,17 +68,16 @@ def import_command(file: Path, account: int, mapping: tuple[str, ...], fallback_
                    fallback_source, consent: bool, welcome: bool, notify, errors_out) -> None:
     """Import a CSV file into an account, printing the report."""
     from gateway import runtime
-    from gateway.cli import _configure, _require_account
     from gateway.db import db
     from gateway.imports import service
     if not consent:
         raise click.UsageError("--consent is required: state that the data was obtained "
                                "rightfully.")
-    _configure()
+    configure()
     chosen = _parse_mapping(mapping)
     try:
         with db.connection_context():
-            _require_account(account)
+            require_account(account)
             with open(file, "rb") as fh:
                 imp = service.create_from_upload(account, file.name, fh, actor="cli",
                                                  notify_email=notify, welcome=welcome)

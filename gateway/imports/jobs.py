@@ -14,7 +14,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import peewee
 import redis
@@ -23,10 +22,11 @@ from peewee import fn
 from gateway import runtime
 from gateway.contacts import Provenance, select_by_emails, upsert_many
 from gateway.db import db, utcnow
-from gateway.imports import spool
+from gateway.imports import report, spool
 from gateway.imports.models import Import, ImportPart, ImportRowError
 from gateway.imports.reader import iter_records
 from gateway.imports.rows import RowBuilder
+from gateway.imports.spool import file_path
 from gateway.models import Consent
 from gateway.validation import AccountVocabulary, FieldError
 
@@ -111,11 +111,6 @@ def failure_reason(imp: Import) -> str:
         f"The contacts before row {row} were written."
     return (f"Writing the contacts from row {row} on {tries}. {done} The cause is in the "
             "worker's log; correct the file and import it again, or ask your administrator.")
-
-
-def file_path(imp: Import) -> Path:
-    """Where the import's file lives (under INLET_DATA_DIR, shared by web and workers)."""
-    return runtime.settings().data_dir / imp.path
 
 
 def row_number(imp: Import, record: int) -> int:
@@ -413,7 +408,6 @@ def _validated(imp: Import, tally: _Tally) -> str:
 
 def run_finalise(import_id: int, on_progress: Progress = None) -> str:
     """Write an import in the ``finalising`` step, resuming after its checkpoint."""
-    from gateway.imports import report
     imp = Import.get_or_none(Import.id == import_id)
     if imp is None:
         return "skipped"

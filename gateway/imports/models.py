@@ -7,7 +7,7 @@ import peewee as pw
 from gateway.db import BaseModel, JSONField, utcnow
 from gateway.models import Account
 
-# The steps of SPEC §4, in order; "validating" and "finalising" are queued jobs. "failed":
+# The steps of an import, in order; "validating" and "finalising" are queued jobs. "failed":
 # one of them failed again and again and was given up (the reason is in ``warnings``).
 STEPS = ("mapping", "consent", "validating", "fallbacks", "ready", "finalising", "done",
          "failed")

@@ -1,4 +1,4 @@
-"""The file rules of SPEC §4: storing an upload, detecting encoding and separator, reading rows.
+"""The file rules (README, "Importing contacts"): storing an upload, detecting encoding and separator, reading rows.
 
 The stored file is kept byte for byte; every reader streams it, so a 25 MB file never sits in
 memory whole.
@@ -41,7 +41,7 @@ csv.field_size_limit(MAX_BYTES)
 
 
 class FileRuleBroken(InletError):
-    """A rule of SPEC §4 is broken; ``code`` names the rule."""
+    """A file rule is broken; ``code`` names the rule."""
 
     status = 422
 

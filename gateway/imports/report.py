@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway import runtime
 from gateway.db import db, utcnow
+from gateway.imports import spool
 from gateway.imports.models import Import
 from gateway.mail import schedule_delivery
 from gateway.models import Account, Consent, Contact, OutgoingMail
@@ -85,8 +86,7 @@ def finish(imp: Import) -> str:
 
 def send_pending(imp: Import) -> None:
     """Queue the report and welcome mails not sent yet (safe to call again)."""
-    from gateway.imports import jobs, spool
-    spool.remove(jobs.file_path(imp))
+    spool.remove(spool.file_path(imp))
     if imp.welcome:
         _welcome_mails(imp)
     # One drain sends the report and every welcome mail (not a job per mail).

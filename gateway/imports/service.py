@@ -11,7 +11,7 @@ from pathlib import Path
 from gateway import runtime
 from gateway.db import db, utcnow
 from gateway.errors import Conflict, ValidationFailed
-from gateway.imports import jobs, mapping, reader, report
+from gateway.imports import jobs, mapping, reader, report, spool
 from gateway.imports.models import Import, ImportRowError
 from gateway.tenancy import owned
 from gateway.validation import AccountVocabulary, FieldError, normalise_email, suggest
@@ -132,7 +132,7 @@ def get_import(account_id: int, import_id) -> Import:
 
 
 def to_dict(imp: Import) -> dict:
-    """The SPEC §7 import shape (plus the report once done and the first errors)."""
+    """The API import shape (plus the report once done and the first errors)."""
     done = imp.step == "done"
     total = imp.total_rows
     data = {
@@ -209,7 +209,7 @@ def _start_validation(imp: Import, changes: dict | None = None,
 def discard(account_id: int, import_id) -> None:
     """Remove an import whose start was refused (its row and its file): nothing is left."""
     imp = get_import(account_id, import_id)
-    path = jobs.file_path(imp)
+    path = spool.file_path(imp)
     imp.delete_instance(recursive=True)
     path.unlink(missing_ok=True)
 
@@ -318,7 +318,7 @@ def errors_csv(account_id: int, import_id) -> bytes:
         reasons.setdefault(record, []).append(f"{column}: {reason}")
     header = [*imp.columns, "reason"]
     rows = ([*cells, *[""] * (len(imp.columns) - len(cells)), " | ".join(reasons[record])]
-            for record, cells in reader.iter_records(jobs.file_path(imp), imp.encoding,
+            for record, cells in reader.iter_records(spool.file_path(imp), imp.encoding,
                                                      imp.delimiter) if record in reasons)
     return reader.write_csv([header, *rows], imp.delimiter)
 

@@ -16,11 +16,16 @@ import pickle  # noqa: S403 (our own file under INLET_DATA_DIR, never user-suppl
 from collections.abc import Iterator
 from pathlib import Path
 
-from gateway import validation
+from gateway import runtime, validation
 from gateway.imports.models import Import
 from gateway.validation import AccountVocabulary
 
 VERSION = 2
+
+
+def file_path(imp: Import) -> Path:
+    """Where the import's file lives (under INLET_DATA_DIR, shared by web and workers)."""
+    return runtime.settings().data_dir / imp.path
 
 
 class Unusable(Exception):

@@ -28,7 +28,7 @@ def setup_account(stack):
     """An account with a bearer-auth webhook and a form without minimum fill time."""
     from connectors.service import create_hook
     from forms import tokens
-    from forms.service import create_form
+    from forms.definitions import create_form
     from tests.conftest import make_tenant
     tenant = make_tenant("Faults")
     hook, secret = create_hook(tenant.id, {"kind": "generic", "name": "Shop", "auth": "bearer",

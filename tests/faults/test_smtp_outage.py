@@ -25,7 +25,7 @@ SUBSCRIBERS = 12
 
 def test_confirmation_mails_sent_once_after_smtp_comes_back(stack):
     from forms import tokens
-    from forms.service import create_form
+    from forms.definitions import create_form
     from gateway.db import db
     from gateway.mail import requeue_unsent
     from gateway.models import OutgoingMail

@@ -67,3 +67,10 @@ def contacts(client, tenant, **params) -> list[dict]:
     r = client.get("/api/contacts", params=params, headers=tenant.headers)
     assert r.status_code == 200, r.text
     return r.json()["items"]
+
+
+def queued_item(form, email: str, language: str = "en") -> dict:
+    """A queued submission as ``submissions.submission_item`` makes it."""
+    return {"form_id": form.id, "account_id": form.account_id, "language": language,
+            "contact": {"email": email, "language": language, "source": form.source},
+            "ip": "192.0.2.1", "user_agent": "test", "at": time.time()}

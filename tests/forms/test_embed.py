@@ -2,7 +2,7 @@
 
 import json
 
-from forms import embed, service
+from forms import embed, public
 from tests.forms.conftest import HOST_ORIGIN
 
 
@@ -31,7 +31,7 @@ def test_script_json_cannot_close_the_script():
 
 def test_html_snippet_posts_to_the_gateway_without_javascript(client, tenant, make_form):
     made = make_form(fields=["first_name", "language"])
-    with_db = service.public_form(made["slug"])
+    with_db = public.public_form(made["slug"])
     snippet = embed.snippets(with_db, "https://forms.example")["html"]
     assert snippet.startswith('<form method="post" action="https://forms.example/f/')
     assert 'name="email"' in snippet and 'name="language"' in snippet

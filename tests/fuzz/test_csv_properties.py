@@ -33,7 +33,7 @@ def csv_files(draw):
         cells = [draw(CELL) for _ in header[1:]]
         kind = draw(st.sampled_from(["ok", "ok", "ok", "bad", "empty"]))
         if kind == "empty" and not any(c.strip(" \ufeff") for c in cells):
-            kind = "bad"  # a wholly blank line is no row at all (skipped, as the SPEC's reader)
+            kind = "bad"  # a wholly blank line is no row at all (skipped, as the reader does)
         email = {"ok": f"row{i}@example.com", "bad": f"row{i}.example.com", "empty": ""}[kind]
         rows.append([email, *cells])
         emails.append(email or None)

@@ -1,4 +1,4 @@
-"""Property tests of the SPEC §3 merge rules: any stored contact × any incoming record.
+"""Property tests of the merge rules: any stored contact × any incoming record.
 
 Hypothesis generates stored contacts and incoming records full of the awkward values a real
 import carries (blank text, ``.``/``-`` clear markers, duplicate labels, unknown custom fields)

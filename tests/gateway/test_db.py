@@ -1,16 +1,8 @@
 import pytest
 
-from gateway.db import (
-    MIGRATIONS,
-    SchemaVersion,
-    add_autoincrement,
-    all_models,
-    db,
-    is_sqlite,
-    rebuild_sqlite_table,
-    upgrade,
-)
+from gateway.db import SchemaVersion, add_autoincrement, db, is_sqlite, rebuild_sqlite_table
 from gateway.models import Account, Contact
+from gateway.schema import MIGRATIONS, all_models, upgrade
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

@@ -1,4 +1,4 @@
-"""SPEC §3 merge rules, one by one (pure: no store needed)."""
+"""The merge rules, one by one (pure: no store needed)."""
 
 from gateway.merge import CLEAR, merge
 

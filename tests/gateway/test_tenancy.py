@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from gateway.db import all_models
 from gateway.models import Contact
+from gateway.schema import all_models
 from tests.gateway.test_openapi import expand, served_operations
 
 # Routes that are public by design (no account data) or act on the caller's own account.

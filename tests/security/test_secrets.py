@@ -7,7 +7,8 @@ import inspect
 
 import pytest
 
-from gateway.db import all_models, db
+from gateway.db import db
+from gateway.schema import all_models
 
 
 def every_stored_text() -> str:

@@ -67,8 +67,8 @@ def test_errors_are_shown_and_nothing_is_saved(admin_client, tenant):
 
 
 def test_another_accounts_form_is_not_found(admin_client, tenant, other_tenant):
-    from forms import service
-    theirs = service.create_form(other_tenant.id, {"name": "Theirs", "source": "Website"})
+    from forms import definitions
+    theirs = definitions.create_form(other_tenant.id, {"name": "Theirs", "source": "Website"})
     assert admin_client.get(f"/admin/forms/{theirs.id}").status_code == 404
     assert admin_client.get(f"/admin/forms/{theirs.id}/edit").status_code == 404
     token = csrf_of(admin_client.get("/admin/forms").text)

@@ -32,7 +32,7 @@ def victim_resources(account_id: int, token_id: int) -> dict:
     except ImportError:
         pass
     try:
-        from forms import service as forms
+        from forms import definitions as forms
         params["form_id"] = forms.create_form(account_id, {"name": "Victim form",
                                                            "source": "Website"}).id
     except ImportError:

@@ -1,4 +1,4 @@
-"""File rules of SPEC §4: encodings, separators, header, size and row limits, cell escaping."""
+"""File rules of an import: encodings, separators, header, size and row limits, cell escaping."""
 
 import pytest
 

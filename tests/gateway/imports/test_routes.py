@@ -1,4 +1,4 @@
-"""The import API end to end (SPEC §4, §7): real store, real Redis queue and worker."""
+"""The import API end to end (README, "Importing contacts"): real store, real Redis queue and worker."""
 
 from tests.gateway.imports.conftest import csv_bytes
 

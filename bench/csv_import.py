@@ -9,9 +9,9 @@ The jobs run as in production: two ``inlet worker`` processes on Redis share the
 (one part each) and one of them finalises; ``--workers 1`` runs both steps in this process
 instead, all parts in turn.
 
-    python bench/import.py [--rows 99999] [--backends sqlite,postgres] [--workers 2]
+    python bench/csv_import.py [--rows 99999] [--backends sqlite,postgres] [--workers 2]
         [--pg postgresql://postgres@127.0.0.1:5432/test] [--no-memory]
-        [--redis redis://127.0.0.1:6379/14]
+        [--redis redis://127.0.0.1:6379/6]
 """
 
 from __future__ import annotations
@@ -27,12 +27,8 @@ import tempfile
 import time
 from functools import partial
 from pathlib import Path
-from urllib.parse import urlparse
 
-import peewee
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import common
 
 PG_SCHEMA = "inlet_bench_import"
 HEADER = ["email", "first_name", "name", "language", "source", "interests", "birthday", "note"]
@@ -64,13 +60,10 @@ def generate(path: Path, rows: int, note_size: int = 30) -> None:
 
 def inlet_env(url: str) -> dict[str, str]:
     """The settings of the benchmark's Inlet (this process and its worker)."""
-    env = {"INLET_DATABASE_URL": url, "INLET_DATA_DIR": os.environ["BENCH_DATA_DIR"],
-           "INLET_SECRET_KEY": "bench-secret-key-0123456789", "INLET_ENV": "test",
-           "INLET_QUEUE": "inlet-bench-import", "INLET_IMPORT_PARTS": os.environ.get(
-               "BENCH_WORKERS", "2")}
-    if os.environ.get("BENCH_REDIS_URL"):
-        env["INLET_REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
-    return env
+    return common.inlet_env(os.environ["BENCH_DATA_DIR"], url,
+                            os.environ.get("BENCH_REDIS_URL"), env="test",
+                            queue="inlet-bench-import",
+                            import_parts=os.environ.get("BENCH_WORKERS", "2"))
 
 
 def setup(url: str) -> None:
@@ -89,10 +82,7 @@ def start_workers(url: str) -> list[subprocess.Popen]:
         return []
     from gateway import runtime
     runtime.queue().redis.flushdb()
-    workers = [subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"],
-                                env={**os.environ, **inlet_env(url)},
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-               for _ in range(2)]
+    workers = [common.start_inlet(["worker"], os.environ | inlet_env(url)) for _ in range(2)]
     time.sleep(3)  # started and listening: their start-up is not the import's cost
     return workers
 
@@ -180,9 +170,7 @@ def run_backend(name: str, url: str, path: Path, rows: int, repeats: int) -> Non
     try:
         best = measure(name, path, repeats)
     finally:
-        for worker in workers:
-            worker.terminate()
-            worker.wait()
+        common.stop(workers, timeout=None)
     print(f"\n== {name} ({rows:,} rows, {path.stat().st_size / 1e6:.1f} MB, best of {repeats}, "
           f"{os.environ['BENCH_WORKERS']} worker(s) validating)")
     report(name, rows, best)
@@ -227,25 +215,12 @@ def report(name: str, rows: int, best: dict) -> None:
                   f"{took / batch:4.2f})")
 
 
-def pg_url(base: str) -> str:
-    u = urlparse(base)
-    admin = peewee.PostgresqlDatabase(u.path.lstrip("/"), user=u.username, password=u.password,
-                                      host=u.hostname, port=u.port or 5432)
-    admin.execute_sql(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
-    admin.execute_sql(f'CREATE SCHEMA "{PG_SCHEMA}"')
-    admin.close()
-    return f"{base}?options=-csearch_path%3D{PG_SCHEMA}"
-
-
 def drop_pg(base: str) -> None:
+    """Close the store, then drop the benchmark's schema."""
     from gateway.db import db
     if not db.is_closed():
         db.close()
-    u = urlparse(base)
-    admin = peewee.PostgresqlDatabase(u.path.lstrip("/"), user=u.username, password=u.password,
-                                      host=u.hostname, port=u.port or 5432)
-    admin.execute_sql(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
-    admin.close()
+    common.drop_schema(PG_SCHEMA, base)
 
 
 def memory(tmp: Path) -> None:
@@ -278,7 +253,7 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, choices=(1, 2), default=2)
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/6")
     parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:  # one process does it all: the worst case for memory
@@ -297,7 +272,8 @@ def main() -> None:
                             args.repeats)
             elif backend == "postgres":
                 try:
-                    run_backend("postgres", pg_url(args.pg), path, args.rows, args.repeats)
+                    run_backend("postgres", common.create_schema(PG_SCHEMA, args.pg), path,
+                                args.rows, args.repeats)
                 finally:
                     drop_pg(args.pg)
         if not args.no_memory:
