@@ -166,7 +166,7 @@ def unsubscribe_by_token(token: str) -> None:
 
 
 def unsubscribe(contact_id: int, account_id: int) -> None:
-    """Blacklist a contact who asked to stop receiving mail (an unsubscribed address is blacklisted)."""
+    """Blacklist a contact who asked to stop receiving mail (unsubscribed = blacklisted)."""
     try:
         blacklist(account_id, contact_id, Provenance(channel="form", reference="unsubscribe"))
     except NotFound:

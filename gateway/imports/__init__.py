@@ -1,2 +1,2 @@
-"""CSV and JSON bulk import (README, "Importing contacts"): upload, mapping, consent, validation, fallbacks,
-finalise, report."""
+"""CSV and JSON bulk import (README, "Importing contacts"): upload, mapping, consent,
+validation, fallbacks, finalise, report."""

@@ -1,4 +1,5 @@
-"""The file rules (README, "Importing contacts"): storing an upload, detecting encoding and separator, reading rows.
+"""The file rules (README, "Importing contacts"): storing an upload, detecting encoding and
+separator, reading rows.
 
 The stored file is kept byte for byte; every reader streams it, so a 25 MB file never sits in
 memory whole.

@@ -1,4 +1,5 @@
-"""The import API end to end (README, "Importing contacts"): real store, real Redis queue and worker."""
+"""The import API end to end (README, "Importing contacts"): real store, real Redis queue
+and worker."""
 
 from tests.gateway.imports.conftest import csv_bytes
 
