@@ -20,7 +20,7 @@ import peewee
 
 from connectors import records
 from connectors.models import Delivery, Hook
-from gateway import runtime
+from gateway import intake, runtime
 from gateway.contacts import Provenance
 from gateway.db import db, is_postgres, utcnow
 from gateway.dotted import job_path
@@ -102,7 +102,10 @@ def _process(hook: Hook, delivery: Delivery) -> tuple[dict, list[int]]:
         if (outcome == "created" and step.status == "unconfirmed" and contact is not None
                 and hook.form_id):
             confirm.append(contact.id)
-        views.append(records.describe(step, outcome))
+        view = records.describe(step, outcome)
+        if contact is not None:
+            view["contact_id"] = contact.id  # the delivery log links to what it wrote
+        views.append(view)
     counts = dict.fromkeys(("created", "updated", "unchanged", "blacklisted", "ignored",
                             "failed"), 0)
     for view in views:
@@ -194,3 +197,32 @@ def requeue_stuck(older_than: timedelta = STUCK_AFTER) -> int:
                 (Delivery.id == delivery.id) & (Delivery.status == delivery.status)).execute()
             runtime.queue().enqueue(process_delivery, delivery.id)
     return len(stuck)
+
+
+WAITING_SCAN = 500  # intake entries read for the admin's "waiting for a worker" list
+
+
+def waiting(hook_id: int) -> list[dict]:
+    """Accepted requests of a hook still in the intake queue (no delivery row yet).
+
+    Only the oldest ``WAITING_SCAN`` entries are read: a page view never walks a backlog.
+    On embedded defaults the web process runs them at once, so there is nothing to show.
+    """
+    if runtime.settings().embedded_queue:
+        return []
+    try:
+        raw = runtime.queue().redis.lrange(intake.keys(STREAM)["queue"], 0, WAITING_SCAN - 1)
+    except Exception:  # the page still shows what the database holds
+        log.warning("could not read the hooks intake queue")
+        return []
+    found = []
+    for entry in raw:
+        try:
+            data = json.loads(entry)
+            item = data["item"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if item.get("hook") == hook_id:
+            found.append({"id": data["id"], "status": "queued",
+                          "received_at": item.get("received_at")})
+    return found

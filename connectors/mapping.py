@@ -9,6 +9,10 @@ A mapping is a JSON object ``{target: rule}``. Targets are ``email``, ``first_na
 * ``{"value": "Zapier"}`` — a constant;
 * any of these with ``"map": {"unsubscribed": "blacklisted"}`` translating values.
 
+Without a mapping, a generic hook takes a flat body: ``flat(custom_field_names)`` maps each
+field from the key of its own name (``{"email": …, "first_name": …, "company": …}``), the
+shape Zapier, Make and n8n send.
+
 ``status`` only ever maps to ``blacklisted`` (for unsubscribe events); whether a contact is
 confirmed comes from the hook. ``language`` values also go through the hook's language map
 (``{"Dutch": "nl"}``, matched exactly, then case-insensitively).
@@ -24,6 +28,7 @@ from gateway.merge import is_empty
 SCALAR_TARGETS = ("email", "first_name", "name", "language", "source", "status")
 LIST_TARGETS = ("preferences", "interests")
 CUSTOM_PREFIX = "custom_fields."
+FLAT_FIELDS = ("email", "first_name", "name", "language", "source", "preferences", "interests")
 _MISSING = object()
 # A list index: ASCII digits only ("²".isdigit() is true, int("²") fails), and short enough
 # that int() is cheap and never over Python's digit limit.
@@ -44,6 +49,13 @@ def resolve(record, path: str):
         if value is _MISSING:
             return None
     return value
+
+
+def flat(custom_fields=()) -> dict:
+    """The default mapping of a generic hook: every field from the key of its own name."""
+    rules = {name: name for name in FLAT_FIELDS}
+    rules.update({CUSTOM_PREFIX + name: name for name in custom_fields})
+    return rules
 
 
 def _lookup(table: dict, value):
@@ -86,7 +98,8 @@ def apply(mapping: dict, record, language_map: dict | None = None) -> dict:
     for target, rule in mapping.items():
         value = evaluate(rule, record)
         if target.startswith(CUSTOM_PREFIX):
-            custom[target.removeprefix(CUSTOM_PREFIX)] = value
+            if not is_empty(value):  # an absent value says nothing, even of a removed field
+                custom[target.removeprefix(CUSTOM_PREFIX)] = value
         else:
             data[target] = value
     if language_map and not is_empty(data.get("language")):

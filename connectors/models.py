@@ -83,4 +83,21 @@ class EfficyKey(BaseModel):
         indexes = ((("hook", "efficy_key"), True),)
 
 
-MODELS = [Hook, Delivery, EfficyKey]
+class Refusal(BaseModel):
+    """A request a hook refused (401, 413, 415, 400...): when, why and from where; no body.
+
+    Kept so a wrong secret is debugged from the admin; ``connectors.refusals`` keeps at most
+    ``refusals.KEEP`` per hook.
+    """
+
+    hook = pw.ForeignKeyField(Hook, on_delete="CASCADE", index=False)
+    status = pw.IntegerField()
+    reason = pw.CharField(max_length=300)
+    ip = pw.CharField(max_length=64)
+    received_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("hook", "received_at"), False),)
+
+
+MODELS = [Hook, Delivery, EfficyKey, Refusal]

@@ -203,3 +203,15 @@ def describe(step: Step, outcome: str) -> dict:
     if step.errors:
         view["errors"] = step.errors
     return view
+
+
+def reasons(result: dict) -> list[str]:
+    """Why records failed, in words: ``record 1: email: an e-mail address is required``."""
+    lines = []
+    for view in (result or {}).get("records", []):
+        for error in view.get("errors", []):
+            message = str(error.get("message") or error.get("code") or "not valid")
+            message = message[:1].lower() + message[1:] if message[1:2].islower() else message
+            lines.append(f"record {view.get('index', 0) + 1}: {error.get('field')}: "
+                         f"{message.rstrip('.')}")
+    return lines

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from connectors import jobs, mapping, records, service
+from connectors import jobs, mapping, records, refusals, service
 from connectors.signatures import verify, verify_bearer
 from gateway import idempotency, intake
 from gateway.db import utcnow
-from gateway.errors import NotFound, ServiceUnavailable, UnsupportedMediaType
-from gateway.web import authorize, in_db, parse_json, query_int, read_body, read_json, shared
+from gateway.errors import InletError, NotFound, ServiceUnavailable, UnsupportedMediaType
+from gateway.web import (
+    authorize,
+    client_ip,
+    in_db,
+    parse_json,
+    query_int,
+    read_body,
+    read_json,
+    shared,
+)
 
 MAX_BODY_BYTES = 1024 * 1024
 SCOPE = "admin"  # hooks are account configuration: they write contacts unattended
+# Refusals worth showing on the hook's page: the sender's mistakes (auth, size, type, body).
+# 404 has no hook to show it on; a 503 (paused hook, Redis away) is no mistake of theirs.
+REFUSALS_KEPT = (400, 401, 413, 415, 422)
+log = logging.getLogger("inlet.connectors")
 
 
 # ---- receiving -------------------------------------------------------------------------------
@@ -37,6 +52,24 @@ async def _receive(request: Request, kind: str) -> JSONResponse:
     if not config.exists or config.kind != kind:
         raise NotFound("No such hook." if not config.exists else
                        f"This is a {config.kind} hook; post to its own URL.")
+    try:
+        return await _accept(request, config, kind)
+    except InletError as exc:
+        if exc.status in REFUSALS_KEPT and refusals.allowed(config.id):
+            await _remember_refusal(config.id, exc, client_ip(request))
+        raise
+
+
+async def _remember_refusal(hook_id: int, exc: InletError, ip: str) -> None:
+    """Keep a refusal for the hook's page; a failure to keep it never changes the answer."""
+    try:
+        await in_db(refusals.record, hook_id, exc.status, exc.message, ip)
+    except Exception:
+        log.exception("could not record a refusal of hook %s", hook_id)
+
+
+async def _accept(request: Request, config: service.HookConfig, kind: str) -> JSONResponse:
+    """The checks and the intake of one request to an existing hook."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/json" and not ctype.endswith("+json"):
         raise UnsupportedMediaType("Send the body as application/json.")

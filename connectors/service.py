@@ -55,6 +55,10 @@ def create_hook(account_id: int, data: dict) -> tuple[Hook, str]:
     if kind not in KINDS:
         raise ValidationFailed(details=[{"field": "kind", "code": "invalid", "value": kind,
                                          "message": "kind is generic or efficy."}])
+    if kind == "generic" and not data.get("mapping"):
+        # No mapping given: the flat body the README shows, custom fields by their names.
+        fields = AccountVocabulary.load(account_id).fields
+        data = {**data, "mapping": mapping.flat(sorted(fields))}
     values = _checked(account_id, kind, {"auth": "standard-webhooks", "mapping": {},
                                          "language_map": {}, "contact_status": "confirmed",
                                          "on_delete": "ignore", "enabled": True, **data},

@@ -23,11 +23,15 @@ RULE = {"oneOf": [{"type": "string", "description": "a dotted path, e.g. data.em
 HOOK_IN = {"type": "object", "properties": {
     "kind": {"enum": ["generic", "efficy"]}, "name": {"type": "string", "maxLength": 200},
     "auth": {"enum": ["standard-webhooks", "bearer"]},
-    "source": {"type": "string", "description": "source of new contacts"},
-    "language": {"type": "string", "description": "language of new contacts lacking one"},
+    "source": {"type": ["string", "null"],
+               "description": "source of new contacts (null: each record's own source)"},
+    "language": {"type": ["string", "null"],
+                 "description": "language of new contacts lacking one"},
     "mapping": {"type": "object", "additionalProperties": RULE,
                 "description": "contact field (email, first_name, name, language, source, "
-                               "preferences, interests, status, custom_fields.<name>) → rule"},
+                               "preferences, interests, status, custom_fields.<name>) → rule; "
+                               "omitted or empty on a new generic hook: a flat body, each "
+                               "field (and custom field) under its own name"},
     "language_map": {"type": "object", "additionalProperties": {"type": "string"}},
     "consent_text": NULLABLE_TEXT,
     "contact_status": {"enum": ["confirmed", "unconfirmed"]},

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from forms import tokens
 from forms.mails import send_confirmation, send_welcome
 from forms.models import Confirmation, UnsubscribeLink
+from forms.public import form_reference
 from gateway import runtime
 from gateway.contacts import Provenance, blacklist, upsert
 from gateway.db import db, utcnow
@@ -93,7 +94,7 @@ def _use_link(row: Confirmation, ip: str | None, user_agent: str | None) -> str:
         return "blacklisted" if contact.status == "blacklisted" else "used"
     vocab = AccountVocabulary.load(contact.account_id)
     upsert(contact.account_id, {"email": contact.email}, status="confirmed",
-           provenance=Provenance(channel="form", reference=str(row.form_id),
+           provenance=Provenance(channel="form", reference=form_reference(row.form_id),
                                  ip=ip, user_agent=user_agent),
            field_types=vocab.field_types)
     row.confirmed = True

@@ -60,10 +60,13 @@ def script_json(value) -> str:
     return text
 
 
-def embed_js(form: PublicForm, *, action: str, language: str, ts: str) -> str:
-    """The script embed for one visitor: the renderer plus this form's fields and texts."""
+def embed_js(form: PublicForm, *, action: str, language: str, ts: str,
+             allowed: list[str] | None = None, refused_text: str = "") -> str:
+    """The script embed for one visitor: the renderer plus this form's fields and texts;
+    on a page whose origin is not in ``allowed`` it shows ``refused_text`` instead."""
     t = form.texts_in(language)
     config = {"slug": form.slug, "action": action, "language": language, "ts": ts,
               "honeypot": HONEYPOT, "fields": field_schema(form, language),
-              "texts": {key: t[key] for key in PUBLIC_TEXTS}}
+              "texts": {key: t[key] for key in PUBLIC_TEXTS},
+              "allowed": allowed, "refused": refused_text}
     return _script_source().replace("/*CONFIG*/", script_json(config), 1)

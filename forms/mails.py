@@ -62,8 +62,10 @@ def _paragraphs(html_body: str) -> Markup:
     return Markup("\n").join(Markup("<p>") + p + Markup("</p>") for p in parts if p.strip())
 
 
-def render_mail(overrides: dict, kind: str, language: str, context: dict) -> dict:
-    """``{"subject", "text", "html"}`` of a ``kind`` mail (confirm, welcome) in ``language``."""
+def render_mail(overrides: dict, kind: str, language: str, context: dict, *,
+                account_name: str = "", site_url: str | None = None) -> dict:
+    """``{"subject", "text", "html"}`` of a ``kind`` mail (confirm, welcome) in ``language``;
+    the HTML part is signed with the account's name (and its website, when set)."""
     spec = mail_for(overrides, kind, language)
     ctx = {name: context.get(name) or "" for name in MAIL_VARIABLES}
     subject = " ".join(_compiled(spec["subject"], False).render(**ctx).split())
@@ -71,8 +73,10 @@ def render_mail(overrides: dict, kind: str, language: str, context: dict) -> dic
     body_html = _paragraphs(_compiled(spec["body"], True).render(**ctx).strip())
     layout = environment.get_template(f"mail/{kind}.html")
     html = layout.render(subject=subject, body=body_html, language=language,
-                         confirm_url=ctx["confirm_url"], unsubscribe_url=ctx["unsubscribe_url"])
-    text = _text_env.get_template(f"mail/{kind}.txt").render(body=text, subject=subject)
+                         confirm_url=ctx["confirm_url"], unsubscribe_url=ctx["unsubscribe_url"],
+                         account_name=account_name, site_url=site_url)
+    text = _text_env.get_template(f"mail/{kind}.txt").render(
+        body=text, subject=subject, account_name=account_name, site_url=site_url)
     return {"subject": subject[:300], "text": text, "html": html}
 
 
@@ -115,9 +119,11 @@ def queue_confirmation(form: PublicForm, contact: Contact, language: str | None
     token = tokens.confirm_token(settings.secret_key, confirmation.id, confirmation.nonce)
     mail = render_mail(form.mails, "confirm", lang, {
         **_person(contact), "form_name": form.name,
-        "confirm_url": f"{settings.base_url}/confirm/{token}"})
+        "confirm_url": f"{settings.base_url}/confirm/{token}"},
+        account_name=form.account_name, site_url=form.site_url)
     row = queue_mail(contact.email, mail["subject"], mail["text"], mail["html"],
-                     account_id=form.account_id, purpose="form-confirm", schedule=False)
+                     account_id=form.account_id, purpose="form-confirm", schedule=False,
+                     headers={"From": form.sender} if form.sender else None)
     sql.run(sql.LINK_MAIL, row.id, confirmation.id)
     confirmation.mail = row.id
     return confirmation
@@ -153,10 +159,12 @@ def queue_welcome(form: PublicForm, contact: Contact, language: str | None) -> b
     token = tokens.unsubscribe_token(settings.secret_key, link.id, link.nonce)
     unsubscribe = f"{settings.base_url}/unsubscribe/{token}"
     mail = render_mail(form.mails, "welcome", lang, {
-        **_person(contact), "form_name": form.name, "unsubscribe_url": unsubscribe})
+        **_person(contact), "form_name": form.name, "unsubscribe_url": unsubscribe},
+        account_name=form.account_name, site_url=form.site_url)
+    sender = {"From": form.sender} if form.sender else {}
     queue_mail(contact.email, mail["subject"], mail["text"], mail["html"],
                account_id=form.account_id, purpose="form-welcome", schedule=False,
-               headers={"List-Unsubscribe": f"<{unsubscribe}>",
+               headers={**sender, "List-Unsubscribe": f"<{unsubscribe}>",
                         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
     return True
 

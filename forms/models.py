@@ -78,4 +78,17 @@ class UnsubscribeLink(BaseModel):
     used_at = pw.DateTimeField(null=True)
 
 
-MODELS = [Form, Submission, Confirmation, UnsubscribeLink]
+class RefusedOrigin(BaseModel):
+    """A site that tried to use a form without being in its allowed origins (the last few)."""
+
+    form = pw.ForeignKeyField(Form, backref="refused_origins", on_delete="CASCADE")
+    origin = pw.CharField(max_length=200)
+    attempts = pw.IntegerField(default=1)
+    first_seen = pw.DateTimeField(default=utcnow)
+    last_seen = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("form", "origin"), True),)
+
+
+MODELS = [Form, Submission, Confirmation, UnsubscribeLink, RefusedOrigin]

@@ -10,7 +10,9 @@ from forms import sql
 from forms.models import Form
 from forms.texts import texts_for
 from gateway import runtime
+from gateway.accounts import sender_of
 from gateway.db import db
+from gateway.models import Account
 from gateway.validation import AccountVocabulary
 
 CUSTOM_PREFIX = "cf_"  # custom inputs are named cf_<field>: no clash with built-ins/honeypot
@@ -43,6 +45,9 @@ class PublicForm:
     allowed_origins: frozenset[str]
     min_fill_seconds: int
     custom: dict = field(default_factory=dict)  # name -> (type, choices), shown ones only
+    account_name: str = ""  # shown on the visitor's pages
+    site_url: str | None = None  # the account's website: "back to the site" links
+    sender: str = ""  # From of the form's mails
     vocab: AccountVocabulary = field(default_factory=AccountVocabulary)
 
     def texts_in(self, language: str) -> dict[str, str]:
@@ -95,6 +100,14 @@ def public_form_by_id(form_id: int) -> PublicForm | None:
     return found
 
 
+def form_reference(form_id: int, name: str | None = None) -> str:
+    """How consent records and history name a form: ``Newsletter #3`` (its name as it was)."""
+    if name is None:
+        found = Form.select(Form.name).where(Form.id == form_id).first()
+        name = found.name if found else "form"
+    return f"{name} #{form_id}"
+
+
 def clear_cache() -> None:
     """Forget every cached snapshot: this process sees a changed form at once (others within
     ``CACHE_SECONDS``)."""
@@ -104,6 +117,7 @@ def clear_cache() -> None:
 def snapshot(form: Form) -> PublicForm:
     """The public snapshot of a stored form (its own vocabulary included)."""
     account = AccountVocabulary.load(form.account_id)
+    owner = Account.get_by_id(form.account_id)
     fields = tuple(form.fields or ())
     prefs = tuple(form.preferences or sorted(account.preferences))
     interests = tuple(form.interests or sorted(account.interests))
@@ -124,7 +138,8 @@ def snapshot(form: Form) -> PublicForm:
         redirect_urls=frozenset(redirects), after_submit_url=form.after_submit_url,
         after_confirm_url=form.after_confirm_url,
         allowed_origins=frozenset(form.allowed_origins or ()),
-        min_fill_seconds=form.min_fill_seconds, custom=custom, vocab=vocab)
+        min_fill_seconds=form.min_fill_seconds, custom=custom, vocab=vocab,
+        account_name=owner.name, site_url=owner.website_url, sender=sender_of(owner))
 
 
 def choose_language(form: PublicForm, requested: str | None, accept_language: str | None

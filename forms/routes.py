@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from forms import confirmations, definitions, embed, jobs, public, submissions, tokens
+from forms import confirmations, definitions, embed, jobs, origins, public, submissions, tokens
 from forms.public import HONEYPOT, LANGUAGE_NAMES, PublicForm
 from forms.texts import texts_for
 from gateway import intake, runtime
@@ -40,6 +40,8 @@ MAX_FORM_BYTES = 32 * 1024
 IP_LIMIT = (30, 600)  # submissions per IP per 10 minutes
 ADDRESS_LIMIT = (5, 3600)  # submissions per address per hour
 EMBEDS = ("hosted", "iframe", "html", "script")
+NOT_ALLOWED = ("This site ({origin}) is not allowed to use this form: add it to the form's "
+               "allowed sites in Inlet.")
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -90,6 +92,35 @@ def _page_headers(nonce: str) -> dict[str, str]:
                                        "form-action 'self'; frame-ancestors 'none'; "
                                        "base-uri 'none'",
             "cache-control": "no-store"}
+
+
+def _calling_origin(request: Request) -> str:
+    """The origin of the page behind a request (Origin, else Referer's); "" when unnamed."""
+    origin = (request.headers.get("origin") or "").lower()
+    if not origin and request.headers.get("referer"):
+        origin = _origin_of(request.headers["referer"]) or "null"
+    return origin
+
+
+def _refused(request: Request, form: PublicForm, origin: str) -> bool:
+    """Whether ``origin`` names a site that may not use the form (neither ours nor allowed)."""
+    return bool(origin) and origin not in _own_origins(request) and (
+        origin not in form.allowed_origins)
+
+
+async def _note_refused(form: PublicForm, origin: str) -> None:
+    """Keep the refused site for the form's admin page (throttled; "null" is no site)."""
+    if origin != "null" and origins.should_record(form.id, origin):
+        await in_db(origins.record_refused, form.id, origin)
+
+
+def _site_link(request: Request, form: PublicForm) -> str | None:
+    """Where "back to the website" leads: the allowed page the visitor came from, else the
+    account's website."""
+    referer = request.headers.get("referer") or ""
+    if referer and _origin_of(referer) in form.allowed_origins:
+        return referer
+    return form.site_url
 
 
 def _cors(form: PublicForm, request: Request) -> dict[str, str]:
@@ -145,7 +176,8 @@ def _message(request: Request, language: str, heading: str, text: str, *, status
     nonce = secrets.token_urlsafe(12)
     context = {"language": language, "heading": heading, "text": text, "nonce": nonce,
                "page_title": heading, "resend_action": None, "resend_label": None,
-               "back_url": None, "back_label": None, **extra}
+               "back_url": None, "back_label": None, "account_name": None, "site_url": None,
+               "site_label": texts_for({}, language)["back"], **extra}
     return templates.TemplateResponse(request, "forms/message.html", context,
                                       status_code=status,
                                       headers={**_page_headers(nonce), **(headers or {})})
@@ -163,8 +195,32 @@ async def hosted(request: Request) -> Response:
     language = public.choose_language(form, params.get("lang"),
                                        request.headers.get("accept-language"))
     embed_kind = "iframe" if params.get("embed") == "iframe" else "hosted"
+    framed = request.headers.get("sec-fetch-dest", embed_kind) == "iframe"
+    origin = _calling_origin(request)
+    if framed and _refused(request, form, origin):
+        await _note_refused(form, origin)
+        return _not_allowed_frame(request, form, language, origin)
     return _render_form(request, form, language, embed_kind=embed_kind,
                         redirect=_allowed_redirect(form, params.get("redirect")))
+
+
+def _not_allowed_frame(request: Request, form: PublicForm, language: str, origin: str
+                       ) -> Response:
+    """What a frame on a site that may not use the form shows: why, not a broken page (it
+    holds no form, so that site may frame it)."""
+    nonce = secrets.token_urlsafe(12)
+    t = form.texts_in(language)
+    ancestor = origin if origin != "null" else "'none'"
+    return templates.TemplateResponse(
+        request, "forms/message.html",
+        {"language": language, "heading": t["title"], "nonce": nonce,
+         "text": NOT_ALLOWED.format(origin=origin), "page_title": t["title"],
+         "resend_action": None, "resend_label": None, "back_url": None, "back_label": None,
+         "account_name": form.account_name, "site_url": None, "site_label": None},
+        status_code=403, headers={
+            "content-security-policy": f"default-src 'none'; style-src 'nonce-{nonce}'; "
+                                       f"frame-ancestors {ancestor}; base-uri 'none'",
+            "cache-control": "no-store"})
 
 
 async def preflight(request: Request) -> Response:
@@ -198,8 +254,8 @@ async def submit(request: Request) -> Response:
 
 
 def _form_message(request: Request, form: PublicForm, language: str, text: str, *,
-                  status: int = 200, headers: dict | None = None, back_url: str | None = None
-                  ) -> Response:
+                  status: int = 200, headers: dict | None = None, back_url: str | None = None,
+                  site_url: str | None = None) -> Response:
     """A message page inside the form's frame rules (the iframe shows it too)."""
     t = form.texts_in(language)
     nonce = secrets.token_urlsafe(12)
@@ -207,18 +263,18 @@ def _form_message(request: Request, form: PublicForm, language: str, text: str, 
         request, "forms/message.html",
         {"language": language, "heading": t["title"], "text": text, "nonce": nonce,
          "page_title": t["title"], "resend_action": None, "resend_label": None,
-         "back_url": back_url, "back_label": t["submit"]},
+         "back_url": back_url, "back_label": t["submit"], "account_name": form.account_name,
+         "site_url": site_url, "site_label": t["back"]},
         status_code=status, headers={**(headers or {}), **_frame_headers(form, nonce)})
 
 
 async def _submit(request: Request, form: PublicForm, cors: dict) -> Response:
     # CSRF: browsers name the posting page's origin (Origin, else Referer); only our own
     # pages and the form's allowed sites may post. No header at all: not a browser attack.
-    origin = (request.headers.get("origin") or "").lower()
-    if not origin and request.headers.get("referer"):
-        origin = _origin_of(request.headers["referer"]) or "null"
-    if origin and origin not in _own_origins(request) and origin not in form.allowed_origins:
-        raise Forbidden("This form does not accept submissions from this site.")
+    origin = _calling_origin(request)
+    if _refused(request, form, origin):
+        await _note_refused(form, origin)
+        raise Forbidden(NOT_ALLOWED.format(origin=origin))
     items = await _read_items(request)
     embed_kind = _first(items, "_embed")
     embed_kind = embed_kind if embed_kind in EMBEDS else "html"
@@ -235,7 +291,7 @@ async def _submit(request: Request, form: PublicForm, cors: dict) -> Response:
     raw, clean, errors = submissions.read_submission(form, items, language)
     if errors:
         return _invalid(request, form, language, embed_kind, redirect, raw, errors, cors)
-    if not _filled_slowly(form, _first(items, "_ts")):
+    if not _stampless(items) and not _filled_slowly(form, _first(items, "_ts")):
         await check(limiter, [Limit(f"form-ip:{ip}", *IP_LIMIT)])
         return _too_fast(request, form, language, embed_kind, redirect, raw, cors)
     address = hashlib.sha256(f"{form.account_id}:{clean['email']}".encode()).hexdigest()[:32]
@@ -247,6 +303,13 @@ async def _submit(request: Request, form: PublicForm, cors: dict) -> Response:
                         limits=[Limit(f"form-ip:{ip}", *IP_LIMIT),
                                 Limit(f"form-address:{address}", *ADDRESS_LIMIT)])
     return _accepted(request, form, language, redirect, cors)
+
+
+def _stampless(items: list[tuple[str, str]]) -> bool:
+    """A post of the plain HTML snippet: pasted once, it can carry no render time, so the
+    minimum fill time does not apply (the honeypot, the rate limits, the daily mail cap and
+    double opt-in still do). Every page we render carries a stamp, and it is checked."""
+    return _first(items, "_embed") == "html" and not any(k == "_ts" for k, _ in items)
 
 
 def _filled_slowly(form: PublicForm, ts: str) -> bool:
@@ -268,7 +331,8 @@ def _accepted(request: Request, form: PublicForm, language: str, redirect: str |
                             status_code=202, headers=cors)
     if redirect:
         return RedirectResponse(redirect, status_code=303, headers=cors)
-    return _form_message(request, form, language, message, headers=cors)
+    return _form_message(request, form, language, message, headers=cors,
+                         site_url=_site_link(request, form))
 
 
 def _invalid(request, form, language, embed_kind, redirect, raw, errors, cors) -> Response:
@@ -298,8 +362,15 @@ async def embed_script(request: Request) -> Response:
     form = await _public(request)
     language = public.choose_language(form, request.query_params.get("lang"),
                                        request.headers.get("accept-language"))
+    origin = _calling_origin(request)
+    if _refused(request, form, origin):
+        await _note_refused(form, origin)
+    # The script itself tells a site that may not use the form so (it knows its page's
+    # origin even when no Referer came along).
+    allowed = sorted(form.allowed_origins | _own_origins(request))
     source = embed.embed_js(form, action=str(request.url_for("forms:submit", slug=form.slug)),
-                            language=language, ts=tokens.render_token(_secret(), form.id))
+                            language=language, ts=tokens.render_token(_secret(), form.id),
+                            allowed=allowed, refused_text=NOT_ALLOWED)
     return Response(source, media_type="text/javascript; charset=utf-8", headers={
         **_cors(form, request), "cache-control": "no-store",
         "vary": "Origin, Accept-Language", "cross-origin-resource-policy": "cross-origin"})
@@ -333,9 +404,10 @@ async def confirm_page(request: Request) -> Response:
                                 job_id=f"forms-confirm-{link.nonce}")
         if form and form.after_confirm_url:
             return RedirectResponse(form.after_confirm_url, status_code=303)
-        return _message(request, language, t["title"], t["confirmed"])
+        return _message(request, language, t["title"], t["confirmed"], **_branding(form))
     if link.state == "used":
-        return _message(request, language, t["title"], t["already_confirmed"])
+        return _message(request, language, t["title"], t["already_confirmed"],
+                        **_branding(form))
     if link.state == "expired":
         return _message(request, language, t["title"], t["link_expired"], status=410,
                         resend_action=str(request.url_for("forms:confirm", token=token)),
@@ -343,6 +415,17 @@ async def confirm_page(request: Request) -> Response:
     back = str(request.url_for("forms:hosted", slug=form.slug)) if form else None
     return _message(request, language, t["title"], t["link_invalid"], status=404,
                     back_url=back, back_label=t["submit"])
+
+
+def _branding(form: PublicForm | None) -> dict:
+    """The account's name and a link back to its site, for pages after the form."""
+    if form is None:
+        return {}
+    site = form.site_url or (_origin_of(form.after_submit_url) + "/"
+                             if form.after_submit_url else None)
+    if site is None and len(form.allowed_origins) == 1:  # the one site that shows the form
+        site = next(iter(form.allowed_origins)) + "/"
+    return {"account_name": form.account_name, "site_url": site}
 
 
 async def confirm_resend(request: Request) -> Response:

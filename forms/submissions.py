@@ -10,7 +10,7 @@ import time
 
 from forms import sql
 from forms.mails import queue_confirmation, queue_welcome
-from forms.public import CUSTOM_PREFIX, PublicForm, public_form_by_id
+from forms.public import CUSTOM_PREFIX, PublicForm, form_reference, public_form_by_id
 from gateway.contacts import Provenance, upsert
 from gateway.db import db, utcnow
 from gateway.mail import schedule_delivery
@@ -106,7 +106,8 @@ def _write_submission(form: PublicForm, item_id: str, item: dict
     if errors:
         _insert_submission(item_id, form.id, None, "invalid", mail_sent=True)
         return None, "invalid", False
-    provenance = Provenance(channel="form", reference=str(form.id), actor=form.name,
+    provenance = Provenance(channel="form", reference=form_reference(form.id, form.name),
+                            actor=form.name,
                             ip=item.get("ip"), user_agent=item.get("user_agent"),
                             text=form.texts_in(item["language"])["consent"])
     status = "unconfirmed" if form.double_opt_in else "confirmed"

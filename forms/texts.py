@@ -14,7 +14,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "intro": "",
         "email": "E-mail address",
         "first_name": "First name",
-        "name": "Last name",
+        "name": "Name",
         "language": "Language",
         "preferences": "How often?",
         "interests": "Interests",
@@ -22,7 +22,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "consent": "I agree to receive e-mails and know I can unsubscribe at any time.",
         "thanks": "Thank you! Please check your inbox to confirm your subscription.",
         "thanks_confirmed": "Thank you for subscribing!",
-        "too_fast": "Please check your details and press the button again.",
+        "too_fast": "That was quick! Please press the button once more to subscribe.",
         "invalid": "Please correct the marked fields.",
         "rate_limited": "Too many attempts. Please try again later.",
         "failed": "Something went wrong. Please try again later.",
@@ -35,6 +35,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "unsubscribe": "Unsubscribe",
         "unsubscribe_ask": "Do you want to stop receiving our e-mails?",
         "unsubscribed": "You are unsubscribed and will not receive our e-mails any more.",
+        "back": "Back to the website",
     },
     "nl": {
         "title": "Schrijf je in op onze nieuwsbrief",
@@ -49,7 +50,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "consent": "Ik wil e-mails ontvangen en weet dat ik me altijd kan uitschrijven.",
         "thanks": "Bedankt! Kijk in je mailbox om je inschrijving te bevestigen.",
         "thanks_confirmed": "Bedankt voor je inschrijving!",
-        "too_fast": "Kijk je gegevens na en druk nog eens op de knop.",
+        "too_fast": "Dat ging snel! Druk nog een keer op de knop om je in te schrijven.",
         "invalid": "Verbeter de aangeduide velden.",
         "rate_limited": "Te veel pogingen. Probeer het later opnieuw.",
         "failed": "Er ging iets mis. Probeer het later opnieuw.",
@@ -62,6 +63,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "unsubscribe": "Uitschrijven",
         "unsubscribe_ask": "Wil je onze e-mails niet meer ontvangen?",
         "unsubscribed": "Je bent uitgeschreven en ontvangt onze e-mails niet meer.",
+        "back": "Terug naar de website",
     },
     "fr": {
         "title": "Inscrivez-vous à notre newsletter",
@@ -77,7 +79,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
                    "à tout moment.",
         "thanks": "Merci ! Consultez votre boîte mail pour confirmer votre inscription.",
         "thanks_confirmed": "Merci pour votre inscription !",
-        "too_fast": "Vérifiez vos données et appuyez à nouveau sur le bouton.",
+        "too_fast": "C'était rapide ! Appuyez encore une fois sur le bouton pour vous inscrire.",
         "invalid": "Veuillez corriger les champs indiqués.",
         "rate_limited": "Trop de tentatives. Réessayez plus tard.",
         "failed": "Une erreur s'est produite. Réessayez plus tard.",
@@ -90,33 +92,40 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "unsubscribe": "Se désinscrire",
         "unsubscribe_ask": "Vous ne voulez plus recevoir nos e-mails ?",
         "unsubscribed": "Vous êtes désinscrit et ne recevrez plus nos e-mails.",
+        "back": "Retour au site",
     },
 }
 
 MAIL_DEFAULTS: dict[str, dict[str, dict[str, str]]] = {
     "confirm": {
         "en": {"subject": "Please confirm your subscription",
-               "body": "Hello {{ first_name or '' }},\n\nPlease confirm your subscription to "
+               "body": "Hello{{ ' ' ~ first_name if first_name else '' }},"
+                       "\n\nPlease confirm your subscription to "
                        "{{ form_name }} by opening this link:\n\n{{ confirm_url }}\n\n"
                        "If you did not ask for this, ignore this mail: nothing happens."},
         "nl": {"subject": "Bevestig je inschrijving",
-               "body": "Hallo {{ first_name or '' }},\n\nBevestig je inschrijving op "
+               "body": "Hallo{{ ' ' ~ first_name if first_name else '' }},"
+                       "\n\nBevestig je inschrijving op "
                        "{{ form_name }} met deze link:\n\n{{ confirm_url }}\n\n"
                        "Heb je dit niet gevraagd? Negeer deze mail: er gebeurt niets."},
         "fr": {"subject": "Confirmez votre inscription",
-               "body": "Bonjour {{ first_name or '' }},\n\nConfirmez votre inscription à "
+               "body": "Bonjour{{ ' ' ~ first_name if first_name else '' }},"
+                       "\n\nConfirmez votre inscription à "
                        "{{ form_name }} en ouvrant ce lien :\n\n{{ confirm_url }}\n\n"
                        "Si vous n'avez rien demandé, ignorez cet e-mail : rien ne se passera."},
     },
     "welcome": {
         "en": {"subject": "Welcome!",
-               "body": "Hello {{ first_name or '' }},\n\nWelcome to {{ form_name }}. "
+               "body": "Hello{{ ' ' ~ first_name if first_name else '' }},"
+                       "\n\nWelcome to {{ form_name }}. "
                        "Glad to have you.\n\nUnsubscribe: {{ unsubscribe_url }}"},
         "nl": {"subject": "Welkom!",
-               "body": "Hallo {{ first_name or '' }},\n\nWelkom bij {{ form_name }}. "
+               "body": "Hallo{{ ' ' ~ first_name if first_name else '' }},"
+                       "\n\nWelkom bij {{ form_name }}. "
                        "Fijn dat je erbij bent.\n\nUitschrijven: {{ unsubscribe_url }}"},
         "fr": {"subject": "Bienvenue !",
-               "body": "Bonjour {{ first_name or '' }},\n\nBienvenue à {{ form_name }}. "
+               "body": "Bonjour{{ ' ' ~ first_name if first_name else '' }},"
+                       "\n\nBienvenue à {{ form_name }}. "
                        "Ravis de vous compter parmi nous.\n\n"
                        "Se désinscrire : {{ unsubscribe_url }}"},
     },

@@ -12,7 +12,7 @@ from gateway.clitools import configure, require_account, run
 from gateway.db import db
 from gateway.registry import AREAS
 from gateway.schema import upgrade
-from gateway.settings import Settings, SettingsError
+from gateway.settings import Settings, SettingsError, served_url
 
 
 @click.group()
@@ -34,7 +34,8 @@ def serve(host: str, port: int, access_log: bool) -> None:
     from gateway.app import create_app
     logging.basicConfig(level=logging.INFO)
     try:
-        settings = Settings.from_env()
+        # Unset INLET_BASE_URL: links in mails point at the address served here.
+        settings = Settings.from_env(served_url=served_url(host, port))
         app = create_app(settings)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None

@@ -31,6 +31,7 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import jinja2
 import redis
 
 from gateway import runtime
@@ -39,6 +40,7 @@ from gateway.errors import ServiceUnavailable
 from gateway.models import OutgoingMail
 from gateway.queue import release, schedule_once
 from gateway.settings import Settings
+from gateway.templating import TEMPLATES_DIR
 
 log = logging.getLogger("inlet.mail")
 
@@ -51,6 +53,20 @@ REFUSED_REST = timedelta(minutes=5)  # a mail the server refused waits this long
 # timeout, disconnect) fails the whole batch.
 REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError,
            smtplib.SMTPNotSupportedError, ValueError)
+
+
+# Text parts are not HTML: escaping would turn "O'Brien & Co" into "O&#39;Brien &amp; Co".
+# Only our own templates/mail/*.txt are rendered here (account-written bodies go through the
+# forms area's sandbox).
+_text_templates = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+                                     autoescape=False,  # noqa: S701 (text, not HTML)
+                                     undefined=jinja2.StrictUndefined,
+                                     keep_trailing_newline=True)
+
+
+def render_text(name: str, **context) -> str:
+    """The plain-text part of a mail from ``templates/<name>``, without HTML escaping."""
+    return _text_templates.get_template(name).render(**context)
 
 
 def queue_mail(to: str, subject: str, text: str, html: str | None = None, *,
@@ -89,11 +105,12 @@ def _mark_key() -> str:
 def build_message(settings: Settings, mail: OutgoingMail) -> EmailMessage:
     """The MIME message: a text part, and an HTML alternative when there is one."""
     msg = EmailMessage()
-    msg["From"] = settings.mail_from
+    headers = dict(mail.headers or {})
+    msg["From"] = headers.pop("From", None) or settings.mail_from  # an account's own sender
     msg["To"] = mail.to
     msg["Subject"] = mail.subject
     msg["Message-ID"] = make_msgid(idstring=f"inlet-{mail.id}")
-    for name, value in (mail.headers or {}).items():
+    for name, value in headers.items():
         msg[name] = value
     msg.set_content(mail.text)
     if mail.html:

@@ -15,6 +15,14 @@ SCOPES = ("contacts:read", "contacts:write", "imports:write", "admin")
 class Account(BaseModel):
     name = pw.CharField(max_length=200)
     created_at = pw.DateTimeField(default=utcnow)
+    # Mails go from "sender_name <sender_address>" (defaults: the account's name and the
+    # address of INLET_MAIL_FROM); visitors' pages link back to website_url.
+    sender_name = pw.CharField(max_length=200, null=True)
+    sender_address = pw.CharField(max_length=254, null=True)
+    website_url = pw.CharField(max_length=2000, null=True)
+    # IANA zone for "Today", dates and times in the admin (unset: the browser's on first
+    # login, else Europe/Brussels).
+    time_zone = pw.CharField(max_length=64, null=True)
 
 
 class User(BaseModel):

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import peewee
 
-from connectors.models import Delivery
-from forms.models import Confirmation, UnsubscribeLink
+from connectors.models import Delivery, Refusal
+from forms.models import Confirmation, RefusedOrigin, UnsubscribeLink
 from gateway.db import AutoIncrementField, add_autoincrement, apply_migrations, db, is_sqlite
 from gateway.imports.models import ImportPart
 from gateway.models import AdminSession, IdempotencyKey
@@ -62,6 +62,37 @@ def _idempotency_keys() -> None:
     Delivery._schema.create_indexes(safe=True)
 
 
+def _hook_refusals() -> None:
+    """Version 6: the requests a hook refused (shown on its admin page)."""
+    db.create_tables([Refusal], safe=True)
+
+
+def _import_fixes() -> None:
+    """Version 8: an import keeps its fixes of unknown labels; the remembered mapping keeps
+    its fallbacks and names the finished import it came from."""
+    for table, column, default in (("import", "fixes", "[]"),
+                                   ("import_mapping_memory", "fallbacks", "{}"),
+                                   ("import_mapping_memory", "origin", "{}")):
+        if column not in {c.name for c in db.get_columns(table)}:
+            db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN {column} TEXT NOT NULL '
+                           f"DEFAULT '{default}'")
+
+
+def _senders_and_refused_origins() -> None:
+    """Version 7: an account's mail sender and website; the sites a form refused."""
+    have = {c.name for c in db.get_columns("account")}
+    for column, size in (("sender_name", 200), ("sender_address", 254), ("website_url", 2000)):
+        if column not in have:
+            db.execute_sql(f"ALTER TABLE account ADD COLUMN {column} VARCHAR({size})")
+    db.create_tables([RefusedOrigin], safe=True)
+
+
+def _account_time_zone() -> None:
+    """Version 9: the account's time zone, for dates in the admin."""
+    if "time_zone" not in {c.name for c in db.get_columns("account")}:
+        db.execute_sql("ALTER TABLE account ADD COLUMN time_zone VARCHAR(64)")
+
+
 # Each upgrade is (version, function); new ones are appended, never edited.
 MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (1, _initial_schema),
@@ -69,6 +100,10 @@ MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (3, _ids_never_reused),
     (4, _admin_sessions),
     (5, _idempotency_keys),
+    (6, _hook_refusals),
+    (7, _senders_and_refused_origins),
+    (8, _import_fixes),
+    (9, _account_time_zone),
 ]
 
 

@@ -11,6 +11,17 @@ from pathlib import Path
 
 from starlette.config import Config
 
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"  # `inlet serve`'s own default address
+
+
+def served_url(host: str, port: int) -> str:
+    """The URL of ``host:port`` as a browser elsewhere on this machine reaches it."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 (a comparison, not a binding)
+        host = "127.0.0.1"  # every interface: this machine's loopback is one of them
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
 
 class SettingsError(RuntimeError):
     """A setting is missing or invalid; raised at start-up, never at request time."""
@@ -55,8 +66,13 @@ class Settings:
         return self.data_dir / "outbox"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read settings from ``environ`` (default: the process environment)."""
+    def from_env(cls, environ: Mapping[str, str] | None = None,
+                 served_url: str | None = None) -> Settings:
+        """Read settings from ``environ`` (default: the process environment).
+
+        ``served_url`` is the address ``inlet serve`` listens on: INLET_BASE_URL's default,
+        so that links in mails work on whatever port was chosen (SPEC §8).
+        """
         config = Config(environ=dict(os.environ if environ is None else environ),
                         env_prefix="INLET_")
         env = config("ENV", cast=str, default="development")
@@ -73,7 +89,8 @@ class Settings:
             redis_url=config("REDIS_URL", cast=str, default="") or None,
             secret_key=_secret_key(config, env, data_dir),
             smtp_url=config("SMTP_URL", cast=str, default="") or None,
-            base_url=config("BASE_URL", cast=str, default="http://127.0.0.1:8000").rstrip("/"),
+            base_url=(config("BASE_URL", cast=str, default="") or served_url
+                      or DEFAULT_BASE_URL).rstrip("/"),
             mail_from=config("MAIL_FROM", cast=str, default="Inlet <no-reply@localhost>"),
             queue_name=config("QUEUE", cast=str, default="inlet"),
             token_max_age=config("CONFIRM_MAX_AGE", cast=int, default=7 * 24 * 3600),

@@ -10,6 +10,17 @@
     script.parentNode.insertBefore(host, script.nextSibling);
   }
   host.setAttribute("data-inlet-ready", "1");
+  var here = window.location.origin;
+  if (C.allowed && C.allowed.indexOf(here) < 0) {
+    // The gateway would refuse every submit from this site: say so instead of a form.
+    var refused = d.createElement("p");
+    refused.setAttribute("role", "alert");
+    refused.setAttribute("class", "inlet-refused");
+    refused.style.cssText = "border:2px solid #b00020;padding:.6rem;color:#b00020;max-width:32rem";
+    refused.textContent = C.refused.replace("{origin}", here);
+    host.appendChild(refused);
+    return;
+  }
 
   function el(tag, attrs, text) {
     var node = d.createElement(tag), key;

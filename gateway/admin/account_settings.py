@@ -1,28 +1,45 @@
-"""Settings: languages, sources, preferences, interests and custom fields."""
+"""Settings: the mail sender and website, languages, sources, preferences, interests and
+custom fields."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from forms.public import LANGUAGE_NAMES
 from gateway import accounts
 from gateway.admin import csrf
 from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import flash
 from gateway.errors import BadRequest, InletError
-from gateway.models import FIELD_TYPES
+from gateway.models import FIELD_TYPES, Account
 from gateway.web import in_db
 
 # URL segment → (vocabulary kind, heading)
 KINDS = {"languages": ("language", "Languages"), "sources": ("source", "Sources"),
          "preferences": ("preference", "Preferences"), "interests": ("interest", "Interests")}
+HINTS = {
+    "languages": "The languages contacts, forms and mails can have, as two-letter ISO 639-1 "
+                 "codes such as de for German.",
+    "sources": "Where a contact came from, such as Website or Fair: every import, form and "
+               "hook gives new contacts one.",
+    "preferences": "What contacts choose about your mails, such as Weekly or Monthly; a form "
+                   "can offer them as tick boxes.",
+    "interests": "Topics a contact cares about, such as Sports or Music; a form can offer them "
+                 "as tick boxes.",
+}
 
 
 def _context(account_id: int, errors: dict | None = None, values: dict | None = None) -> dict:
+    account = Account.get_by_id(account_id)
     return {"active": "settings", "field_types": FIELD_TYPES, "errors": errors or {},
-            "values": values or {},
+            "values": values or {}, "account": account,
+            "sender": accounts.sender_of(account),
+            "default_address": accounts.default_sender_address(),
             "sections": [(segment, heading, kind, accounts.list_vocabulary(account_id, kind))
                          for segment, (kind, heading) in KINDS.items()],
+            "hints": HINTS, "language_names": LANGUAGE_NAMES,
+            "usage": accounts.label_usage(account_id),
             "custom_fields": accounts.list_custom_fields(account_id)}
 
 
@@ -68,10 +85,15 @@ async def add_entry(request: Request, viewer: Viewer) -> Response:
 @page()
 async def delete_entry(request: Request, viewer: Viewer) -> Response:
     """POST /admin/settings/{kind}/{entry_id}/delete"""
-    _, kind = _kind(request)
+    segment, kind = _kind(request)
     await csrf.checked_form(request)
-    await in_db(accounts.delete_vocabulary, viewer.account_id, kind,
-                request.path_params["entry_id"])
+    try:
+        await in_db(accounts.delete_vocabulary, viewer.account_id, kind,
+                    request.path_params["entry_id"])
+    except InletError as exc:
+        if exc.status == 404:
+            raise
+        return await _failed(request, viewer, segment, exc, {})
     flash(request, f"The {kind} was removed; contacts keep the values they have.")
     return redirect(request, "settings")
 
@@ -97,7 +119,26 @@ async def add_field(request: Request, viewer: Viewer) -> Response:
 async def delete_field(request: Request, viewer: Viewer) -> Response:
     """POST /admin/settings/custom-fields/{entry_id}/delete"""
     await csrf.checked_form(request)
-    await in_db(accounts.delete_custom_field, viewer.account_id,
-                request.path_params["entry_id"])
+    try:
+        await in_db(accounts.delete_custom_field, viewer.account_id,
+                    request.path_params["entry_id"])
+    except InletError as exc:
+        if exc.status == 404:
+            raise
+        return await _failed(request, viewer, "custom-fields", exc, {})
     flash(request, "The custom field was removed.")
+    return redirect(request, "settings")
+
+
+@page()
+async def save_sender(request: Request, viewer: Viewer) -> Response:
+    """POST /admin/settings/sender: who the account's mails come from, and its website."""
+    form = await csrf.checked_form(request)
+    data = {key: str(form.get(key) or "") for key in
+            ("sender_name", "sender_address", "website_url")}
+    try:
+        account = await in_db(accounts.update_profile, viewer.account_id, data)
+    except InletError as exc:
+        return await _failed(request, viewer, "sender", exc, data)
+    flash(request, f"Mails now go from {accounts.sender_of(account)}.")
     return redirect(request, "settings")

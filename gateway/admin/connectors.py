@@ -1,5 +1,6 @@
 """Connector pages over ``connectors.service``: hooks (generic and Efficy), the secret shown
-once, the mapping with a test-payload preview, recent deliveries and dead letters with replay."""
+once, ready-to-paste requests, a test delivery, the mapping edited field by field with a
+preview, deliveries in every state, dead letters with replay and refused requests."""
 
 from __future__ import annotations
 
@@ -10,39 +11,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connectors import service
-from connectors.models import AUTH_MODES, DELETE_ACTIONS, HOOK_STATUSES, KINDS
+from connectors import jobs, mapping, records, refusals, samples, selftest, service
+from connectors.models import AUTH_MODES, DELETE_ACTIONS, HOOK_STATUSES, KINDS, Hook
 from gateway import web
-from gateway.accounts import list_vocabulary
-from gateway.admin import csrf
+from gateway.accounts import list_custom_fields, list_vocabulary
+from gateway.admin import csrf, hook_mapping
 from gateway.admin.add_contact import errors_by_field
+from gateway.admin.hook_mapping import BadJson, parse_json
 from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import flash
 from gateway.errors import InletError
 from gateway.web import in_db
 
-EXAMPLE_MAPPING = {"email": "data.email", "first_name": "data.first_name",
-                   "interests": {"path": "data.tags"}}
-EXAMPLE_PAYLOAD = {"data": {"email": "ann@example.com", "first_name": "Ann"}}
-
-
-class BadJson(Exception):
-    """A JSON textarea that does not parse; ``field`` names it."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-
-
-def parse_json(form: FormData, name: str, default):
-    """The JSON value of a textarea (``default`` when empty), or BadJson."""
-    raw = str(form.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        return web.parse_json(raw)
-    except InletError as exc:
-        raise BadJson(name, exc.message) from None
+__all__ = ["BadJson", "hook_from_form", "routes"]
 
 
 def hook_from_form(form: FormData) -> dict:
@@ -57,7 +38,7 @@ def hook_from_form(form: FormData) -> dict:
         "consent_text": str(form.get("consent_text") or "").strip() or None,
         "id_path": str(form.get("id_path") or "").strip() or None,
         "enabled": bool(form.get("enabled")),
-        "mapping": parse_json(form, "mapping", {}),
+        "mapping": hook_mapping.from_form(form),
         "language_map": parse_json(form, "language_map", {}),
     }
 
@@ -72,22 +53,49 @@ def _choices(account_id: int) -> dict:
     return {"kinds": KINDS, "auth_modes": AUTH_MODES, "statuses": HOOK_STATUSES,
             "delete_actions": DELETE_ACTIONS, "forms": forms,
             "sources": [v.name for v in list_vocabulary(account_id, "source")],
-            "languages": [v.name for v in list_vocabulary(account_id, "language")]}
+            "languages": [v.name for v in list_vocabulary(account_id, "language")],
+            "custom_fields": [f.name for f in list_custom_fields(account_id)]}
+
+
+def _preview_body(account_id: int, values: dict, hook_id=None):
+    """(body, where it came from): the hook's last delivery, else a sample for ``values``."""
+    draft = Hook(id=hook_id, account=account_id, kind=values.get("kind", "generic"),
+                 mapping=values.get("mapping") or {}, language=values.get("language"),
+                 source=values.get("source"))
+    payload = samples.last_payload(draft) if hook_id else None
+    if payload is not None:
+        return payload, "the last delivery"
+    return samples.sample(draft), "a sample body"
 
 
 def _editor(account_id: int, values: dict, hook_id=None, errors=None, raw=None) -> dict:
+    choices = _choices(account_id)
+    rules = values.get("mapping") or {}
+    body, origin = _preview_body(account_id, values, hook_id)
+    original = json.dumps(rules, indent=2, ensure_ascii=False)
     return {"active": "connectors", "values": values, "hook_id": hook_id,
             "errors": errors_by_field(errors or []), "error_list": errors or [],
-            "raw": raw or {"mapping": json.dumps(values.get("mapping") or {}, indent=2),
+            "raw": raw or {"mapping": original,
                            "language_map": json.dumps(values.get("language_map") or {},
-                                                      indent=2)},
-            "example_mapping": json.dumps(EXAMPLE_MAPPING, indent=2), **_choices(account_id)}
+                                                      indent=2, ensure_ascii=False)},
+            "mapping_original": original,
+            "rows": hook_mapping.rows(rules, choices["custom_fields"],
+                                      hook_mapping.first_record(body)),
+            "preview_origin": origin, "preview_body": samples.pretty(body), **choices}
 
 
 NEW_HOOK = {"kind": "generic", "name": "", "auth": "standard-webhooks", "source": None,
             "language": None, "contact_status": "confirmed", "form_id": None,
             "on_delete": "ignore", "consent_text": None, "id_path": None, "enabled": True,
-            "mapping": EXAMPLE_MAPPING, "language_map": {}}
+            "mapping": {}, "language_map": {}}
+
+
+def _new_values(account_id: int, kind: str) -> dict:
+    """A new hook's form: the flat default mapping and the account's first source."""
+    choices = _choices(account_id)
+    rules = mapping.flat(choices["custom_fields"]) if kind == "generic" else {}
+    return {**NEW_HOOK, "kind": kind, "mapping": rules,
+            "source": choices["sources"][0] if choices["sources"] else None}
 
 
 # ---- pages ----------------------------------------------------------------------------------
@@ -118,6 +126,10 @@ async def _save(request: Request, viewer: Viewer, hook_id=None) -> Response:
             values = {**NEW_HOOK, "kind": kind, "name": form.get("name") or ""}
             return _editor(viewer.account_id, values, hook_id,
                            [{"field": exc.field, "message": str(exc)}], raw)
+        if form.get("action") == "preview":  # show what the unsaved mapping reads
+            if hook_id is not None:
+                service.get_hook(viewer.account_id, hook_id)  # 404 for another account's
+            return _editor(viewer.account_id, {**data, "kind": kind}, hook_id)
         try:
             if hook_id is None:
                 hook, secret = service.create_hook(viewer.account_id, {**data, "kind": kind})
@@ -127,10 +139,11 @@ async def _save(request: Request, viewer: Viewer, hook_id=None) -> Response:
             if exc.status == 404:
                 raise
             return _editor(viewer.account_id, {**data, "kind": kind}, hook_id,
-                           exc.details or [{"field": "_", "message": exc.message}], raw)
+                           exc.details or [{"field": "_", "message": exc.message}])
     result = await in_db(work)
     if isinstance(result, dict):
-        return render(request, "connectors/edit.html", result, status=422)
+        status = 200 if form.get("action") == "preview" else 422
+        return render(request, "connectors/edit.html", result, status=status)
     hook, secret = result
     if secret:
         request.session["new_secret"] = secret  # shown once by the page that follows
@@ -144,10 +157,10 @@ async def new_hook(request: Request, viewer: Viewer) -> Response:
     if request.method == "GET":
         kind = request.query_params.get("kind") if request.query_params.get("kind") in KINDS \
             else "generic"
-        values = {**NEW_HOOK, "kind": kind, "mapping": NEW_HOOK["mapping"]
-                  if kind == "generic" else {}}
-        return render(request, "connectors/edit.html",
-                      await in_db(_editor, viewer.account_id, values))
+
+        def fresh():
+            return _editor(viewer.account_id, _new_values(viewer.account_id, kind))
+        return render(request, "connectors/edit.html", await in_db(fresh))
     return await _save(request, viewer)
 
 
@@ -164,23 +177,45 @@ async def edit_hook(request: Request, viewer: Viewer) -> Response:
     return await _save(request, viewer, hook_id)
 
 
-def _detail(account_id: int, hook_id, test=None) -> dict:
+def _delivery_view(delivery) -> dict:
+    """A delivery for the log: its state in words, what it wrote, why records failed."""
+    view = service.delivery_to_dict(delivery)
+    result = view["result"]
+    view["contact_ids"] = [r["contact_id"] for r in result.get("records", [])
+                           if r.get("contact_id")][:5]
+    view["reasons"] = records.reasons(result)
+    view["counts"] = {k: v for k, v in result.get("counts", {}).items()
+                      if isinstance(v, int) and v}
+    return view
+
+
+def _detail(account_id: int, hook_id, secret=None, test=None, outcome=None) -> dict:
     hook = service.get_hook(account_id, hook_id)
-    return {"active": "connectors", "hook": service.to_dict(hook),
-            "deliveries": [service.delivery_to_dict(d)
+    info = service.to_dict(hook)
+    body = samples.sample(hook)
+    last = samples.last_payload(hook)
+    return {"active": "connectors", "hook": info, "secret": secret,
+            "mapping_rows": [r for r in hook_mapping.rows(hook.mapping or {}, ())
+                             if r["mode"] != "none"] if hook.kind == "generic" else [],
+            "examples": samples.requests(info["url"], hook.auth, body, secret),
+            "outcome": outcome,
+            "waiting": jobs.waiting(hook.id),
+            "deliveries": [_delivery_view(d)
                            for d in service.list_deliveries(account_id, hook.id, limit=20)],
-            "dead": [service.delivery_to_dict(d, payload=True)
+            "dead": [_delivery_view(d) | {"payload": samples.pretty(d.payload)}
                      for d in service.dead_letters(account_id, hook.id, limit=50)],
-            "test": test or {"payload": json.dumps(EXAMPLE_PAYLOAD, indent=2), "result": None,
-                             "error": None}}
+            "refused": [refusals.to_dict(r) for r in refusals.recent(hook.id)],
+            "test": test or {"payload": samples.pretty(last if last is not None else body),
+                             "origin": "the last delivery" if last is not None
+                             else "a sample body", "result": None, "error": None}}
 
 
 @page()
 async def hook_detail(request: Request, viewer: Viewer) -> Response:
-    """GET /admin/connectors/{id}: URL, secret once, test preview, deliveries, dead letters."""
+    """GET /admin/connectors/{id}: URL, secret once, requests to copy, tests, deliveries."""
     secret = request.session.pop("new_secret", None)
-    ctx = await in_db(_detail, viewer.account_id, request.path_params["hook_id"])
-    return render(request, "connectors/detail.html", {**ctx, "secret": secret})
+    ctx = await in_db(_detail, viewer.account_id, request.path_params["hook_id"], secret)
+    return render(request, "connectors/detail.html", ctx)
 
 
 @page()
@@ -191,7 +226,7 @@ async def test_payload(request: Request, viewer: Viewer) -> Response:
     raw = str(form.get("payload") or "")
 
     def work():
-        test = {"payload": raw, "result": None, "error": None}
+        test = {"payload": raw, "origin": None, "result": None, "error": None}
         try:
             test["result"] = service.test_hook(viewer.account_id, hook_id,
                                                parse_json(form, "payload", None))
@@ -201,10 +236,23 @@ async def test_payload(request: Request, viewer: Viewer) -> Response:
             if exc.status == 404:
                 raise
             test["error"] = exc.message
-        return _detail(viewer.account_id, hook_id, test)
+        return _detail(viewer.account_id, hook_id, test=test)
     ctx = await in_db(work)
-    return render(request, "connectors/detail.html", {**ctx, "secret": None},
+    return render(request, "connectors/detail.html", ctx,
                   status=422 if ctx["test"]["error"] else 200)
+
+
+@page()
+async def send_test(request: Request, viewer: Viewer) -> Response:
+    """POST /admin/connectors/{id}/send-test: sign a sample, post it to the hook, report."""
+    hook_id = request.path_params["hook_id"]
+    await csrf.checked_form(request)
+    hook = await in_db(service.get_hook, viewer.account_id, hook_id)
+    route = "hook_receive_efficy" if hook.kind == "efficy" else "hook_receive"
+    path = request.app.url_path_for(route, hook_id=hook.id)
+    outcome = await selftest.send(request.app, str(path), viewer.account_id, hook.id)
+    ctx = await in_db(_detail, viewer.account_id, hook_id, None, None, outcome)
+    return render(request, "connectors/detail.html", ctx)
 
 
 @page()
@@ -250,6 +298,8 @@ routes = [
     Route("/connectors/{hook_id:int}/edit", edit_hook, methods=["GET", "POST"],
           name="hook_edit"),
     Route("/connectors/{hook_id:int}/test", test_payload, methods=["POST"], name="hook_test"),
+    Route("/connectors/{hook_id:int}/send-test", send_test, methods=["POST"],
+          name="hook_send_test"),
     Route("/connectors/{hook_id:int}/rotate", rotate, methods=["POST"], name="hook_rotate"),
     Route("/connectors/{hook_id:int}/delete", delete, methods=["POST"], name="hook_delete"),
     Route("/connectors/{hook_id:int}/dead-letters/replay", replay, methods=["POST"],

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway import contacts
 from gateway.accounts import list_custom_fields
 from gateway.admin import csrf
-from gateway.admin.dates import created_label
 from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import flash
 from gateway.contacts import Provenance
-from gateway.db import utcnow
 from gateway.errors import BadRequest
 from gateway.models import STATUSES, Consent, Contact, ContactEvent
 from gateway.web import in_db
@@ -37,17 +33,9 @@ def status_counts(account_id: int, known: dict[str, int] | None = None) -> dict[
     return counts
 
 
-def parse_stamp(value: str) -> datetime:
-    """The naive UTC datetime of a ``to_dict`` timestamp."""
-    return datetime.fromisoformat(value.removesuffix("Z"))
-
-
 def _overview(account_id: int, tab: str, q: str, sort: str, cursor: str | None) -> dict:
     listing = contacts.list_contacts(account_id, status=tab, q=q or None, sort=sort,
                                      cursor=cursor, limit=PAGE_SIZE)
-    now = utcnow()
-    for item in listing["items"]:
-        item["created_label"] = created_label(parse_stamp(item["created_at"]), now)
     known = {tab: listing["total"]} if not q else {}
     return {"listing": listing, "counts": status_counts(account_id, known)}
 
@@ -76,8 +64,7 @@ def _detail(account_id: int, contact_id: int) -> dict:
                   .order_by(ContactEvent.at.desc(), ContactEvent.id.desc()))
     fields = list_custom_fields(account_id)
     return {"contact": contacts.to_dict(contact), "consents": consents, "events": events,
-            "custom_fields": fields,
-            "created_label": created_label(contact.created_at, utcnow())}
+            "custom_fields": fields}
 
 
 @page()

@@ -1,18 +1,88 @@
-"""How the UI shows a contact's creation time."""
+"""How the UI shows times: in the account's time zone, "Just now" for the first hour."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import functools
+import zoneinfo
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from markupsafe import Markup, escape
 
 JUST_NOW = timedelta(minutes=60)
+DEFAULT_ZONE = "Europe/Brussels"
 
 
-def created_label(created_at: datetime, now: datetime) -> str:
-    """'Just now' for 60 minutes, then 'Today', then the ISO date (naive UTC in, as stored)."""
-    age = now - created_at
-    if age < JUST_NOW:
+@functools.cache
+def zone_names() -> tuple[str, ...]:
+    """Every IANA time zone this host knows, sorted (for the Settings picker)."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def is_zone(name: str) -> bool:
+    """True when ``name`` is a time zone this host knows."""
+    return name in zone_names()
+
+
+def zone(name: str | None) -> tzinfo:
+    """The account's zone (unset: Europe/Brussels; a host without tz data: UTC)."""
+    try:
+        return zoneinfo.ZoneInfo(name or DEFAULT_ZONE)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def as_utc(value: datetime | str) -> datetime:
+    """An aware UTC datetime from a stored naive-UTC datetime or a ``…Z`` ISO string."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.removesuffix("Z"))
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def created_label(created_at: datetime | str, now: datetime | str, tz: tzinfo = UTC) -> str:
+    """'Just now' for 60 minutes, then 'Today', then the date, all in ``tz``."""
+    created, current = as_utc(created_at), as_utc(now)
+    if current - created < JUST_NOW:
         # A clock a little ahead on another machine still reads as new, never as "future".
         return "Just now"
-    if created_at.date() == now.date():
+    local = created.astimezone(tz).date()
+    if local == current.astimezone(tz).date():
         return "Today"
-    return created_at.date().isoformat()
+    return local.isoformat()
+
+
+def local_text(value: datetime | str, tz: tzinfo) -> str:
+    """'2026-11-25 16:00 CET': the exact local time with its zone."""
+    return as_utc(value).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def time_tag(value: datetime | str | None, text: str, tz: tzinfo) -> Markup:
+    """``<time>`` carrying the UTC instant, and the exact local time as its tooltip."""
+    if value is None:
+        return Markup("—")
+    stamp = as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        stamp, local_text(value, tz), escape(text))
+
+
+class Clock:
+    """Date helpers bound to one account's zone and one "now", for a template."""
+
+    def __init__(self, tz: tzinfo, now: datetime):
+        self.tz, self.now = tz, now
+
+    def ago(self, value: datetime | str | None) -> Markup:
+        """'Just now' / 'Today' / the date, with the exact time in a tooltip."""
+        if value is None:
+            return Markup("—")
+        return time_tag(value, created_label(value, self.now, self.tz), self.tz)
+
+    def at(self, value: datetime | str | None) -> Markup:
+        """The exact local date and time, '2026-11-25 16:00'."""
+        if value is None:
+            return Markup("—")
+        return time_tag(value, as_utc(value).astimezone(self.tz).strftime("%Y-%m-%d %H:%M"),
+                        self.tz)
+
+    def today(self):
+        """The account's current local date (the "Today" of every page)."""
+        return as_utc(self.now).astimezone(self.tz).date()

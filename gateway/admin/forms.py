@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from forms import definitions, embed
+from forms import definitions, embed, origins
 from forms.public import public_form_by_id, snapshot
 from forms.texts import DEFAULTS, MAIL_KINDS, mail_for, texts_for
 from gateway.accounts import list_custom_fields, list_vocabulary
@@ -19,7 +19,7 @@ from gateway.errors import InletError
 from gateway.web import in_db, whole_number
 
 TEXT_KEYS = tuple(DEFAULTS["en"])  # in their natural order: title first
-BUILTIN_LABELS = {"first_name": "First name", "name": "Last name", "language": "Language",
+BUILTIN_LABELS = {"first_name": "First name", "name": "Name", "language": "Language",
                   "preferences": "Preferences", "interests": "Interests"}
 SNIPPET_LABELS = {"hosted": "Hosted page (a link to share)", "iframe": "iframe snippet",
                   "script": "Script snippet (renders into your page)",
@@ -196,9 +196,27 @@ async def form_detail(request: Request, viewer: Viewer) -> Response:
         form = definitions.get_form(viewer.account_id, form_id)
         snippets = embed.snippets(public_form_by_id(form.id), base_url)
         return {"active": "forms", "form": definitions.form_to_dict(form, base_url),
+                "refused": origins.recent_refused(form),
                 "snippets": [(kind, SNIPPET_LABELS[kind], snippets[kind])
                              for kind in ("hosted", "iframe", "script", "html")]}
     return render(request, "forms/detail.html", await in_db(work))
+
+
+@page()
+async def allow_origin(request: Request, viewer: Viewer) -> Response:
+    """POST /admin/forms/{id}/allow-origin: add a refused site to the allowed origins."""
+    form_id = request.path_params["form_id"]
+    origin = str((await csrf.checked_form(request)).get("origin") or "")
+    try:
+        form = await in_db(origins.allow_origin, viewer.account_id, form_id, origin)
+    except InletError as exc:
+        if exc.status == 404:
+            raise
+        flash(request, f"{origin} could not be allowed: {_details(exc)[0]['message']}",
+              "error")
+        return redirect(request, "form", form_id=form_id)
+    flash(request, f"{origin} may now use the form {form.name!r} (within a few seconds).")
+    return redirect(request, "form", form_id=form.id)
 
 
 routes = [
@@ -207,4 +225,6 @@ routes = [
     Route("/forms/preview", preview, methods=["POST"], name="form_preview"),
     Route("/forms/{form_id:int}", form_detail, name="form"),
     Route("/forms/{form_id:int}/edit", edit_form, methods=["GET", "POST"], name="form_edit"),
+    Route("/forms/{form_id:int}/allow-origin", allow_origin, methods=["POST"],
+          name="form_allow_origin"),
 ]

@@ -1,15 +1,15 @@
 """The "Upload a file" wizard over the import service (gateway.imports.service).
 
-Steps as the user sees them: guidelines and file → mapping (with sample values) and consent →
-validation (live progress) → errors, errors.csv and fallbacks → finalise (live progress) →
-"N new contacts added" on the contacts overview, and the report.
+Steps as the user sees them: guidelines, file and consent → mapping (with sample values) →
+validation (live progress) → review: unknown labels to create, map or ignore (checked again
+in place), errors, errors.csv and fallbacks → finalise (live progress) → "N new contacts
+added" on the contacts overview, and the report.
 """
 
 from __future__ import annotations
 
 from itertools import islice
 
-import peewee
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -19,7 +19,7 @@ from gateway.admin import csrf
 from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import flash
 from gateway.errors import InletError, ValidationFailed
-from gateway.imports import mapping, reader, report, service, spool
+from gateway.imports import fixes, mapping, reader, report, service, spool, texts
 from gateway.imports.models import ImportRowError
 from gateway.validation import AccountVocabulary, normalise_email
 from gateway.web import in_db, whole_number
@@ -31,6 +31,8 @@ PROGRESS_STEPS = ("validating", "finalising")
 FIELD_LABELS = {"email": "E-mail address", "first_name": "First name", "name": "Name",
                 "language": "Language", "source": "Source", "preferences": "Preferences",
                 "interests": "Interests"}
+CONSENT_TEXT = ("I confirm the data in this file was obtained rightfully: these contacts "
+                "agreed to receive our e-mails.")
 
 
 # ---- pure helpers (unit-tested) -------------------------------------------------------------
@@ -52,6 +54,27 @@ def mapping_from_form(form, columns: list[str]) -> dict[str, str | None]:
     return {column: (form.get(f"map-{i}") or None) for i, column in enumerate(columns)}
 
 
+def fixes_from_form(form, count: int) -> list[dict]:
+    """The fixes chosen on the review page: ``fix-<n>-{kind,value,action,to}`` per unknown
+    value; the one-click button ``quick=<n>`` maps value n to its suggestion alone."""
+    quick = form.get("quick")
+    chosen = []
+    for i in range(count):
+        kind, value = form.get(f"fix-{i}-kind"), form.get(f"fix-{i}-value")
+        if quick not in (None, ""):
+            if str(i) == quick:
+                chosen.append({"kind": kind, "value": value, "action": "map",
+                               "to": form.get(f"fix-{i}-suggestion")})
+            continue
+        action = form.get(f"fix-{i}-action")
+        if action in fixes.ACTIONS:
+            fix = {"kind": kind, "value": value, "action": action}
+            if action == "map":
+                fix["to"] = form.get(f"fix-{i}-to") or ""
+            chosen.append(fix)
+    return chosen
+
+
 # ---- pages ----------------------------------------------------------------------------------
 
 def _list(account_id: int) -> dict:
@@ -60,18 +83,21 @@ def _list(account_id: int) -> dict:
 
 @page()
 async def imports_list(request: Request, viewer: Viewer) -> Response:
-    """GET /admin/imports: the latest imports."""
+    """GET /admin/imports: the latest imports, with their step and a way to cancel."""
     return render(request, "imports/list.html", await in_db(_list, viewer.account_id))
 
 
 def _guidelines() -> dict:
-    return {"max_mb": reader.MAX_BYTES // (1024 * 1024), "max_rows": reader.MAX_ROWS}
+    return {"max_mb": reader.MAX_BYTES // (1024 * 1024), "max_rows": reader.MAX_ROWS,
+            "consent_text": CONSENT_TEXT}
 
 
 @page()
 async def new_import(request: Request, viewer: Viewer) -> Response:
-    """GET shows the file guidelines and the upload form; POST stores the file."""
-    ctx = {"active": "imports", "error": None, **_guidelines()}
+    """GET shows the file guidelines and the upload form with the consent; POST stores the
+    file (only with the consent, asked before anything is stored, as Flexmail does)."""
+    ctx = {"active": "imports", "error": None, "consent_error": False,
+           "chosen": {"notify": True, "welcome": False, "consent": False}, **_guidelines()}
     if request.method == "GET":
         return render(request, "imports/new.html", ctx)
     declared = whole_number(request.headers.get("content-length")) or 0
@@ -80,26 +106,32 @@ async def new_import(request: Request, viewer: Viewer) -> Response:
         return render(request, "imports/new.html",
                       {**ctx, "error": reader.FileTooLarge.message}, status=413)
     form = await csrf.checked_form(request, max_files=1)
+    ctx["chosen"] = {name: bool(form.get(name)) for name in ("notify", "welcome", "consent")}
     upload = form.get("file")
-    if upload is None or isinstance(upload, str) or not upload.filename:
-        return render(request, "imports/new.html", {**ctx, "error": "Choose a .csv file."},
-                      status=422)
     try:
+        if upload is None or isinstance(upload, str) or not upload.filename:
+            return render(request, "imports/new.html", {**ctx, "error": "Choose a .csv file."},
+                          status=422)
+        if not form.get("consent"):
+            return render(request, "imports/new.html", {**ctx, "consent_error": True},
+                          status=422)
         imp = await in_db(service.create_from_upload, viewer.account_id, upload.filename,
-                          upload.file, actor=viewer.email,
-                          notify_email=_notify_address(viewer) if form.get("notify") else None)
+                          upload.file, actor=viewer.email, consent=True,
+                          welcome=bool(form.get("welcome")),
+                          notify_email=_notify_address(viewer) if form.get("notify") else False)
     except InletError as exc:
         return render(request, "imports/new.html", {**ctx, "error": exc.message},
                       status=exc.status)
     finally:
-        await upload.close()
+        if upload is not None and not isinstance(upload, str):
+            await upload.close()
     return redirect(request, "import", import_id=imp.id)
 
 
-def _notify_address(viewer: Viewer) -> str | None:
-    """The user's login as the report's address, unless it cannot receive mail."""
+def _notify_address(viewer: Viewer) -> str | bool:
+    """The user's login as the report's address (False, no report, if it cannot get mail)."""
     address, error = normalise_email(viewer.email)
-    return None if error else address
+    return False if error else address
 
 
 def _mapping_context(viewer: Viewer, import_id, errors=None, chosen=None) -> dict:
@@ -108,28 +140,33 @@ def _mapping_context(viewer: Viewer, import_id, errors=None, chosen=None) -> dic
     records = islice(reader.iter_records(spool.file_path(imp), imp.encoding, imp.delimiter), 50)
     targets = [(f, FIELD_LABELS.get(f, f"{f} (custom field)")) for f in mapping.fields(vocab)]
     current = chosen or imp.mapping or imp.suggested_mapping
+    remembered = mapping.memory(viewer.account_id)
+    keys = {mapping.normalise(c) for c in imp.columns}
+    used = remembered is not None and bool(keys & set(remembered.mapping))
     return {"active": "imports", "imp": imp, "targets": targets,
             "rows": [(i, column, current.get(column), imp.suggested_mapping.get(column))
                      for i, column in enumerate(imp.columns)],
             "samples": samples(records, imp.columns), "errors": errors or [],
-            "consent_error": False}
+            "origin": remembered.origin if used else None, "consent_error": False,
+            "consent_text": CONSENT_TEXT}
 
 
 def _review_context(viewer: Viewer, import_id, errors=None) -> dict:
     imp = service.get_import(viewer.account_id, import_id)
-    grouped = list(ImportRowError.select(ImportRowError.code, peewee.fn.COUNT(ImportRowError.id))
-                   .where(ImportRowError.imp == imp.id).group_by(ImportRowError.code)
-                   .order_by(peewee.fn.COUNT(ImportRowError.id).desc(), ImportRowError.code)
-                   .tuples())
-    groups = [{"code": code, "reason": report.REASONS.get(code, code.replace("_", " ")),
-               "count": count,
-               "examples": list(ImportRowError.select().where(
-                   (ImportRowError.imp == imp.id) & (ImportRowError.code == code))
-                   .order_by(ImportRowError.record).limit(EXAMPLES_PER_REASON))}
-              for code, count in grouped]
-    return {"active": "imports", "imp": imp, "state": service.to_dict(imp), "groups": groups,
+    vocab = AccountVocabulary.load(viewer.account_id)
+    reasons = report.reason_counts(imp.id)
+    for group in reasons:
+        group["examples"] = list(ImportRowError.select().where(
+            (ImportRowError.imp == imp.id) & (ImportRowError.code == group["code"]))
+            .order_by(ImportRowError.record, ImportRowError.id).limit(EXAMPLES_PER_REASON))
+    remembered = mapping.memory(viewer.account_id)
+    return {"active": "imports", "imp": imp, "state": service.to_dict(imp),
+            "groups": reasons, "unknown": fixes.unknown_values(imp, vocab),
+            "labels": {kind: sorted(getattr(vocab, fixes.VOCAB_OF[kind]), key=str.casefold)
+                       for kind in fixes.KINDS},
             "languages": [v.name for v in list_vocabulary(viewer.account_id, "language")],
             "sources": [v.name for v in list_vocabulary(viewer.account_id, "source")],
+            "remembered": (remembered.fallbacks, remembered.origin) if remembered else ({}, {}),
             "errors": errors or {}}
 
 
@@ -160,27 +197,54 @@ async def wizard(request: Request, viewer: Viewer) -> Response:
 
 @page()
 async def save_mapping(request: Request, viewer: Viewer) -> Response:
-    """POST /admin/imports/{id}/mapping: the mapping and the consent, then validation."""
+    """POST /admin/imports/{id}/mapping: the mapping (and the consent for an import started
+    without it, through the API), then validation."""
     import_id = request.path_params["import_id"]
     form = await csrf.checked_form(request)
 
     def work():
         imp = service.get_import(viewer.account_id, import_id)
         chosen = mapping_from_form(form, imp.columns)
+        if not imp.consent and not form.get("obtained_rightfully"):
+            ctx = _mapping_context(viewer, import_id, chosen=chosen)
+            return {**ctx, "consent_error": True}
         try:
             service.set_mapping(viewer.account_id, imp.id, chosen)
         except ValidationFailed as exc:
             return _mapping_context(viewer, import_id, exc.details or [{"message": exc.message}],
                                     chosen)
-        if not form.get("obtained_rightfully"):
-            ctx = _mapping_context(viewer, import_id, chosen=chosen)
-            return {**ctx, "consent_error": True}
-        service.set_consent(viewer.account_id, imp.id, True, actor=viewer.email,
-                            welcome=bool(form.get("welcome")))
+        if not imp.consent:
+            service.set_consent(viewer.account_id, imp.id, True, actor=viewer.email,
+                                welcome=bool(form.get("welcome")))
         return None
     ctx = await in_db(work)
     if ctx is not None:
         return render(request, "imports/mapping.html", ctx, status=422)
+    return redirect(request, "import", import_id=import_id)
+
+
+@page()
+async def save_fixes(request: Request, viewer: Viewer) -> Response:
+    """POST /admin/imports/{id}/fixes: create, map or ignore unknown labels; the rows are
+    checked again with the answers applied (no new upload)."""
+    import_id = request.path_params["import_id"]
+    form = await csrf.checked_form(request)
+
+    def work():
+        imp = service.get_import(viewer.account_id, import_id)
+        chosen = fixes_from_form(form, len(fixes.unknown_values(imp)))
+        if not chosen:
+            return _review_context(viewer, import_id, {"fixes": "Choose what to do with at "
+                                                       "least one value."})
+        try:
+            service.set_fixes(viewer.account_id, import_id, chosen)
+        except ValidationFailed as exc:
+            return _review_context(viewer, import_id, {"fixes": " ".join(
+                d.get("message", "") for d in exc.details) or exc.message})
+        return None
+    ctx = await in_db(work)
+    if ctx is not None:
+        return render(request, "imports/review.html", ctx, status=422)
     return redirect(request, "import", import_id=import_id)
 
 
@@ -208,7 +272,23 @@ async def finalise(request: Request, viewer: Viewer) -> Response:
     ctx = await in_db(work)
     if ctx is not None:
         return render(request, "imports/review.html", ctx, status=422)
-    return redirect(request, "import", import_id=import_id)
+    # Through "finished": a job done before this redirect still shows the green bar.
+    return redirect(request, "import_finished", import_id=import_id)
+
+
+@page()
+async def cancel(request: Request, viewer: Viewer) -> Response:
+    """POST /admin/imports/{id}/cancel: delete an abandoned import and its file."""
+    import_id = request.path_params["import_id"]
+    await csrf.checked_form(request)
+
+    def work():
+        imp = service.get_import(viewer.account_id, import_id)
+        service.cancel(viewer.account_id, import_id)
+        return imp.filename
+    filename = await in_db(work)
+    flash(request, f"The import of {filename} was cancelled and its file removed.")
+    return redirect(request, "imports")
 
 
 @page()
@@ -225,7 +305,8 @@ async def progress(request: Request, viewer: Viewer) -> Response:
 
 @page()
 async def finished(request: Request, viewer: Viewer) -> Response:
-    """GET /admin/imports/{id}/finished: the green bar on the contacts overview."""
+    """GET /admin/imports/{id}/finished: the green bar on the contacts overview (or the
+    progress page while the job still runs: it comes back here when done)."""
     import_id = request.path_params["import_id"]
     imp = await in_db(service.get_import, viewer.account_id, import_id)
     if imp.step != "done":
@@ -238,12 +319,14 @@ async def finished(request: Request, viewer: Viewer) -> Response:
 
 @page()
 async def errors_csv(request: Request, viewer: Viewer) -> Response:
-    """GET /admin/imports/{id}/errors.csv: the failing rows, ready to correct and re-import."""
+    """GET /admin/imports/{id}/errors.csv: the failing rows, ready to correct and re-import
+    (the report mail links here: the admin login, not an API token, opens it)."""
     import_id = request.path_params["import_id"]
+    language = texts.from_accept_language(request.headers.get("accept-language"))
 
     def work():
         imp = service.get_import(viewer.account_id, import_id)
-        return imp.filename, service.errors_csv(viewer.account_id, import_id)
+        return imp.filename, service.errors_csv(viewer.account_id, import_id, language)
     filename, body = await in_db(work)
     stem = (filename.rsplit(".", 1)[0] or "import").replace('"', "")[:100]
     return Response(body, media_type="text/csv; charset=utf-8", headers={
@@ -256,8 +339,10 @@ routes = [
     Route("/imports/{import_id:int}", wizard, name="import"),
     Route("/imports/{import_id:int}/mapping", save_mapping, methods=["POST"],
           name="import_mapping"),
+    Route("/imports/{import_id:int}/fixes", save_fixes, methods=["POST"], name="import_fixes"),
     Route("/imports/{import_id:int}/finalise", finalise, methods=["POST"],
           name="import_finalise"),
+    Route("/imports/{import_id:int}/cancel", cancel, methods=["POST"], name="import_cancel"),
     Route("/imports/{import_id:int}/progress", progress, name="import_progress"),
     Route("/imports/{import_id:int}/finished", finished, name="import_finished"),
     Route("/imports/{import_id:int}/errors.csv", errors_csv, name="import_errors"),

@@ -9,8 +9,10 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gateway.admin import csrf, links
+from gateway.admin import csrf, links, wording
+from gateway.admin.dates import Clock, zone, zone_names
 from gateway.admin.session import pop_flashes, session_user
+from gateway.db import utcnow
 from gateway.errors import InletError, NotFound
 from gateway.models import Account, User
 from gateway.templating import templates
@@ -25,6 +27,12 @@ class Viewer:
     email: str
     account_id: int
     account_name: str
+    time_zone: str | None = None  # None until set: the browser's is offered on first login
+
+    @property
+    def tz(self):
+        """The account's zone (Europe/Brussels while unset)."""
+        return zone(self.time_zone)
 
 
 def _load_viewer(session: dict) -> Viewer | None:
@@ -32,16 +40,21 @@ def _load_viewer(session: dict) -> Viewer | None:
     if user is None:
         return None
     account = Account.get_by_id(user.account_id)
-    return Viewer(user.id, user.email, account.id, account.name)
+    return Viewer(user.id, user.email, account.id, account.name, account.time_zone)
 
 
 def render(request: Request, name: str, context: dict | None = None, status: int = 200,
            headers: dict | None = None) -> Response:
     """A page from templates/admin/ with the shared context (user, CSRF token, notices)."""
-    ctx = {"viewer": getattr(request.state, "viewer", None), "csrf_token": csrf.token(request),
+    viewer = getattr(request.state, "viewer", None)
+    ctx = {"viewer": viewer, "csrf_token": csrf.token(request),
            "flashes": pop_flashes(request), "active": "",
            "path": lambda route, **params: _path(request, route, **params),
-           "nav": links.available(request)}
+           "nav": links.available(request),
+           # for every page: dates in the account's zone, numbers for people
+           "clock": Clock(viewer.tz if viewer else zone(None), utcnow()),
+           "num": wording.num, "counted": wording.counted, "time_zones": zone_names,
+           "base_url_warning": links.base_url_mismatch(request) if viewer else None}
     ctx.update(context or {})
     return templates.TemplateResponse(request, f"admin/{name}", ctx, status_code=status,
                                       headers={"cache-control": "no-store", **(headers or {})})

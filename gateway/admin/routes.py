@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.admin import account_settings, add_contact, api_access, contacts, login
+from gateway.admin import account_settings, add_contact, api_access, contacts, login, time_zone
 from gateway.admin.pages import not_found, page
 from gateway.admin.session import AdminSession
 
@@ -56,6 +56,9 @@ _routes = [
           name="field_add"),
     Route("/settings/custom-fields/{entry_id:int}/delete", account_settings.delete_field,
           methods=["POST"], name="field_delete"),
+    Route("/settings/time-zone", time_zone.save, methods=["POST"], name="time_zone"),
+    Route("/settings/sender", account_settings.save_sender, methods=["POST"],
+          name="sender_save"),
     Route("/settings/{kind}", account_settings.add_entry, methods=["POST"], name="entry_add"),
     Route("/settings/{kind}/{entry_id:int}/delete", account_settings.delete_entry,
           methods=["POST"], name="entry_delete"),

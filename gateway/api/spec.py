@@ -146,8 +146,9 @@ PATHS: dict = {
                  "responses": {"201": ok("Created", ref("CustomField")),
                                **errors(400, 401, 403, 409, 413, 415, 422)}}},
     "/api/custom-fields/{entry_id}": {
-        "delete": {"summary": "Remove a custom field", "parameters": [ENTRY_ID],
-                   "responses": {"204": ok("Deleted"), **errors(401, 403, 404)}}},
+        "delete": {"summary": "Remove a custom field (409 while a form shows it)",
+                   "parameters": [ENTRY_ID],
+                   "responses": {"204": ok("Deleted"), **errors(401, 403, 404, 409)}}},
 }
 
 for _segment in ("sources", "languages", "preferences", "interests"):
@@ -160,8 +161,9 @@ for _segment in ("sources", "languages", "preferences", "interests"):
                  "responses": {"201": ok("Added", ref("VocabularyEntry")),
                                **errors(400, 401, 403, 409, 413, 415, 422)}}}
     PATHS[f"/api/{_segment}/{{entry_id}}"] = {
-        "delete": {"summary": f"Remove from {_segment}", "parameters": [ENTRY_ID],
-                   "responses": {"204": ok("Deleted"), **errors(401, 403, 404)}}}
+        "delete": {"summary": f"Remove from {_segment} (409 naming the forms and enabled "
+                              "hooks that use it)", "parameters": [ENTRY_ID],
+                   "responses": {"204": ok("Deleted"), **errors(401, 403, 404, 409)}}}
 
 OPENAPI = {
     "paths": PATHS,

@@ -44,8 +44,9 @@ def _print_report(data: dict) -> None:
     click.echo(f"\n{data['report']['headline']}")
     for name in ("rows", "created", "updated", "unchanged", "blacklisted", "failed"):
         click.echo(f"  {name:<12}{counts.get(name, 0)}")
-    for reason, n in data["report"]["reasons"].items():
-        click.echo(f"    {reason}: {n}")
+    for item in data["report"]["reason_counts"]:
+        cells = f" ({item['cells']:,} values)" if item["cells"] != item["rows"] else ""
+        click.echo(f"    {item['reason']}: {item['rows']:,} rows{cells}")
     for warning in data["warnings"]:
         click.echo(f"  note: {warning}")
 

@@ -20,14 +20,15 @@ import redis
 from peewee import fn
 
 from gateway import runtime
-from gateway.contacts import Provenance, select_by_emails, upsert_many
+from gateway.contacts import Provenance, stored_values, upsert_many
 from gateway.db import db, utcnow
 from gateway.imports import report, spool
 from gateway.imports.models import Import, ImportPart, ImportRowError
 from gateway.imports.reader import iter_records
 from gateway.imports.rows import RowBuilder
 from gateway.imports.spool import file_path
-from gateway.models import Consent
+from gateway.merge import merge
+from gateway.models import Consent, Contact
 from gateway.validation import AccountVocabulary, FieldError
 
 # Rows per chunk: each chunk is one transaction and one progress update.
@@ -128,7 +129,7 @@ def row_number(imp: Import, record: int) -> int:
 
 MIN_PART_ROWS = 10_000  # below this a second job costs more than it saves
 # Flags a part keeps per valid row so the join can undo its counts when it is a duplicate.
-EXISTING, NO_LANGUAGE, NO_SOURCE = 1, 2, 4
+EXISTING, NO_LANGUAGE, NO_SOURCE, UNCHANGED = 1, 2, 4, 8
 
 
 def validate_part(import_id: int, number: int, run: str) -> str:
@@ -215,7 +216,7 @@ def _check_part(imp: Import, part: ImportPart, on_progress: Progress) -> None:
         ImportRowError.delete().where((ImportRowError.imp == imp.id) & in_part).execute()
         _still_current(part, done_rows=0)
     vocab = AccountVocabulary.load(imp.account_id)
-    builder = RowBuilder(imp.columns, imp.mapping, vocab)
+    builder = RowBuilder(imp.columns, imp.mapping, vocab, imp.fixes)
     tally, keys, chunk = _Tally(), [], []
     path = file_path(imp)
     with spool.Writer(spool.path_for(path, part_name(part)),
@@ -235,7 +236,8 @@ def _check_part(imp: Import, part: ImportPart, on_progress: Progress) -> None:
 class _Tally:
     """Counts of a validation part, or of a whole validation run."""
 
-    FIELDS = ("done", "valid", "failed", "blacklisted", "duplicates", "new", "existing")
+    FIELDS = ("done", "valid", "failed", "blacklisted", "duplicates", "new", "existing",
+              "existing_unchanged")
 
     def __init__(self, saved: dict | None = None):
         saved = saved or {}
@@ -264,6 +266,7 @@ class _Tally:
         self.reasons["duplicate"] += 1
         if flags & EXISTING:
             self.existing -= 1
+            self.existing_unchanged -= bool(flags & UNCHANGED)
             return
         self.new -= 1
         self.missing["language"] -= bool(flags & NO_LANGUAGE)
@@ -275,12 +278,12 @@ def _validate_chunk(imp: Import, part: ImportPart, builder: RowBuilder, chunk: l
                     out: spool.Writer) -> None:
     if not chunk:
         return
-    statuses = _statuses(imp.account_id, [c.get("email") for _, c, errs in chunk if not errs])
+    stored = _stored(imp.account_id, [c.get("email") for _, c, errs in chunk if not errs])
     errors, valid = [], []
     for record, clean, errs in chunk:
         tally.done += 1
         email = clean.get("email")
-        if not errs and statuses.get(email) == "blacklisted":
+        if not errs and stored.get(email, {}).get("status") == "blacklisted":
             errs = [FieldError("email", "blacklisted", "This contact is blacklisted: an "
                                "import never changes it.", email)]
         if errs:
@@ -294,9 +297,13 @@ def _validate_chunk(imp: Import, part: ImportPart, builder: RowBuilder, chunk: l
             continue
         valid.append((record, clean))
         tally.valid += 1
-        if email in statuses:
+        if email in stored:
             tally.existing += 1
-            keys.append((email, record, EXISTING))
+            # What finalise will decide: an existing row that changes nothing is no update.
+            same = merge(stored[email], clean, builder.vocab.field_types,
+                         "confirmed").outcome == "unchanged"
+            tally.existing_unchanged += same
+            keys.append((email, record, EXISTING | (UNCHANGED if same else 0)))
             continue
         tally.new += 1
         flags = 0
@@ -319,12 +326,14 @@ def _validate_chunk(imp: Import, part: ImportPart, builder: RowBuilder, chunk: l
         on_progress(done, imp.total_rows)
 
 
-def _statuses(account_id: int, emails: list[str]) -> dict[str, str]:
-    """{email: status} for the addresses already in the store."""
-    return dict(select_by_emails(_SELECT_STATUS, account_id, emails))
-
-
-_SELECT_STATUS = "SELECT email, status FROM contact WHERE account_id = {p} AND email IN ({marks})"
+def _stored(account_id: int, emails: list[str], batch: int = 900) -> dict[str, dict]:
+    """{email: stored values} for the addresses already in the store."""
+    found: dict[str, dict] = {}
+    for start in range(0, len(emails), batch):
+        for contact in Contact.select().where((Contact.account == account_id) & (
+                Contact.email.in_(emails[start:start + batch]))):
+            found[contact.email] = stored_values(contact)
+    return found
 
 
 def _error_rows(imp: Import, builder: RowBuilder, record: int, errs: list[FieldError]) -> list:
@@ -370,7 +379,8 @@ def _join(imp: Import, parts: list[ImportPart]) -> str:
     tally = _Tally()
     for part in parts:
         tally.add(_Tally(part.tally))
-    builder = RowBuilder(imp.columns, imp.mapping, AccountVocabulary.load(imp.account_id))
+    builder = RowBuilder(imp.columns, imp.mapping, AccountVocabulary.load(imp.account_id),
+                         imp.fixes)
     first: dict[str, int] = {}
     errors = []
     for part in parts:
@@ -391,6 +401,7 @@ def _validated(imp: Import, tally: _Tally) -> str:
               "failed_by_reason": dict(sorted(tally.reasons.items())),
               "blacklisted": tally.blacklisted, "duplicates": tally.duplicates,
               "new": tally.new, "existing": tally.existing,
+              "existing_unchanged": tally.existing_unchanged,
               "missing_language": tally.missing["language"],
               "missing_source": tally.missing["source"],
               "created": 0, "updated": 0, "unchanged": 0}
@@ -417,7 +428,7 @@ def run_finalise(import_id: int, on_progress: Progress = None) -> str:
     if imp.step != "finalising":
         return "skipped"
     vocab = AccountVocabulary.load(imp.account_id)
-    writer = _ChunkWriter(imp, RowBuilder(imp.columns, imp.mapping, vocab), vocab)
+    writer = _ChunkWriter(imp, RowBuilder(imp.columns, imp.mapping, vocab, imp.fixes), vocab)
     parts = ImportPart.select().where(ImportPart.imp == imp.id).order_by(ImportPart.number)
     chunks = spool.read_all([spool.path_for(file_path(imp), part_name(p)) for p in parts],
                             spool.fingerprint(imp, vocab))

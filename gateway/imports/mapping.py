@@ -1,5 +1,5 @@
 """Column → field mapping: suggested from header synonyms (English, Dutch, French) and the
-account's remembered last mapping; checked before it is used."""
+mapping of the account's last finished import; checked before it is used."""
 
 from __future__ import annotations
 
@@ -44,21 +44,30 @@ def fields(vocab: AccountVocabulary) -> list[str]:
     return [*CORE_FIELDS, *sorted(vocab.fields)]
 
 
+def memory(account_id: int) -> ImportMappingMemory | None:
+    """What the account's last finished import left: mapping, fallbacks and its origin."""
+    return ImportMappingMemory.get_or_none(ImportMappingMemory.account == account_id)
+
+
 def recall(account_id: int) -> dict[str, str]:
-    """The account's last mapping ({normalised column: field}), empty if none yet."""
-    row = ImportMappingMemory.get_or_none(ImportMappingMemory.account == account_id)
+    """The mapping of the account's last finished import ({normalised column: field})."""
+    row = memory(account_id)
     return dict(row.mapping) if row else {}
 
 
-def remember(account_id: int, mapping: dict[str, str | None]) -> None:
-    """Keep ``mapping`` as the account's last one (per normalised column name)."""
-    memory = {normalise(col): field for col, field in mapping.items()}
-    updated = (ImportMappingMemory.update(mapping=memory, updated_at=utcnow())
+def remember(account_id: int, mapping: dict[str, str | None], fallbacks: dict | None = None,
+             origin: dict | None = None) -> None:
+    """Keep a finished import's ``mapping`` (per normalised column name), its ``fallbacks``
+    and its ``origin`` ({"id", "filename", "finished_at"}) as the account's last ones."""
+    keyed = {normalise(col): field for col, field in mapping.items()}
+    values = {"mapping": keyed, "fallbacks": {k: v for k, v in (fallbacks or {}).items() if v},
+              "origin": origin or {}}
+    updated = (ImportMappingMemory.update(**values, updated_at=utcnow())
                .where(ImportMappingMemory.account == account_id).execute())
     if not updated:
-        ImportMappingMemory.insert(account=account_id, mapping=memory).on_conflict(
+        ImportMappingMemory.insert(account=account_id, **values).on_conflict(
             conflict_target=[ImportMappingMemory.account],
-            update={ImportMappingMemory.mapping: memory}).execute()
+            update={getattr(ImportMappingMemory, k): v for k, v in values.items()}).execute()
 
 
 def suggest(columns: list[str], vocab: AccountVocabulary, remembered: dict[str, str] | None

@@ -31,6 +31,9 @@ class Import(BaseModel):
     consent_at = pw.DateTimeField(null=True)
     consent_by = pw.CharField(max_length=254, default="")
     fallbacks = JSONField(default=dict)
+    # The uploader's answers to unknown labels: [{"kind", "value", "action", "to"}], applied
+    # to the cells before they are checked (rows.RowBuilder).
+    fixes = JSONField(default=list)
     needs_fallbacks = JSONField(default=list)
     welcome = pw.BooleanField(default=False)
     notify_email = pw.CharField(max_length=254, null=True)
@@ -82,10 +85,13 @@ class ImportPart(BaseModel):
 
 
 class ImportMappingMemory(BaseModel):
-    """The last mapping an account used, keyed by normalised column name."""
+    """The mapping and fallbacks of the account's last finished import (mapping keyed by
+    normalised column name); ``origin`` names that import: {"id", "filename", "finished_at"}."""
 
     account = pw.ForeignKeyField(Account, on_delete="CASCADE", unique=True)
     mapping = JSONField(default=dict)
+    fallbacks = JSONField(default=dict)
+    origin = JSONField(default=dict)
     updated_at = pw.DateTimeField(default=utcnow)
 
 

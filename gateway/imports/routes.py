@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from gateway import idempotency
 from gateway.errors import BadRequest, UnsupportedMediaType
-from gateway.imports import reader, service
+from gateway.imports import reader, service, texts
 from gateway.models import ApiToken
 from gateway.web import authorize, in_db, read_json, whole_number
 
@@ -171,6 +171,24 @@ async def put_fallbacks(request: Request) -> JSONResponse:
                                     request.path_params["import_id"], body))
 
 
+async def put_fixes(request: Request) -> JSONResponse:
+    """PUT /api/imports/{id}/fixes {"fixes": [{"kind", "value", "action", "to"}]}: answer the
+    unknown labels; the rows are checked again with the answers applied."""
+    token = await authorize(request, "imports:write")
+    body = await read_json(request)
+    if not isinstance(body, dict) or "fixes" not in body:
+        raise BadRequest('Send {"fixes": [{"kind", "value", "action", "to"}]}.')
+    return JSONResponse(await in_db(service.set_fixes, token.account_id,
+                                    request.path_params["import_id"], body["fixes"]))
+
+
+async def delete_import(request: Request) -> Response:
+    """DELETE /api/imports/{id}: cancel an abandoned import (its file is removed)."""
+    token = await authorize(request, "imports:write")
+    await in_db(service.cancel, token.account_id, request.path_params["import_id"])
+    return Response(status_code=204)
+
+
 async def post_finalise(request: Request) -> JSONResponse:
     """POST /api/imports/{id}/finalise: queue the writing (202)."""
     token = await authorize(request, "imports:write")
@@ -182,7 +200,9 @@ async def errors_csv(request: Request) -> Response:
     """GET /api/imports/{id}/errors.csv: the failing rows with a reason column."""
     token = await authorize(request, "imports:write", "contacts:read")
     import_id = request.path_params["import_id"]
-    body = await in_db(service.errors_csv, token.account_id, import_id)
+    language = request.query_params.get("lang") or texts.from_accept_language(
+        request.headers.get("accept-language"))
+    body = await in_db(service.errors_csv, token.account_id, import_id, language)
     return Response(body, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'})
 
@@ -191,6 +211,10 @@ routes = [
     Route("/api/imports", create_import, methods=["POST"], name="imports:create"),
     Route("/api/imports", list_imports, methods=["GET"], name="imports:list"),
     Route("/api/imports/{import_id:int}", show_import, methods=["GET"], name="imports:import"),
+    Route("/api/imports/{import_id:int}", delete_import, methods=["DELETE"],
+          name="imports:delete"),
+    Route("/api/imports/{import_id:int}/fixes", put_fixes, methods=["PUT"],
+          name="imports:fixes"),
     Route("/api/imports/{import_id:int}/mapping", put_mapping, methods=["PUT"],
           name="imports:mapping"),
     Route("/api/imports/{import_id:int}/consent", put_consent, methods=["PUT"],

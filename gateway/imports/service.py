@@ -9,15 +9,22 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from gateway import runtime
-from gateway.db import db, utcnow
+from gateway.db import utcnow
 from gateway.errors import Conflict, ValidationFailed
-from gateway.imports import jobs, mapping, reader, report, spool
+from gateway.imports import fixes, jobs, mapping, reader, report, spool, texts
 from gateway.imports.models import Import, ImportRowError
+from gateway.imports.rows import FIXABLE, apply_fixes, fix_table
 from gateway.tenancy import owned
 from gateway.validation import AccountVocabulary, FieldError, normalise_email, suggest
 
 MAX_JSON_CONTACTS = 100_000
 EDITABLE_STEPS = ("mapping", "consent", "fallbacks", "ready")
+# Steps an abandoned import may be cancelled in (finalising writes; done is history).
+CANCELLABLE_STEPS = (*EDITABLE_STEPS, "validating", "failed")
+STEP_NAMES = {"mapping": "Choose the columns", "consent": "Waiting for consent",
+              "validating": "Checking the rows", "fallbacks": "Review: fallbacks needed",
+              "ready": "Review: ready to import", "finalising": "Importing",
+              "done": "Finished", "failed": "Failed"}
 ERRORS_PREVIEW = 50
 
 
@@ -26,9 +33,13 @@ def _new_path(account_id: int) -> tuple[Path, str]:
     return runtime.settings().data_dir / relative, relative
 
 
-def _check_notify(notify_email: str | None) -> str | None:
-    if not notify_email:
+def _check_notify(account_id: int, notify_email) -> str | None:
+    """Who gets the report: ``notify`` when given, nobody for ``false``, else the account's
+    notification address (the API promises a report as the admin wizard does)."""
+    if notify_email is False or str(notify_email).strip().lower() in ("false", "no", "0"):
         return None
+    if notify_email in (None, "", True):
+        return report.default_recipient(account_id)
     clean, error = normalise_email(notify_email)
     if error:
         raise ValidationFailed("notify must be an e-mail address.", details=[error.to_dict()])
@@ -36,20 +47,27 @@ def _check_notify(notify_email: str | None) -> str | None:
 
 
 def create_from_upload(account_id: int, filename: str, chunks: Iterable[bytes] | object, *,
-                       actor: str = "", notify_email: str | None = None,
-                       welcome: bool = False) -> Import:
+                       actor: str = "", notify_email=None, welcome: bool = False,
+                       consent: bool = False) -> Import:
     """Store an uploaded CSV (an iterable of byte chunks or a binary file) and read its header;
-    refuses a broken file rule with a 4xx naming it. Returns the import, in step "mapping"."""
+    refuses a broken file rule with a 4xx naming it. Returns the import, in step "mapping".
+
+    ``consent``: the uploader stated with the file that it was obtained rightfully (the
+    admin asks it next to the file picker); the mapping then starts the validation."""
     name = reader.check_filename(filename)
-    notify = _check_notify(notify_email)
+    notify = _check_notify(account_id, notify_email)
     if hasattr(chunks, "read"):
         chunks = iter(lambda f=chunks: f.read(1 << 20), b"")
     dest, relative = _new_path(account_id)
     size, encoding = reader.store(chunks, dest)
     try:  # any refusal from here on (a file rule, the store) leaves no file behind
         delimiter, columns, rows = reader.inspect(dest, encoding)
-        return _create(account_id, "csv", name, relative, size, encoding, delimiter, columns,
-                       rows, actor=actor, notify=notify, welcome=welcome)
+        imp = _create(account_id, "csv", name, relative, size, encoding, delimiter, columns,
+                      rows, actor=actor, notify=notify, welcome=welcome)
+        if consent:
+            Import.update(consent=True, consent_at=utcnow(), consent_by=actor).where(
+                Import.id == imp.id).execute()
+        return get_import(account_id, imp.id)
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
@@ -65,8 +83,8 @@ def _create(account_id, kind, name, relative, size, encoding, delimiter, columns
                          actor=actor, notify_email=notify, welcome=bool(welcome))
 
 
-def create_from_json(account_id: int, contacts, *, actor: str = "",
-                     notify_email: str | None = None, welcome: bool = False) -> Import:
+def create_from_json(account_id: int, contacts, *, actor: str = "", notify_email=None,
+                     welcome: bool = False) -> Import:
     """Start an import from a list of contact objects (the API's JSON form): same steps, the
     mapping is the field names. Returns the import, in step "mapping"."""
     if not isinstance(contacts, list) or not contacts:
@@ -79,7 +97,7 @@ def create_from_json(account_id: int, contacts, *, actor: str = "",
         raise ValidationFailed("Every contact must be an object.",
                                details=[{"field": f"contacts[{i}]", "code": "invalid"}
                                         for i in bad[:20]])
-    notify = _check_notify(notify_email)
+    notify = _check_notify(account_id, notify_email)
     vocab = AccountVocabulary.load(account_id)
     columns = _json_columns(contacts, vocab)
     dest, relative = _new_path(account_id)
@@ -140,7 +158,8 @@ def to_dict(imp: Import) -> dict:
         "progress": {"done": min(imp.progress_done, total), "total": total},
         "delimiter": imp.delimiter, "encoding": imp.encoding, "columns": imp.columns,
         "suggested_mapping": imp.suggested_mapping, "mapping": imp.mapping,
-        "consent": imp.consent, "fallbacks": imp.fallbacks or {},
+        "consent": imp.consent, "fallbacks": imp.fallbacks or {}, "fixes": imp.fixes or [],
+        "unknown_values": fixes.unknown_values(imp) if imp.step in EDITABLE_STEPS else [],
         "needs_fallbacks": imp.needs_fallbacks or [], "welcome": imp.welcome,
         "notify": imp.notify_email, "counts": imp.counts or {},
         "warnings": (imp.warnings or []) + report.warnings(imp),
@@ -170,11 +189,29 @@ def state(account_id: int, import_id) -> dict:
 
 
 def list_imports(account_id: int, limit: int = 20) -> list[dict]:
-    """The account's latest imports, newest first (short form for lists)."""
-    rows = (Import.select().where(Import.account == account_id)
-            .order_by(Import.id.desc()).limit(limit))
-    return [{"id": i.id, "filename": i.filename, "step": i.step, "counts": i.counts or {},
+    """The account's latest imports, newest first (short form for lists): ``name`` tells
+    imports of the same file name apart ("people.csv (2)"), ``step_name`` is for people."""
+    rows = list(Import.select().where(Import.account == account_id)
+                .order_by(Import.id.desc()).limit(limit))
+    names = _distinct_names(account_id, {i.filename for i in rows})
+    return [{"id": i.id, "filename": i.filename, "name": names.get(i.id, i.filename),
+             "step": i.step, "step_name": STEP_NAMES.get(i.step, i.step),
+             "cancellable": i.step in CANCELLABLE_STEPS, "counts": i.counts or {},
              "created_at": i.created_at.isoformat() + "Z"} for i in rows]
+
+
+def _distinct_names(account_id: int, filenames: set[str]) -> dict[int, str]:
+    """{import id: "name (n)"} for the n-th import (n > 1) of a file name, oldest first."""
+    seen: dict[str, int] = {}
+    names = {}
+    for import_id, filename in (Import.select(Import.id, Import.filename)
+                                .where((Import.account == account_id)
+                                       & Import.filename.in_(list(filenames)))
+                                .order_by(Import.id).tuples()):
+        seen[filename] = seen.get(filename, 0) + 1
+        if seen[filename] > 1:
+            names[import_id] = f"{filename or 'import'} ({seen[filename]})"
+    return names
 
 
 def _editable(imp: Import) -> None:
@@ -212,6 +249,17 @@ def discard(account_id: int, import_id) -> None:
     path = spool.file_path(imp)
     imp.delete_instance(recursive=True)
     path.unlink(missing_ok=True)
+    spool.remove(path)
+
+
+def cancel(account_id: int, import_id) -> None:
+    """Delete an abandoned import: its row, errors and stored file (not while it writes
+    contacts, nor once done: a finished import is the record of what came in)."""
+    imp = get_import(account_id, import_id)
+    if imp.step not in CANCELLABLE_STEPS:
+        raise Conflict(f"The import is {STEP_NAMES.get(imp.step, imp.step).lower()}; "
+                       "it can no longer be cancelled.")
+    discard(account_id, import_id)
 
 
 def set_mapping(account_id: int, import_id, chosen: dict) -> dict:
@@ -221,10 +269,9 @@ def set_mapping(account_id: int, import_id, chosen: dict) -> dict:
     _editable(imp)
     vocab = AccountVocabulary.load(account_id)
     checked = mapping.check(chosen, imp.columns, vocab)
-    with db.atomic():
-        Import.update(mapping=checked, step="consent" if not imp.consent else imp.step,
-                      updated_at=utcnow()).where(Import.id == imp.id).execute()
-        mapping.remember(account_id, checked)
+    # Remembered once the import is done (report.finish): an abandoned mapping is no model.
+    Import.update(mapping=checked, step="consent" if not imp.consent else imp.step,
+                  updated_at=utcnow()).where(Import.id == imp.id).execute()
     if imp.consent:  # a refused start puts the previous mapping back too
         _start_validation(get_import(account_id, import_id), restore={"mapping": imp.mapping})
     return state(account_id, import_id)
@@ -296,31 +343,67 @@ def finalise(account_id: int, import_id) -> dict:
         raise Conflict(f"Choose a fallback {' and '.join(missing)} for the rows without one.",
                        details=[{"field": n, "code": "fallback_required"} for n in missing])
     if imp.step == "ready":
-        with db.atomic():
-            moved = (Import.update(step="finalising", progress_done=0, checkpoint=0,
-                                   updated_at=utcnow())
-                     .where((Import.id == imp.id) & (Import.step == "ready")).execute())
-            if moved:
-                mapping.remember(account_id, imp.mapping)
+        (Import.update(step="finalising", progress_done=0, checkpoint=0, updated_at=utcnow())
+         .where((Import.id == imp.id) & (Import.step == "ready")).execute())
     if get_import(account_id, import_id).step == "finalising":
         runtime.queue().enqueue(jobs.finalise_import, imp.id)
     return state(account_id, import_id)
 
 
-def errors_csv(account_id: int, import_id) -> bytes:
-    """The failing rows in the file's own separator with a ``reason`` column (CSV bytes)."""
+def set_fixes(account_id: int, import_id, given) -> dict:
+    """Answer unknown labels ([{"kind", "value", "action": create|map|ignore, "to"}]) and
+    check the rows again with the answers applied (no new upload)."""
     imp = get_import(account_id, import_id)
-    reasons: dict[int, list[str]] = {}
-    for record, column, reason in (ImportRowError.select(
-            ImportRowError.record, ImportRowError.column, ImportRowError.reason)
+    _editable(imp)
+    chosen = fixes.apply(account_id, imp, given)
+    if imp.consent:
+        _start_validation(imp, {"fixes": chosen}, restore={"fixes": imp.fixes})
+    else:
+        Import.update(fixes=chosen, updated_at=utcnow()).where(Import.id == imp.id).execute()
+    return state(account_id, import_id)
+
+
+def errors_csv(account_id: int, import_id, language: str | None = None) -> bytes:
+    """The failing rows in the file's own separator, with the fixes already chosen applied,
+    and three columns added: the original row number, the reason (in ``language`` where we
+    have a translation) and the suggested fix."""
+    imp = get_import(account_id, import_id)
+    lang = texts.pick_language(language)
+    problems: dict[int, tuple[int, list[str], list[str]]] = {}
+    for record, row, column, value, code, reason, suggestion in (ImportRowError.select(
+            ImportRowError.record, ImportRowError.row, ImportRowError.column,
+            ImportRowError.value, ImportRowError.code, ImportRowError.reason,
+            ImportRowError.suggestion)
             .where(ImportRowError.imp == imp.id)
             .order_by(ImportRowError.record, ImportRowError.id).tuples()):
-        reasons.setdefault(record, []).append(f"{column}: {reason}")
-    header = [*imp.columns, "reason"]
-    rows = ([*cells, *[""] * (len(imp.columns) - len(cells)), " | ".join(reasons[record])]
+        _, reasons, fixes_ = problems.setdefault(record, (row, [], []))
+        reasons.append(f"{column}: {texts.reason(code, value, reason, lang)}")
+        fix = texts.fix(code, suggestion, lang)
+        if fix:
+            fixes_.append(f"{column}: {fix}")
+    header = [*imp.columns, *(texts.HEADERS[h][lang] for h in ("row", "reason", "fix"))]
+    fixer = _cell_fixer(imp)
+    rows = ([*fixer(cells), *[""] * (len(imp.columns) - len(cells)), str(problems[record][0]),
+             " | ".join(problems[record][1]), " | ".join(problems[record][2])]
             for record, cells in reader.iter_records(spool.file_path(imp), imp.encoding,
-                                                     imp.delimiter) if record in reasons)
+                                                     imp.delimiter) if record in problems)
     return reader.write_csv([header, *rows], imp.delimiter)
+
+
+def _cell_fixer(imp: Import):
+    """A function applying the import's chosen fixes to a record's cells (as RowBuilder
+    does before checking), so the error file needs only the fixes not chosen yet."""
+    table = fix_table(imp.fixes)
+    columns = [(i, field) for i, column in enumerate(imp.columns)
+               if (field := (imp.mapping or {}).get(column)) in FIXABLE and field in table]
+
+    def fixed(cells: list[str]) -> list[str]:
+        cells = list(cells)
+        for index, field in columns:
+            if index < len(cells) and cells[index]:
+                cells[index] = apply_fixes(field, cells[index], table)
+        return cells
+    return fixed
 
 
 def run_now(account_id: int, import_id, on_progress=None) -> dict:
@@ -335,4 +418,4 @@ def run_now(account_id: int, import_id, on_progress=None) -> dict:
 
 __all__ = ["create_from_upload", "create_from_json", "discard", "get_import", "state",
            "to_dict", "list_imports", "set_mapping", "set_consent", "set_fallbacks", "finalise",
-           "errors_csv", "run_now"]
+           "errors_csv", "run_now", "set_fixes", "cancel"]

@@ -64,12 +64,12 @@ def rules() -> str:
 
 
 def fingerprint(imp: Import, vocab: AccountVocabulary) -> str:
-    """What the checked values depend on: the rules, the vocabularies, the columns and the
-    mapping."""
+    """What the checked values depend on: the rules, the vocabularies, the columns, the
+    mapping and the fixes."""
     basis = [VERSION, rules(), sorted(vocab.languages), sorted(vocab.sources),
              sorted(vocab.preferences), sorted(vocab.interests),
              sorted((k, v[0], list(v[1])) for k, v in vocab.fields.items()),
-             imp.columns, imp.mapping]
+             imp.columns, imp.mapping, imp.fixes or []]
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
 
 

@@ -11,7 +11,9 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
+from gateway.accounts import update_profile
 from gateway.cli import main
+from gateway.db import db
 from gateway.settings import Settings
 from tests.conftest import ARTIFACTS
 from tests.forms.conftest import confirm_link, contacts
@@ -136,30 +138,69 @@ def test_subscribe_by_script_and_iframe_then_confirm(gateway, host_page, tenant,
     assert confirmed == {"script@example.com", "iframe@example.com"}
 
 
+NO_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
+
+
 def test_plain_html_form_works_with_javascript_off(gateway, host_page, tenant, browser, client,
                                                    run_jobs, mailbox):
+    """JavaScript off, the default minimum fill time: one press gives the thank-you page
+    (the account's name, a way back to the site); the mail comes from the account."""
+    with db.connection_context():
+        update_profile(tenant.id, {"sender_name": "Acme Shop",
+                                   "sender_address": "news@acme.example"})
     form = client.post("/api/forms", headers=tenant.headers, json={
-        "name": "No JS", "source": "Website", "fields": ["first_name"],
-        "allowed_origins": [host_page.origin], "min_fill_seconds": 0}).json()
+        "name": "No JS", "source": "Website", "fields": ["first_name", "name"],
+        "allowed_origins": [host_page.origin]}).json()
+    assert form["min_fill_seconds"] == 2
     snippet = client.get(f"/api/forms/{form['id']}/embed", headers=tenant.headers).json()["html"]
-    host_page.html = ("<!doctype html><html lang=en><head><meta charset=utf-8><title>Shop"
+    host_page.html = ("<!doctype html><html lang=nl><head><meta charset=utf-8><meta "
+                      "name=viewport content='width=device-width, initial-scale=1'><title>Shop"
                       "</title></head><body>" + snippet + "</body></html>").encode()
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    for width, height, email in ((1366, 768, "nojs@example.com"),
+                                 (390, 844, "phone@example.com")):
+        context = browser.new_context(java_script_enabled=False,
+                                      viewport={"width": width, "height": height})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(10_000)
+            page.goto(host_page.origin + "/")
+            assert page.get_by_label("Naam", exact=True).count() == 1  # not "Achternaam"
+            page.get_by_label("E-mailadres").fill(email)
+            page.get_by_role("button", name="Inschrijven").click()  # once
+            page.get_by_text("Kijk in je mailbox").wait_for()
+            assert page.url.startswith(gateway + "/f/")
+            assert page.get_by_text("Acme", exact=True).is_visible()  # whose form this was
+            page.screenshot(path=os.path.join(ARTIFACTS, f"forms-no-js-thanks-{width}.png"),
+                            full_page=True)
+            assert page.evaluate(NO_SCROLL), width
+            page.get_by_role("link", name="Terug naar de website").click()
+            assert page.url.rstrip("/") == host_page.origin
+        finally:
+            context.close()
+    run_jobs()
+    pending = {c["email"]: c for c in contacts(client, tenant, status="unconfirmed")}
+    assert set(pending) == {"nojs@example.com", "phone@example.com"}
+    assert pending["nojs@example.com"]["language"] == "nl"
+    [mail] = mailbox.to("nojs@example.com")
+    assert mail["From"] == "Acme Shop <news@acme.example>"
+    text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    html = mail.get_body(("html",)).get_content()
+    assert text.startswith("Hallo,\n") and "Acme" in text  # no "Hallo ," without a name
+    assert "No JS" in text and "Acme" in html
     context = browser.new_context(java_script_enabled=False)
     try:
         page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.goto(host_page.origin + "/")
-        page.get_by_label("E-mailadres").fill("nojs@example.com")
-        page.get_by_role("button", name="Inschrijven").click()
-        # A static snippet has no signed render time: the gateway asks once more, pre-filled.
-        assert page.get_by_label("E-mailadres").input_value() == "nojs@example.com"
-        page.get_by_role("button", name="Inschrijven").click()
-        page.get_by_text("Kijk in je mailbox").wait_for()
-        os.makedirs(ARTIFACTS, exist_ok=True)
-        page.screenshot(path=os.path.join(ARTIFACTS, "forms-no-js-thanks.png"))
+        page.set_content(html)  # the mail as a mail client shows it: press its button
+        with page.expect_navigation():
+            page.get_by_role("link", name="Bevestig je inschrijving").click()
+        page.get_by_text("Je inschrijving is bevestigd").wait_for()
+        assert page.get_by_text("Acme", exact=True).is_visible()
+        page.screenshot(path=os.path.join(ARTIFACTS, "forms-no-js-confirmed.png"))
+        page.get_by_role("link", name="Terug naar de website").click()  # its one site
+        assert page.url.rstrip("/") == host_page.origin
     finally:
         context.close()
     run_jobs()
-    [contact] = contacts(client, tenant, status="unconfirmed")
-    assert (contact["email"], contact["language"]) == ("nojs@example.com", "nl")
-    assert len(mailbox.to("nojs@example.com")) == 1
+    assert [c["email"] for c in contacts(client, tenant, status="confirmed")] == [
+        "nojs@example.com"]

@@ -103,7 +103,7 @@ def test_submission_job_is_idempotent(client, tenant, form, run_jobs, mailbox):
     with db.connection_context():
         contact = Contact.get(Contact.email == "twice@example.com")
         [consent] = list(contact.consents)
-    assert (consent.channel, consent.reference, consent.ip) == ("form", str(form["id"]),
+    assert (consent.channel, consent.reference, consent.ip) == ("form", f"Newsletter #{form['id']}",
                                                                 "192.0.2.1")
     assert consent.text.startswith("I agree to receive e-mails")
 

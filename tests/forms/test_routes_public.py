@@ -1,10 +1,13 @@
 """The public form: page headers, languages, privacy, bot traps, rate limits, CSRF, XSS."""
 
+import re
 import time
 
 import pytest
 
-from forms import tokens
+from forms import origins, public, tokens
+from forms.models import RefusedOrigin
+from gateway.db import db
 from tests.forms.conftest import HOST_ORIGIN, aged_ts, contacts, page_text
 
 
@@ -83,10 +86,12 @@ def test_too_fast_or_unsigned_submit_is_shown_again_not_accepted(client, tenant,
     fresh = tokens.render_token(settings.secret_key, form["id"], now=time.time())
     r = visitor(form, {"email": "quick@example.com", "first_name": "Q", "_ts": fresh})
     assert r.status_code == 200
-    assert "press the button again" in r.text
+    assert "press the button once more" in r.text
+    notice = re.search(r'class="inlet-notice"[^>]*>([^<]*)<', r.text).group(1)
+    assert "check" not in notice.lower()  # a person who was quick did nothing wrong
     assert 'value="quick@example.com"' in r.text  # pre-filled, with a new render time
-    r = visitor(form, {"email": "quick@example.com", "_ts": ""})  # plain HTML: no JS
-    assert "press the button again" in r.text
+    r = visitor(form, {"email": "quick@example.com", "_ts": ""})  # our page, stamp removed
+    assert "press the button once more" in r.text
     forged = tokens.render_token("another-secret-0123456789", form["id"], now=time.time() - 60)
     r = visitor(form, {"email": "quick@example.com", "_ts": forged}, json=True)
     assert r.status_code == 422
@@ -95,6 +100,27 @@ def test_too_fast_or_unsigned_submit_is_shown_again_not_accepted(client, tenant,
     assert tokens.fill_seconds(settings.secret_key, new_ts, form["id"]) < 5
     run_jobs()
     assert contacts(client, tenant) == []
+
+
+def test_plain_html_snippet_is_accepted_on_the_first_post(client, tenant, form, run_jobs,
+                                                         mailbox):
+    """The pasted snippet carries no render time: its marker skips the minimum fill time;
+    a post without the marker, or with a stamp that is not old enough, is still asked again."""
+    url = f"/f/{form['slug']}"
+    r = client.post(url, data={"email": "snippet@example.com", "_embed": "html",
+                               "_lang": "en"}, headers={"Origin": "https://shop.example"})
+    assert (r.status_code, "check your inbox" in r.text) == (200, True)
+    r = client.post(url, data={"email": "bare@example.com", "_lang": "en"})  # no marker
+    assert "press the button once more" in r.text
+    r = client.post(url, data={"email": "stamped@example.com", "_embed": "html", "_ts": "x",
+                               "_lang": "en"})
+    assert "press the button once more" in r.text
+    r = client.post(url, data={"email": "bot@example.com", "_embed": "html",
+                               "website": "http://spam.example"})
+    assert r.status_code == 200  # the honeypot answers like a success
+    run_jobs()
+    assert [c["email"] for c in contacts(client, tenant)] == ["snippet@example.com"]
+    assert len(mailbox.to("snippet@example.com")) == 1
 
 
 def test_invalid_email_gets_a_clear_error(client, form, visitor):
@@ -145,6 +171,44 @@ def test_cross_site_posts_only_from_allowed_origins(client, tenant, form, visito
     run_jobs()
     assert sorted(c["email"] for c in contacts(client, tenant)) == ["ok@example.com",
                                                                     "self@example.com"]
+
+
+def test_a_refused_site_is_told_why_and_noted_for_the_form(client, tenant, form, visitor):
+    """Plain-HTML post, iframe and script from a site not in the allowed origins: a clear
+    message each time, and the site is listed (once) for the form's admin page."""
+    evil = "https://evil.example"
+    origins.clear_throttle()  # an earlier test's database may have noted it in this process
+    r = visitor(form, {"email": "x@example.com"}, headers={"Origin": evil})
+    assert r.status_code == 403
+    assert f"This site ({evil}) is not allowed to use this form" in r.text
+    r = client.get(f"/f/{form['slug']}?embed=iframe",
+                   headers={"Referer": f"{evil}/shop", "Sec-Fetch-Dest": "iframe"})
+    assert r.status_code == 403 and "not allowed to use this form" in r.text
+    assert 'name="email"' not in r.text  # no form to click-jack
+    assert f"frame-ancestors {evil};" in r.headers["content-security-policy"]
+    # A hosted page linked from anywhere (not framed) is not refused.
+    assert client.get(f"/f/{form['slug']}", headers={"Referer": f"{evil}/"}).status_code == 200
+    js = client.get(f"/f/{form['slug']}/embed.js", headers={"Referer": f"{evil}/"}).text
+    assert HOST_ORIGIN in js and "not allowed to use this form" in js
+    with db.connection_context():
+        [row] = RefusedOrigin.select().where(RefusedOrigin.form == form["id"])
+        assert row.origin == evil
+        origins.allow_origin(tenant.id, form["id"], evil)
+        assert RefusedOrigin.select().count() == 0
+    public.clear_cache()
+    r = visitor(form, {"email": "x@example.com"}, headers={"Origin": evil}, json=True)
+    assert r.status_code == 202
+
+
+def test_refused_sites_are_bounded_per_form(form):
+    with db.connection_context():
+        for i in range(origins.KEEP + 5):
+            origins.record_refused(form["id"], f"https://site{i}.example")
+        kept = RefusedOrigin.select().where(RefusedOrigin.form == form["id"]).count()
+        assert kept == origins.KEEP
+        origins.record_refused(form["id"], f"https://site{origins.KEEP + 4}.example")
+        row = RefusedOrigin.get(RefusedOrigin.origin == f"https://site{origins.KEEP + 4}.example")
+        assert row.attempts == 2
 
 
 def test_cors_preflight(client, form):

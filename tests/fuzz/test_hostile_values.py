@@ -194,7 +194,7 @@ def no_server_error(response) -> None:
     assert response.status_code < 500, (response.status_code, response.text[:500])
 
 
-HOSTILE = hypothesis_settings(max_examples=12, deadline=None, derandomize=True,
+HOSTILE = hypothesis_settings(max_examples=8, deadline=None, derandomize=True,
                               suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                      HealthCheck.too_slow])
 API_PATHS = ["post", "put", "patch", "json_import", "hook_test"]
@@ -302,7 +302,7 @@ def test_every_hostile_literal_in_every_field_of_every_path(account, settings):
     imports take every value in one file, the hooks are replayed once at the end)."""
     a = account
     pairs = [(field, raw) for field in FIELDS for raw in JSON_LITERALS]
-    for path in ("post", "put", "patch", "hook_test"):
+    for path in ("post", "patch", "hook_test"):  # PUT: the same validation, in Hypothesis
         for field, raw in pairs:
             no_server_error(through_api(a, path, field, raw))
         a.still_readable()

@@ -4,18 +4,22 @@ import pytest
 
 
 @pytest.mark.parametrize("segment", ["sources", "preferences", "interests"])
-def test_add_list_delete_labels_case_sensitively(client, tenant, segment):
+def test_add_list_delete_labels_no_case_twins(client, tenant, segment):
     r = client.post(f"/api/{segment}", json={"name": "Newsletter"}, headers=tenant.headers)
     assert r.status_code == 201, r.text
     entry = r.json()
     assert entry["name"] == "Newsletter"
     assert client.post(f"/api/{segment}", json={"name": "Newsletter"}, headers=tenant.headers
                        ).status_code == 409
-    assert client.post(f"/api/{segment}", json={"name": "newsletter"}, headers=tenant.headers
-                       ).status_code == 201  # case-sensitive: a different label
+    r = client.post(f"/api/{segment}", json={"name": "newsletter"}, headers=tenant.headers)
+    assert r.status_code == 409  # differs only in case: the existing one is named
+    assert r.json()["error"]["details"][0] == {
+        "field": "name", "code": "case_duplicate", "value": "newsletter",
+        "existing": "Newsletter"}
+    assert "Use 'Newsletter'" in r.json()["error"]["message"]
     names = [e["name"] for e in client.get(f"/api/{segment}", headers=tenant.headers
                                            ).json()["items"]]
-    assert "Newsletter" in names and "newsletter" in names
+    assert "Newsletter" in names and "newsletter" not in names
     assert client.delete(f"/api/{segment}/{entry['id']}", headers=tenant.headers
                          ).status_code == 204
     assert client.delete(f"/api/{segment}/{entry['id']}", headers=tenant.headers
@@ -74,3 +78,40 @@ def test_custom_fields_typed_values(client, tenant):
 def test_bad_custom_field_definitions(client, tenant, body):
     assert client.post("/api/custom-fields", json=body, headers=tenant.headers
                        ).status_code == 422
+
+
+def test_a_label_a_form_or_enabled_hook_uses_cannot_be_removed(client, tenant):
+    """409 naming what uses it; a disabled hook and an unused label do not block."""
+    from connectors.models import Hook
+    from gateway.db import db
+    form = client.post("/api/forms", headers=tenant.headers, json={
+        "name": "Lettre", "source": "Website", "languages": ["fr"],
+        "fields": ["interests"], "interests": ["Music"]}).json()
+    with db.connection_context():
+        Hook.create(account=tenant.id, name="CRM", secret_salt="s", source="Fair",
+                    mapping={"interests": {"value": ["Sports"]}})
+        Hook.create(account=tenant.id, name="Old", secret_salt="s", language="en",
+                    enabled=False)
+
+    def entry(segment, name):
+        items = client.get(f"/api/{segment}", headers=tenant.headers).json()["items"]
+        return next(e["id"] for e in items if e["name"] == name)
+    for segment, name, user in (("languages", "fr", ("form", "Lettre")),
+                                ("sources", "Website", ("form", "Lettre")),
+                                ("interests", "Music", ("form", "Lettre")),
+                                ("sources", "Fair", ("hook", "CRM")),
+                                ("interests", "Sports", ("hook", "CRM"))):
+        r = client.delete(f"/api/{segment}/{entry(segment, name)}", headers=tenant.headers)
+        assert r.status_code == 409, (segment, name)
+        error = r.json()["error"]
+        assert f"{user[0]} {user[1]!r}" in error["message"]
+        [used_by] = error["details"][0]["used_by"]
+        assert (used_by["type"], used_by["name"]) == user
+    for segment, name in (("languages", "en"), ("preferences", "Weekly")):
+        assert client.delete(f"/api/{segment}/{entry(segment, name)}",
+                             headers=tenant.headers).status_code == 204
+    r = client.patch(f"/api/forms/{form['id']}", headers=tenant.headers,
+                     json={"languages": ["nl"]})
+    assert r.status_code == 200
+    assert client.delete(f"/api/languages/{entry('languages', 'fr')}",
+                         headers=tenant.headers).status_code == 204

@@ -2,6 +2,29 @@
 (function () {
   "use strict";
 
+  // After a failed submit, focus the error summary so its list of links is read first.
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary && document.activeElement !== summary) { summary.focus(); }
+
+  // The main menu is a <details>; a browser that cannot show it open-or-not on wide screens
+  // (no ::details-content) gets it opened there instead.
+  var menu = document.querySelector("details[data-menu]");
+  if (menu && !(window.CSS && CSS.supports("selector(::details-content)"))) {
+    var wide = window.matchMedia("(min-width: 60rem)");
+    var sync = function () { if (wide.matches) { menu.open = true; } };
+    sync();
+    if (wide.addEventListener) { wide.addEventListener("change", sync); }
+  }
+
+  // First login: offer the browser's time zone to the account (kept only if none was chosen).
+  var zoneUrl = document.body.getAttribute("data-time-zone-url");
+  var browserZone = window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zoneUrl && browserZone) {
+    var body = new URLSearchParams({time_zone: browserZone, auto: "1",
+                                    csrf_token: document.body.getAttribute("data-csrf")});
+    fetch(zoneUrl, {method: "POST", credentials: "same-origin", body: body});
+  }
+
   // <form data-confirm="…">: ask before a destructive POST.
   document.addEventListener("submit", function (event) {
     var message = event.target.getAttribute("data-confirm");

@@ -13,8 +13,11 @@ def test_add_and_remove_vocabulary(admin_client, tenant):
     r = admin_client.post("/admin/settings/languages", data={"csrf_token": token, "name": "DE"})
     assert r.status_code == 200 and "Language &#39;de&#39; added." in r.text
     assert "de" in names(tenant.id, "language")
-    admin_client.post("/admin/settings/sources", data={"csrf_token": token, "name": "website"})
-    assert names(tenant.id, "source") == ["Website", "Fair", "website"]  # case-sensitive
+    r = admin_client.post("/admin/settings/sources", data={"csrf_token": token,
+                                                           "name": "website"})
+    assert r.status_code == 409
+    assert "The source &#39;Website&#39; exists already; &#39;website&#39; differs" in r.text
+    assert names(tenant.id, "source") == ["Website", "Fair"]
     entry = Vocabulary.get(account=tenant.id, kind="interest", name="Music")
     admin_client.post(f"/admin/settings/interests/{entry.id}/delete",
                       data={"csrf_token": token})
@@ -50,3 +53,89 @@ def test_custom_fields_with_types_and_choices(admin_client, tenant, other_tenant
     admin_client.post(f"/admin/settings/custom-fields/{field.id}/delete",
                       data={"csrf_token": token})
     assert not CustomField.select().where(CustomField.account == tenant.id).exists()
+
+
+def test_removing_a_label_a_form_uses_is_refused_in_words(admin_client, tenant):
+    from forms import definitions
+    with_field = {"name": "size", "type": "text"}
+    token = csrf_of(admin_client.get("/admin/settings").text)
+    admin_client.post("/admin/settings/custom-fields", data={"csrf_token": token, **with_field})
+    definitions.create_form(tenant.id, {"name": "Lettre", "source": "Website",
+                                        "languages": ["fr"], "fields": ["size"]})
+    fr = Vocabulary.get(account=tenant.id, kind="language", name="fr")
+    r = admin_client.post(f"/admin/settings/languages/{fr.id}/delete",
+                          data={"csrf_token": token})
+    assert r.status_code == 409
+    assert "The language &#39;fr&#39; is used by form &#39;Lettre&#39;" in r.text
+    assert "fr" in names(tenant.id, "language")
+    size = CustomField.get(account=tenant.id, name="size")
+    r = admin_client.post(f"/admin/settings/custom-fields/{size.id}/delete",
+                          data={"csrf_token": token})
+    assert r.status_code == 409 and "shown by form &#39;Lettre&#39;" in r.text
+    assert CustomField.get_or_none(CustomField.id == size.id) is not None
+
+
+def test_mail_sender_and_website(admin_client, tenant):
+    from gateway.models import Account
+    page = admin_client.get("/admin/settings").text
+    assert "go from <strong>Acme &lt;" in page  # the account's name by default
+    token = csrf_of(page)
+    r = admin_client.post("/admin/settings/sender", data={
+        "csrf_token": token, "sender_name": "Acme news", "sender_address": "not an address",
+        "website_url": "www.acme.example"})
+    assert r.status_code == 422
+    assert "An e-mail address such as" in r.text and "A web address such as" in r.text
+    assert Account.get_by_id(tenant.id).sender_name is None
+    r = admin_client.post("/admin/settings/sender", data={
+        "csrf_token": token, "sender_name": "Acme news", "sender_address": "news@acme.example",
+        "website_url": "https://www.acme.example"})
+    assert r.status_code == 200 and "Mails now go from Acme news &lt;news@acme.example&gt;" \
+        in r.text
+    account = Account.get_by_id(tenant.id)
+    assert (account.sender_address, account.website_url) == ("news@acme.example",
+                                                             "https://www.acme.example")
+
+
+def test_settings_explain_themselves(admin_client, tenant):
+    from gateway.accounts import add_vocabulary
+    from gateway.db import db
+    with db.connection_context():
+        add_vocabulary(tenant.id, "interest", "Cooking")
+    page = admin_client.get("/admin/settings").text
+    assert "Nederlands <code>nl</code>" in page
+    assert page.count("Where a contact came from") == 1
+    assert page.count("Topics a contact cares about") == 1  # not the sources hint again
+    assert 'pattern="' not in page  # the server explains a bad field name, in words
+    assert 'class="empty"' not in page
+    token = csrf_of(page)
+    r = admin_client.post("/admin/settings/custom-fields", data={
+        "csrf_token": token, "name": "Shoe Size", "type": "text"})
+    assert r.status_code == 422
+    assert "&#39;Shoe Size&#39; cannot be a field name: start with a lower-case letter" in r.text
+
+
+def test_settings_walk_in_a_browser(admin_page, tenant, request):
+    from forms import definitions
+    from gateway.db import db
+    from tests.gateway.admin.conftest import assert_accessible, snap
+    with db.connection_context():
+        definitions.create_form(tenant.id, {"name": "Lettre", "source": "Website",
+                                            "languages": ["fr", "en"]})
+    page = admin_page
+    page.goto(f"{page.base}/admin/settings")
+    assert_accessible(page)
+    page.get_by_label("Sender address").fill("news@acme.example")
+    page.get_by_role("textbox", name="Website").fill("https://www.acme.example")
+    page.get_by_role("button", name="Save sender and website").click()
+    page.get_by_role("status").filter(has_text="Mails now go from Acme <news@acme.example>"
+                                      ).wait_for()
+    languages = page.get_by_role("region", name="Languages")
+    page.once("dialog", lambda dialog: dialog.accept())
+    languages.get_by_role("button", name="Remove fr").click()
+    alert = languages.get_by_role("alert")
+    alert.wait_for()
+    assert "is used by form 'Lettre'" in alert.inner_text()
+    for width, height in ((1366, 768), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        snap(page, request, f"settings-{width}")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), width

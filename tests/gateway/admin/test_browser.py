@@ -97,7 +97,12 @@ def test_add_one_contact_with_inline_errors(admin_page, tenant):
     assert_accessible(page)
     page.get_by_label("E-mail address").fill("ann@example")
     page.get_by_role("button", name="Add contact").click()
-    assert page.get_by_role("alert").is_visible()
+    summary = page.get_by_role("alert")
+    assert summary.is_visible()
+    # Focus lands on the summary; its entries are links that move focus to their field.
+    page.wait_for_function("document.activeElement.id === 'error-summary'")
+    summary.get_by_role("link", name="The language is required.").click()
+    assert page.evaluate("document.activeElement.id") == "language"
     email = page.get_by_label("E-mail address")
     assert email.get_attribute("aria-invalid") == "true"
     assert "not a valid e-mail address" in page.locator("#email-errors").inner_text()
@@ -164,3 +169,31 @@ def test_settings(admin_page, tenant):
     kinds = {(v.kind, v.name) for v in Vocabulary.select().where(Vocabulary.account == tenant.id)}
     assert ("language", "de") in kinds and ("source", "Newsletter") in kinds
     assert ("interest", "Sports") not in kinds
+
+
+CONTRAST_SCRIPT = """
+(selector) => {
+  const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = (c) => { const [r, g, b] = rgb(c).map(v => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05); };
+  const el = document.querySelector(selector);
+  const style = getComputedStyle(el);
+  const white = 'rgb(255, 255, 255)';
+  return {border: ratio(style.borderTopColor, white),
+          outline: style.outlineStyle === 'none' ? 0 : ratio(style.outlineColor, white),
+          width: parseFloat(style.outlineWidth)};
+}
+"""
+
+
+def test_focus_ring_and_button_borders_contrast_three_to_one(admin_page):
+    page = admin_page  # WCAG 1.4.11: 3:1 against the white page
+    page.goto(f"{page.base}/admin/contacts")
+    page.get_by_label("Search by e-mail").focus()
+    page.keyboard.press("Tab")  # keyboard focus: :focus-visible applies
+    seen = page.evaluate(CONTRAST_SCRIPT, "button[type=submit]:focus")
+    assert seen["outline"] >= 3 and seen["width"] >= 2, seen
+    assert seen["border"] >= 3, seen  # the secondary "Search" button's own border

@@ -1,6 +1,9 @@
 """Forms pages in chromium: create with errors, live preview, copy the snippets, edit."""
 
+from forms import definitions, embed
 from forms.models import Form
+from gateway.db import db
+from tests.forms.test_browser import HostPage
 from tests.gateway.admin.conftest import assert_accessible, snap
 
 
@@ -16,7 +19,7 @@ def test_create_preview_copy_and_edit_a_form(admin_page, tenant, request):
     live = page.frame_locator("iframe[title='Preview of the form being edited']")
     live.get_by_text("The preview shows once these are fixed").wait_for()
     assert "source: Unknown source" in live.locator("body").inner_text()
-    page.get_by_label("Name", exact=True).fill("Newsletter")
+    page.get_by_role("textbox", name="Name", exact=True).fill("Newsletter")
     page.get_by_label("Source given to new contacts").select_option("Website")
     # The live preview follows the unsaved form: Dutch first, as the account's languages are.
     live.get_by_role("heading", name="Schrijf je in op onze nieuwsbrief").wait_for()
@@ -65,3 +68,54 @@ def test_create_preview_copy_and_edit_a_form(admin_page, tenant, request):
     page.get_by_role("status").filter(has_text="was saved").wait_for()
     preview.get_by_role("heading", name="Subscribe now").wait_for()
     assert Form.get_by_id(form.id).double_opt_in is False
+
+
+NO_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
+
+
+def test_a_site_that_may_not_use_the_form_is_told_and_allowed_in_one_click(
+        admin_page, live_server, tenant, request):
+    """Script and iframe embeds on a site missing from the allowed origins say why instead of
+    failing; the form's page lists that site with an "Allow" button, and then both work."""
+    page = admin_page
+    with db.connection_context():
+        form = definitions.create_form(tenant.id, {
+            "name": "Shop news", "source": "Website",
+            "allowed_origins": ["https://www.example.com"]})
+        snippets = embed.snippets_for(form, live_server)
+    site = HostPage()
+    try:
+        site.html = ("<!doctype html><html lang=en><head><meta charset=utf-8><meta "
+                     "name=viewport content='width=device-width, initial-scale=1'><title>Shop"
+                     "</title></head><body><section id=by-script>" + snippets["script"]
+                     + "</section><section id=by-iframe>" + snippets["iframe"]
+                     + "</section></body></html>").encode()
+        page.goto(site.origin + "/")
+        refusal = f"This site ({site.origin}) is not allowed to use this form"
+        page.locator("#by-script").get_by_role("alert").filter(has_text=refusal).wait_for()
+        assert page.locator("#by-script form").count() == 0  # no form that cannot submit
+        frame = page.frame_locator("#by-iframe iframe")
+        frame.get_by_text(refusal).wait_for()
+        snap(page, request, "refused-embeds")
+
+        page.goto(f"{live_server}/admin/forms/{form.id}")
+        listed = page.get_by_role("region", name="Sites that tried to use this form")
+        listed.get_by_role("row").filter(has_text=site.origin).wait_for()
+        assert_accessible(page)
+        for width, height in ((1366, 768), (390, 844)):
+            page.set_viewport_size({"width": width, "height": height})
+            snap(page, request, f"refused-list-{width}")
+            assert page.evaluate(NO_SCROLL), width
+        listed.get_by_role("button", name=f"Allow {site.origin}").click()
+        page.get_by_role("status").filter(has_text=f"{site.origin} may now use").wait_for()
+        assert page.get_by_role("region", name="Sites that tried to use this form").count() == 0
+        assert Form.get_by_id(form.id).allowed_origins == ["https://www.example.com",
+                                                           site.origin]
+
+        page.set_viewport_size({"width": 1366, "height": 768})
+        page.goto(site.origin + "/")
+        page.locator("#by-script form.inlet-form").get_by_label("E-mail address").wait_for()
+        page.frame_locator("#by-iframe iframe").get_by_label("E-mail address").wait_for()
+        snap(page, request, "allowed-embeds")
+    finally:
+        site.close()

@@ -26,49 +26,63 @@ def test_mapping_from_form_by_position():
         "E-mail": "email", "junk": None, "Voornaam": "first_name"}
 
 
-def upload(client, text=CSV, name="people.csv"):
+def upload(client, text=CSV, name="people.csv", consent=True, **fields):
     token = csrf_of(client.get("/admin/imports/new").text)
-    return client.post("/admin/imports/new", data={"csrf_token": token},
+    data = {"csrf_token": token, **({"consent": "yes"} if consent else {}), **fields}
+    return client.post("/admin/imports/new", data=data,
                        files={"file": (name, text.encode(), "text/csv")},
                        follow_redirects=False)
+
+
+def test_consent_is_asked_with_the_file_before_anything_is_stored(admin_client, tenant):
+    r = upload(admin_client, consent=False, welcome="yes")
+    assert r.status_code == 422 and Import.select().count() == 0
+    assert "the import cannot start without it" in r.text
+    # what was chosen stays chosen
+    assert re.search(r'name="welcome" value="yes" checked', r.text)
+    assert not re.search(r'name="consent" value="yes" required checked', r.text)
 
 
 def test_the_wizard_end_to_end(admin_client, tenant, run_jobs):
     r = upload(admin_client)
     assert r.status_code == 303
     imp = Import.get()
+    assert imp.consent and imp.consent_by == "boss@acme.example.com"
     page = admin_client.get(r.headers["location"]).text
     assert "5 rows, separated by <code>;</code>" in page
     assert "Sports,Music" in page  # a sample value
     assert '<option value="email" selected>E-mail address (suggested)</option>' in page
+    assert "no finished import of yours had these columns" in page
+    assert 'name="obtained_rightfully"' not in page  # asked with the file already
     token = csrf_of(page)
     mapping = {"map-0": "email", "map-1": "first_name", "map-2": "language", "map-3": "source",
                "map-4": "interests"}
     r = admin_client.post(f"/admin/imports/{imp.id}/mapping",
                           data={"csrf_token": token, **mapping})
-    assert r.status_code == 422 and "cannot continue without this confirmation" in r.text
-    r = admin_client.post(f"/admin/imports/{imp.id}/mapping",
-                          data={"csrf_token": token, **mapping, "obtained_rightfully": "yes"})
     assert "Checking every row" in r.text and 'data-waiting-step="validating"' in r.text
     state = admin_client.get(f"/admin/imports/{imp.id}/progress").json()
     assert state == {"step": "validating", "progress": {"done": 0, "total": 5},
                      "next_url": None}
     run_jobs()
     page = admin_client.get(f"/admin/imports/{imp.id}").text
+    assert "people.csv: 3 of 5 rows can be imported</h1>" in page
+    assert "ready to import" not in page
     assert "Invalid e-mail address</strong>: 1 row" in page
     assert "Unknown source</strong>: 1 row" in page
     assert "Did you mean" in page and "Website" in page
     errors = admin_client.get(f"/admin/imports/{imp.id}/errors.csv")
     assert errors.headers["content-disposition"] == 'attachment; filename="people-errors.csv"'
     lines = errors.content.decode("utf-8-sig").splitlines()
-    assert lines[0] == "E-mail;Voornaam;Taal;Bron;Interesses;reason"
+    assert lines[0] == "E-mail;Voornaam;Taal;Bron;Interesses;row;reason;suggested fix"
     assert len(lines) == 3 and lines[1].startswith("not-an-email;Carl")
+    assert lines[2] == "dan@example.com;Dan;fr;website;;5;Bron: Unknown source 'website'. " \
+        "Did you mean 'Website'?;Bron: Use 'Website'"
     # Finalising without the fallbacks it needs is refused inline.
     r = admin_client.post(f"/admin/imports/{imp.id}/finalise", data={"csrf_token": token})
     assert r.status_code == 422 and "Choose a fallback language and source" in r.text
     r = admin_client.post(f"/admin/imports/{imp.id}/finalise",
                           data={"csrf_token": token, "language": "en", "source": "Fair"})
-    assert "Adding the contacts" in r.text
+    assert "Adding the contacts" in r.text  # through /finished, which waits for the job
     run_jobs()
     assert admin_client.get(f"/admin/imports/{imp.id}/progress").json()["next_url"] == \
         f"/admin/imports/{imp.id}/finished"
@@ -79,14 +93,14 @@ def test_the_wizard_end_to_end(admin_client, tenant, run_jobs):
                    "bob@example.com": ("en", "Website", "confirmed"),
                    "eve@example.com": ("en", "Fair", "confirmed")}
     report = admin_client.get(f"/admin/imports/{imp.id}").text
-    assert "3 new contacts added" in report and "Invalid e-mail address: 1" in report
+    assert "3 new contacts added" in report and "Invalid e-mail address: 1 row" in report
 
 
 def test_file_rules_are_shown_on_the_upload_page(admin_client, tenant):
     r = upload(admin_client, name="people.xlsx")
     assert r.status_code == 415 and "Only .csv files can be imported" in r.text
     r = upload(admin_client, text="ann@example.com;nl\r\n")
-    assert r.status_code == 422 and 'role="alert"' in r.text
+    assert r.status_code == 422 and 'role="alert"' in r.text and 'href="#file"' in r.text
     assert Import.select().count() == 0
 
 
@@ -145,12 +159,16 @@ def test_the_wizard_on_embedded_defaults_without_redis(env, request):
         token = csrf_of(client.get(f"/admin/imports/{imp.id}").text)
         client.post(f"/admin/imports/{imp.id}/mapping", data={
             "csrf_token": token, "map-0": "email", "map-1": "first_name", "map-2": "language",
-            "map-3": "source", "map-4": "interests", "obtained_rightfully": "yes"})
+            "map-3": "source", "map-4": "interests"})
         assert wait_for_step(client, imp.id, "validating") == "fallbacks"
-        client.post(f"/admin/imports/{imp.id}/finalise",
-                    data={"csrf_token": token, "language": "nl", "source": "Website"})
+        # The job may finish before the redirect is followed: the green bar shows anyway.
+        r = client.post(f"/admin/imports/{imp.id}/finalise", follow_redirects=False,
+                        data={"csrf_token": token, "language": "nl", "source": "Website"})
+        assert r.headers["location"] == f"/admin/imports/{imp.id}/finished"
         assert wait_for_step(client, imp.id, "finalising") == "done"
-        assert "3 new contacts added." in client.get(f"/admin/imports/{imp.id}/finished").text
+        page = client.get(r.headers["location"])
+        assert page.url.path == "/admin/contacts"
+        assert "3 new contacts added." in page.text
 
 
 def test_mapping_errors_and_changing_the_mapping_after_validation(admin_client, tenant,
@@ -159,9 +177,9 @@ def test_mapping_errors_and_changing_the_mapping_after_validation(admin_client, 
     imp = Import.get()
     token = csrf_of(admin_client.get(f"/admin/imports/{imp.id}").text)
     r = admin_client.post(f"/admin/imports/{imp.id}/mapping", data={
-        "csrf_token": token, "map-0": "email", "map-1": "email", "obtained_rightfully": "yes"})
+        "csrf_token": token, "map-0": "email", "map-1": "email"})
     assert r.status_code == 422 and "Both &#39;E-mail&#39; and &#39;Voornaam&#39;" in r.text
-    assert Import.get_by_id(imp.id).consent is False  # nothing went further
+    assert Import.get_by_id(imp.id).step == "mapping"  # nothing went further
     mapping = {"map-0": "email", "map-2": "language", "map-3": "source"}
     admin_client.post(f"/admin/imports/{imp.id}/mapping",
                       data={"csrf_token": token, **mapping, "obtained_rightfully": "yes"})
@@ -174,4 +192,70 @@ def test_mapping_errors_and_changing_the_mapping_after_validation(admin_client, 
     assert "Checking every row" in r.text  # validated again with the new mapping
     run_jobs()
     assert Import.get_by_id(imp.id).mapping["Voornaam"] == "first_name"
-    assert "ready to import" in admin_client.get(f"/admin/imports/{imp.id}").text
+    assert "3 of 5 rows can be imported" in admin_client.get(f"/admin/imports/{imp.id}").text
+
+
+def test_memory_comes_from_finished_imports_and_says_so(admin_client, tenant, run_jobs):
+    upload(admin_client)
+    first = Import.get()
+    token = csrf_of(admin_client.get(f"/admin/imports/{first.id}").text)
+    mapping = {"map-0": "email", "map-1": "first_name", "map-2": "language", "map-3": "source"}
+    admin_client.post(f"/admin/imports/{first.id}/mapping", data={"csrf_token": token, **mapping})
+    run_jobs()
+    # an unfinished import teaches nothing: Voornaam is not remembered as first name yet...
+    r = upload(admin_client, name="again.csv")
+    page = admin_client.get(r.headers["location"]).text
+    assert "no finished import of yours had these columns" in page
+    # ...and it can be cancelled from the list, file and all
+    listing = admin_client.get("/admin/imports").text
+    assert "people.csv" in listing and "Review: fallbacks needed" in listing
+    second = Import.select().order_by(Import.id.desc()).first()
+    r = admin_client.post(f"/admin/imports/{second.id}/cancel", data={"csrf_token": token})
+    assert r.status_code == 200 and "was cancelled and its file removed" in r.text
+    assert Import.get_or_none(Import.id == second.id) is None
+    admin_client.post(f"/admin/imports/{first.id}/finalise",
+                      data={"csrf_token": token, "language": "en", "source": "Fair"})
+    run_jobs()
+    r = upload(admin_client, text=CSV.replace("@example.com", "@example.org"), name="third.csv")
+    page = admin_client.get(r.headers["location"]).text
+    assert re.search(r"from your last finished import,\s*<a href=\"/admin/imports/"
+                     rf"{first.id}\">people.csv</a>", page)
+    third = Import.select().order_by(Import.id.desc()).first()
+    admin_client.post(f"/admin/imports/{third.id}/mapping", data={"csrf_token": token,
+                                                                  **mapping})
+    run_jobs()
+    review = admin_client.get(f"/admin/imports/{third.id}").text
+    assert "<option selected>en</option>" in review  # the fallbacks chosen last time
+    assert "Preselected from your last finished import, people.csv" in review
+    r = admin_client.post(f"/admin/imports/{first.id}/cancel", data={"csrf_token": token})
+    assert r.status_code == 409  # a finished import is the record of what came in
+
+
+def test_one_click_case_fix_and_create_from_the_review(admin_client, tenant, run_jobs):
+    text = ("email;language;source;interests\r\n"
+            "a@example.com;nl;website;Yoga\r\nb@example.com;nl;Website;Yoga\r\n")
+    upload(admin_client, text=text)
+    imp = Import.get()
+    token = csrf_of(admin_client.get(f"/admin/imports/{imp.id}").text)
+    admin_client.post(f"/admin/imports/{imp.id}/mapping", data={
+        "csrf_token": token, "map-0": "email", "map-1": "language", "map-2": "source",
+        "map-3": "interests"})
+    run_jobs()
+    page = admin_client.get(f"/admin/imports/{imp.id}").text
+    assert "0 of 2 rows can be imported" in page
+    assert "Use ‘Website’" in page
+    # the first unknown is Yoga (2 rows), then website (1 row)
+    r = admin_client.post(f"/admin/imports/{imp.id}/fixes", data={
+        "csrf_token": token, "quick": "1", "fix-0-kind": "interest", "fix-0-value": "Yoga",
+        "fix-1-kind": "source", "fix-1-value": "website", "fix-1-suggestion": "Website"})
+    assert "Checking every row" in r.text
+    run_jobs()
+    assert Import.get_by_id(imp.id).fixes == [{"kind": "source", "value": "website",
+                                               "action": "map", "to": "Website"}]
+    page = admin_client.get(f"/admin/imports/{imp.id}").text
+    assert "Source <code>website</code>: uses ‘Website’" in page
+    r = admin_client.post(f"/admin/imports/{imp.id}/fixes", data={
+        "csrf_token": token, "fix-0-kind": "interest", "fix-0-value": "Yoga",
+        "fix-0-action": "create"})
+    run_jobs()
+    assert "people.csv: ready to import" in admin_client.get(f"/admin/imports/{imp.id}").text

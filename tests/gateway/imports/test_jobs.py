@@ -77,15 +77,29 @@ def test_every_error_kind_is_reported_with_row_column_value_reason_and_fix(impor
 
     text = importer.errors_csv(imp["id"])
     got = list(csv.reader(io.StringIO(text)))
-    assert got[0] == HEADER + ["reason"]
+    assert got[0] == HEADER + ["row", "reason", "suggested fix"]
     assert [r[0] for r in got[1:]] == ["not-an-address", "black@example.com",
                                        "OK@example.com", "d@example.com", "e@example.com",
                                        "f@example.com", "g@example.com", "h@example.com",
                                        "i@example.com"]
     by_email = {r[0]: r for r in got[1:]}
-    assert "Did you mean 'Website'?" in by_email["f@example.com"][-1]
-    assert by_email["f@example.com"][-1].startswith("Source: ")
-    assert "blacklisted" in by_email["black@example.com"][-1]
+    assert by_email["f@example.com"][-3] == "8"  # the spreadsheet row it came from
+    assert "Did you mean 'Website'?" in by_email["f@example.com"][-2]
+    assert by_email["f@example.com"][-2].startswith("Source: ")
+    assert by_email["f@example.com"][-1] == "Source: Use 'Website'"
+    assert "blacklisted" in by_email["black@example.com"][-2]
+    assert by_email["d@example.com"][-1] == "Birthday: Write the date as 2018-08-25"
+    # the reasons in Dutch or French where a translation exists, the columns stay the same
+    dutch = list(csv.reader(io.StringIO(importer.client.get(
+        f"/api/imports/{imp['id']}/errors.csv?lang=nl",
+        headers=importer.tenant.headers).content.decode("utf-8-sig"))))
+    assert dutch[0][-3:] == ["rij", "reason", "voorgestelde oplossing"]
+    assert {r[0]: r for r in dutch[1:]}["f@example.com"][-2:] == [
+        "Source: Onbekende bron 'website'", "Source: Gebruik 'Website'"]
+    french = importer.client.get(f"/api/imports/{imp['id']}/errors.csv",
+                                 headers={**importer.tenant.headers,
+                                          "Accept-Language": "fr-BE,fr;q=0.9"})
+    assert "Source: Source inconnue « website »" in french.content.decode("utf-8-sig")
 
     imp = importer.finalise(imp["id"])
     assert imp["counts"]["created"] == 2
@@ -103,7 +117,7 @@ def test_errors_csv_keeps_the_semicolon_and_defuses_formulas(importer, fields):
     assert imp["delimiter"] == ";"
     text = importer.errors_csv(imp["id"])
     lines = text.splitlines()
-    assert lines[0] == "email;first name;source;language;reason"
+    assert lines[0] == "email;first name;source;language;row;reason;suggested fix"
     cells = next(csv.reader(io.StringIO(lines[1]), delimiter=";"))
     assert cells[:4] == ["'=cmd|'/C calc'!A0", "'+Ann", "'@Website", "'-nl"]
     assert not any(c.startswith(("=", "+", "-", "@", "\t", "\r")) for c in cells)
@@ -578,7 +592,7 @@ def test_a_finalise_failing_every_time_ends_failed_with_a_reason_and_is_never_re
     assert page.status_code == 200
     assert "import failed" in page.text and f"failed {jobs.MAX_ATTEMPTS} times" in page.text
     listing = client.get("/admin/imports")
-    assert listing.status_code == 200 and "failed" in listing.text
+    assert listing.status_code == 200 and "<td data-label=\"Step\">Failed</td>" in listing.text
     assert Contact.select().count() == 0
 
 

@@ -16,10 +16,11 @@ def test_report_mail_goes_to_the_notify_address_with_numbers_and_link(importer, 
     assert mail["Subject"] == "Import leads.csv: 2 new contacts added"
     text = mail.get_body(("plain",)).get_content()
     assert "Created:          2" in text and "Failed:           1" in text
-    assert "invalid e-mail address: 1" in text
-    assert f"http://testserver/api/imports/{imp['id']}/errors.csv" in text
+    assert "invalid e-mail address: 1 row" in text
+    # the admin's link (behind the admin login), not the API's, which needs a token
+    assert f"http://testserver/admin/imports/{imp['id']}/errors.csv" in text
     html = mail.get_body(("html",)).get_content()
-    assert f"/api/imports/{imp['id']}/errors.csv" in html
+    assert f"/admin/imports/{imp['id']}/errors.csv" in html
 
 
 def test_report_mail_is_sent_once_even_if_finalise_runs_again(importer, mailbox):
@@ -59,3 +60,9 @@ def test_the_admin_ui_passes_the_logged_in_users_address(store, tenant, run_jobs
     run_jobs()
     assert service.state(tenant.id, imp.id)["report"]["headline"] == "2 new contacts added"
     assert len(mailbox.to("ann@acme.example")) == 1
+
+
+def test_the_mails_errors_link_is_the_admin_route(app):
+    from gateway.imports.report import ADMIN_ERRORS_PATH
+    assert app.url_path_for("admin:import_errors", import_id=7) == \
+        ADMIN_ERRORS_PATH.format(import_id=7)

@@ -128,6 +128,11 @@ def test_the_remembered_mapping_is_offered_next_time(importer):
     imp = importer.upload(data).json()
     assert imp["suggested_mapping"] == {"Adres": None, "Wie": None}
     importer.put(imp["id"], "mapping", {"mapping": {"Adres": "email", "Wie": "first_name"}})
+    # an import that is not finished yet is no model for the next one
+    assert importer.upload(data).json()["suggested_mapping"] == {"Adres": None, "Wie": None}
+    importer.put(imp["id"], "consent", {"obtained_rightfully": True})
+    importer.run_jobs()
+    importer.finalise(imp["id"], {"language": "nl", "source": "Website"})
     again = importer.upload(data).json()
     assert again["suggested_mapping"] == {"Adres": "email", "Wie": "first_name"}
     assert again["mapping"] == again["suggested_mapping"]
