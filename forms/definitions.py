@@ -34,7 +34,8 @@ def form_to_dict(form: Form, base_url: str | None = None) -> dict:
     return {
         "id": form.id, "slug": form.slug, "name": form.name, "source": form.source,
         "fields": form.fields or [], "preferences": form.preferences or [],
-        "interests": form.interests or [], "languages": form.languages or [],
+        "interests": form.interests or [], "label_texts": form.label_texts or {},
+        "languages": form.languages or [],
         "texts": form.texts or {}, "mails": form.mails or {},
         "double_opt_in": form.double_opt_in, "welcome": form.welcome,
         "redirect_urls": form.redirect_urls or [], "after_submit_url": form.after_submit_url,
@@ -114,6 +115,11 @@ def clean_definition(account_id: int, data, *, creating: bool, current: Form | N
             if key not in data:
                 errors.append({"field": key, "code": "required", "message": f"{key} is required."})
         out.setdefault("languages", _default_languages(vocab))
+        # A new form showing labels offers those that exist now, listed: ones added later in
+        # Settings stay off it until chosen.
+        for kind in ("preferences", "interests"):
+            if kind in out.get("fields", ()):
+                out.setdefault(kind, sorted(getattr(vocab, kind)))
     if errors:
         raise ValidationFailed(details=errors)
     return out
@@ -283,9 +289,34 @@ def _mails(value, vocab: AccountVocabulary) -> dict:
     return out
 
 
+def _label_texts(value, vocab: AccountVocabulary) -> dict:
+    if not isinstance(value, dict):
+        raise _Bad("invalid", "An object {label: {language: text}}.")
+    labels = vocab.preferences | vocab.interests
+    out: dict = {}
+    for label, by_lang in value.items():
+        if label not in labels:
+            raise _Bad("unknown_label", f"Unknown preference or interest {label!r}.",
+                       value=label, suggestion=suggest(str(label), labels))
+        if not isinstance(by_lang, dict):
+            raise _Bad("invalid", f"label_texts.{label} must be {{language: text}}.")
+        for lang, text in by_lang.items():
+            if lang not in vocab.languages:
+                raise _Bad("unknown_language", f"Text of {label!r} for unknown language "
+                           f"{lang!r}.", value=lang)
+            if not isinstance(text, str) or len(text) > 200 or "\n" in text:
+                raise _Bad("invalid", f"The {lang} text of {label!r}: one line of at most "
+                           "200 characters.")
+        texts = {lang: text.strip() for lang, text in by_lang.items() if text.strip()}
+        if texts:
+            out[label] = texts
+    return out
+
+
 _CLEANERS = {
     "name": _text, "slug": _slug, "source": _source, "fields": _fields,
     "preferences": _labels("preferences"), "interests": _labels("interests"),
+    "label_texts": _label_texts,
     "languages": _languages, "texts": _texts, "mails": _mails, "double_opt_in": _bool,
     "welcome": _bool, "redirect_urls": _urls, "after_submit_url": _url,
     "after_confirm_url": _url, "allowed_origins": _origins, "min_fill_seconds": _min_fill,

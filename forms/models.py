@@ -22,8 +22,10 @@ class Form(BaseModel):
     source = pw.CharField(max_length=100)
     # Shown besides email: first_name, name, language, preferences, interests, custom fields.
     fields = JSONField(default=list)
-    preferences = JSONField(default=list)  # labels offered (empty: all of the account's)
+    preferences = JSONField(default=list)  # the labels offered, in order (empty: none)
     interests = JSONField(default=list)
+    # {label: {lang: text}}: what a visitor reads for a label; the contact keeps the label.
+    label_texts = JSONField(default=dict)
     languages = JSONField(default=list)  # languages the form speaks, first is the default
     texts = JSONField(default=dict)  # {lang: {key: text}} overrides of forms.texts.DEFAULTS
     mails = JSONField(default=dict)  # {"confirm"|"welcome": {lang: {"subject", "body"}}}

@@ -34,6 +34,7 @@ class PublicForm:
     fields: tuple[str, ...]
     preferences: tuple[str, ...]
     interests: tuple[str, ...]
+    label_texts: dict  # {label: {lang: text}}
     languages: tuple[str, ...]
     texts: dict
     mails: dict
@@ -53,6 +54,10 @@ class PublicForm:
     def texts_in(self, language: str) -> dict[str, str]:
         """Every text of the form in ``language``."""
         return texts_for(self.texts, language)
+
+    def label_in(self, label: str, language: str) -> str:
+        """What a visitor reads for a preference or interest ``label`` in ``language``."""
+        return (self.label_texts.get(label) or {}).get(language) or label
 
 
 _cache: dict[tuple[str, str], tuple[float, PublicForm | None]] = {}
@@ -119,20 +124,22 @@ def snapshot(form: Form) -> PublicForm:
     account = AccountVocabulary.load(form.account_id)
     owner = Account.get_by_id(form.account_id)
     fields = tuple(form.fields or ())
-    prefs = tuple(form.preferences or sorted(account.preferences))
-    interests = tuple(form.interests or sorted(account.interests))
+    # Only the labels chosen for the form (and still in Settings), in the form's order.
+    prefs = tuple(p for p in form.preferences or () if p in account.preferences)
+    interests = tuple(i for i in form.interests or () if i in account.interests)
     custom = {n: account.fields[n] for n in fields if n in account.fields}
     # The form's own vocabulary: a visitor can only send what the form offers.
     vocab = AccountVocabulary(
         languages=set(form.languages) & account.languages, sources={form.source},
-        preferences=set(prefs) & account.preferences if "preferences" in fields else set(),
-        interests=set(interests) & account.interests if "interests" in fields else set(),
+        preferences=set(prefs) if "preferences" in fields else set(),
+        interests=set(interests) if "interests" in fields else set(),
         fields=custom)
     redirects = set(form.redirect_urls or ())
     redirects.update(u for u in (form.after_submit_url, form.after_confirm_url) if u)
     return PublicForm(
         id=form.id, account_id=form.account_id, slug=form.slug, name=form.name,
         source=form.source, fields=fields, preferences=prefs, interests=interests,
+        label_texts=form.label_texts or {},
         languages=tuple(form.languages or ("en",)), texts=form.texts or {},
         mails=form.mails or {}, double_opt_in=form.double_opt_in, welcome=form.welcome,
         redirect_urls=frozenset(redirects), after_submit_url=form.after_submit_url,
@@ -184,9 +191,9 @@ def field_schema(form: PublicForm, language: str, values: dict | None = None,
         elif name == "language":
             out.append(_input(t, name, "select", options=[
                 {"value": c, "label": LANGUAGE_NAMES.get(c, c)} for c in form.languages]))
-        elif name in ("preferences", "interests"):
+        elif name in ("preferences", "interests") and getattr(form, name):
             out.append(_input(t, name, "checkboxes", options=[
-                {"value": v, "label": v} for v in getattr(form, name)]))
+                {"value": v, "label": form.label_in(v, language)} for v in getattr(form, name)]))
         elif name in form.custom:
             out.append(_custom_input(t, name, *form.custom[name]))
     for item in out:

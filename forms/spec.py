@@ -26,8 +26,15 @@ FORM_PROPS = {
     "source": {"type": "string", "description": "Given to new contacts (case-sensitive)."},
     "fields": {**_STRINGS, "description": "Shown besides email: first_name, name, language, "
                                           "preferences, interests or custom field names."},
-    "preferences": {**_STRINGS, "description": "Offered labels (empty: all)."},
-    "interests": {**_STRINGS, "description": "Offered labels (empty: all)."},
+    "preferences": {**_STRINGS, "description": "Offered labels, in order (empty: none); a new "
+                                               "form lists all of the account's by default."},
+    "interests": {**_STRINGS, "description": "Offered labels, in order (empty: none); a new "
+                                             "form lists all of the account's by default."},
+    "label_texts": {"type": "object", "description": "{label: {language: text}}: what a "
+                                                     "visitor reads for a preference or "
+                                                     "interest; the contact keeps the label.",
+                    "additionalProperties": {"type": "object",
+                                             "additionalProperties": {"type": "string"}}},
     "languages": {**_STRINGS, "description": "Languages of the form; the first is the default."},
     "texts": _TEXTS, "mails": _MAILS,
     "double_opt_in": {"type": "boolean", "default": True},

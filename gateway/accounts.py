@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from email.utils import formataddr, parseaddr
 from urllib.parse import urlsplit
@@ -9,12 +10,14 @@ from urllib.parse import urlsplit
 import peewee
 
 from gateway import runtime
-from gateway.db import db
+from gateway.db import db, is_sqlite
 from gateway.errors import Conflict, NotFound, ValidationFailed
-from gateway.models import FIELD_TYPES, VOCABULARY_KINDS, Account, CustomField, Vocabulary
+from gateway.models import FIELD_TYPES, VOCABULARY_KINDS, Account, Contact, CustomField, Vocabulary
 from gateway.validation import single_line
 
 LABEL_MAX = Vocabulary.name.max_length  # sources, languages, preferences, interests, choices
+FIELD_LABEL_MAX = CustomField.label.max_length
+CUSTOM_TARGET = "custom_fields."  # a hook mapping's target for a custom field (connectors)
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _ADDRESS = re.compile(r"^[^@\s<>\",;]{1,64}@[^@\s<>\",;]{1,189}$")
@@ -38,7 +41,13 @@ def vocabulary_to_dict(row: Vocabulary) -> dict:
 
 
 def custom_field_to_dict(row: CustomField) -> dict:
-    return {"id": row.id, "name": row.name, "type": row.type, "choices": row.choices or []}
+    return {"id": row.id, "name": row.name, "label": field_label(row), "type": row.type,
+            "choices": row.choices or []}
+
+
+def field_label(row: CustomField) -> str:
+    """What people see for a custom field: its display label, else its name."""
+    return row.label or row.name
 
 
 def list_vocabulary(account_id: int, kind: str) -> list[Vocabulary]:
@@ -80,19 +89,60 @@ def add_vocabulary(account_id: int, kind: str, name) -> Vocabulary:
 def delete_vocabulary(account_id: int, kind: str, entry_id) -> None:
     """Remove a label of this account (contacts keep what they have); 409 naming every form
     and enabled hook that uses it (removing it would make them refuse their visitors)."""
-    row = Vocabulary.get_or_none((Vocabulary.id == _int(entry_id))
-                                 & (Vocabulary.account == account_id)
-                                 & (Vocabulary.kind == kind))
-    if row is None:
-        raise NotFound(f"No such {kind}.")
+    row = _own_label(account_id, kind, entry_id)
     users = label_users(account_id, kind, row.name)
     if users:
         names = ", ".join(f"{u['type']} {u['name']!r}" for u in users)
         raise Conflict(f"The {kind} {row.name!r} is used by {names}. Change "
                        f"{'it' if len(users) == 1 else 'them'} first, then remove it.",
                        details=[{"field": "name", "code": "in_use", "value": row.name,
-                                 "used_by": users}])
+                                 "used_by": users,
+                                 "contacts": contacts_with_label(account_id, kind, row.name)}])
     row.delete_instance()
+
+
+def _own_label(account_id: int, kind: str, entry_id) -> Vocabulary:
+    row = Vocabulary.get_or_none((Vocabulary.id == _int(entry_id))
+                                 & (Vocabulary.account == account_id)
+                                 & (Vocabulary.kind == kind))
+    if row is None:
+        raise NotFound(f"No such {kind}.")
+    return row
+
+
+def label_removal(account_id: int, kind: str, entry_id) -> dict:
+    """What removing a label touches: how many contacts carry it, which forms and enabled
+    hooks use it (those block the removal)."""
+    row = _own_label(account_id, kind, entry_id)
+    users = label_users(account_id, kind, row.name)
+    return {"id": row.id, "kind": kind, "name": row.name,
+            "contacts": contacts_with_label(account_id, kind, row.name),
+            "forms": [u for u in users if u["type"] == "form"],
+            "hooks": [u for u in users if u["type"] == "hook"]}
+
+
+def contacts_with_label(account_id: int, kind: str, name: str) -> int:
+    """How many of the account's contacts carry label ``name`` of ``kind``."""
+    mine = Contact.account == account_id
+    if kind in ("source", "language"):  # index (account_id, source|language): version 12
+        return Contact.select().where(mine & (getattr(Contact, kind) == name)).count()
+    column = Contact.preferences if kind == "preference" else Contact.interests
+    return Contact.select().where(
+        mine & _json_text_contains(column, json.dumps(name, ensure_ascii=False))).count()
+
+
+def _json_text_contains(column, needle: str):
+    """``needle`` occurs in the JSON text of ``column`` (case-sensitive, no wildcards).
+
+    Labels live in JSON lists kept as text (gateway.db.JSONField), so no index reaches them:
+    this reads the account's rows (by the account-first indexes), which is fine for one value
+    on the removal page but not for every value on every page load. The needle is the label
+    as JSONField writes it, quotes included, so "Rock" does not count "Rock and roll"; a
+    substring test rather than LIKE, which in SQLite ignores case and treats % and _ as
+    wildcards.
+    """
+    fn = peewee.fn
+    return (fn.instr(column, needle) if is_sqlite() else fn.strpos(column, needle)) > 0
 
 
 def label_users(account_id: int, kind: str, name: str) -> list[dict]:
@@ -128,7 +178,9 @@ def _form_uses(form, kind: str, name: str) -> bool:
         return form.source == name
     if kind == "language":
         return name in (form.languages or ())
-    return name in ((form.preferences if kind == "preference" else form.interests) or ())
+    field = "preferences" if kind == "preference" else "interests"
+    # a form lists the labels it offers; they show only while it shows the field
+    return field in (form.fields or ()) and name in (getattr(form, field) or ())
 
 
 def _hook_uses(hook, kind: str, name: str) -> bool:
@@ -201,7 +253,9 @@ def list_custom_fields(account_id: int) -> list[CustomField]:
 def add_custom_field(account_id: int, data: dict) -> CustomField:
     """Define a typed custom field."""
     name, ftype, choices = data.get("name"), data.get("type"), data.get("choices") or []
-    details = []
+    label, details = _clean_field_label(data.get("label")), []
+    if isinstance(label, dict):
+        details.append(label)
     if not isinstance(name, str) or not _FIELD_NAME.match(name) or name in RESERVED_FIELDS:
         details.append({"field": "name", "code": "invalid", "value": name,
                         "message": _field_name_problem(name)})
@@ -219,9 +273,10 @@ def add_custom_field(account_id: int, data: dict) -> CustomField:
                                    f"{LABEL_MAX} characters each."})
     if details:
         raise ValidationFailed(details=details)
+    _label_free(account_id, label or name, None)
     try:
         with db.atomic():
-            return CustomField.create(account=account_id, name=name, type=ftype,
+            return CustomField.create(account=account_id, name=name, type=ftype, label=label,
                                       choices=choices if needs_choices else [])
     except peewee.IntegrityError:
         raise Conflict(f"The custom field {name!r} exists already.") from None
@@ -236,23 +291,88 @@ def _field_name_problem(name) -> str:
             "lower-case letters, digits and _ (no spaces or capitals), such as shoe_size.")
 
 
-def delete_custom_field(account_id: int, field_id) -> None:
-    """Remove a custom field definition; 409 naming the forms that show it."""
-    from forms.models import Form
+def _clean_field_label(value) -> str | None | dict:
+    """A display label (None: show the name), or the problem with it as an error detail."""
+    if value is None:
+        return None
+    cleaned = single_line(value).strip() if isinstance(value, str) else None
+    if cleaned is None or len(cleaned) > FIELD_LABEL_MAX:
+        return {"field": "label", "code": "invalid", "value": cleaned,
+                "message": f"A label is text of at most {FIELD_LABEL_MAX} characters on one "
+                           "line, such as Shoe size."}
+    return cleaned or None
+
+
+def _label_free(account_id: int, shown: str, field_id: int | None) -> None:
+    """409 when another field of the account is shown as ``shown`` (in any case)."""
+    for other in list_custom_fields(account_id):
+        if other.id != field_id and field_label(other).casefold() == shown.casefold():
+            raise Conflict(f"The field {other.name!r} is shown as {field_label(other)!r} "
+                           "already: choose another label.",
+                           details=[{"field": "label", "code": "duplicate", "value": shown,
+                                     "existing": other.name}])
+
+
+def _own_field(account_id: int, field_id) -> CustomField:
     row = CustomField.get_or_none((CustomField.id == _int(field_id))
                                   & (CustomField.account == account_id))
     if row is None:
         raise NotFound("No such custom field.")
-    users = [{"type": "form", "id": f.id, "name": f.name}
+    return row
+
+
+def rename_custom_field(account_id: int, field_id, data: dict) -> CustomField:
+    """Change a field's display label (blank: show its name). Its name is the key contacts,
+    imports, the API, forms and hooks use, and stays: 422 when ``data`` changes it."""
+    row = _own_field(account_id, field_id)
+    if "name" in data and data["name"] != row.name:
+        raise ValidationFailed(
+            f"A field's name ({row.name!r}) is the key contacts, imports, the API, forms and "
+            "hooks use, and cannot change: change its label instead.",
+            details=[{"field": "name", "code": "immutable", "value": data["name"]}])
+    if "label" not in data:
+        return row
+    label = _clean_field_label(data["label"])
+    if isinstance(label, dict):
+        raise ValidationFailed(details=[label])
+    _label_free(account_id, label or row.name, row.id)
+    row.label = label
+    row.save(only=[CustomField.label])
+    return row
+
+
+def field_removal(account_id: int, field_id) -> dict:
+    """What removing a custom field touches: how many contacts have a value for it, which
+    forms show it and which enabled hooks map to it (those block the removal)."""
+    from connectors.models import Hook
+    from forms.models import Form
+    row = _own_field(account_id, field_id)
+    forms = [{"type": "form", "id": f.id, "name": f.name}
              for f in Form.select().where(Form.account == account_id).order_by(Form.id)
              if row.name in (f.fields or ())]
+    hooks = [{"type": "hook", "id": h.id, "name": h.name}
+             for h in Hook.select().where((Hook.account == account_id) & Hook.enabled)
+             .order_by(Hook.id) if CUSTOM_TARGET + row.name in (h.mapping or {})]
+    # custom_fields is a JSON object kept as text with keys written '"key": ': a key
+    # cannot hold a quote, so the needle only matches the key itself (see _json_text_contains)
+    contacts = Contact.select().where((Contact.account == account_id) & _json_text_contains(
+        Contact.custom_fields, json.dumps(row.name) + ":")).count()
+    return {"id": row.id, "name": row.name, "label": field_label(row), "contacts": contacts,
+            "forms": forms, "hooks": hooks}
+
+
+def delete_custom_field(account_id: int, field_id) -> None:
+    """Remove a custom field definition; 409 naming the forms that show it and the enabled
+    hooks that map to it (contacts keep their values, no longer checked or shown)."""
+    usage = field_removal(account_id, field_id)
+    users = usage["forms"] + usage["hooks"]
     if users:
-        names = ", ".join(f"form {u['name']!r}" for u in users)
-        raise Conflict(f"The custom field {row.name!r} is shown by {names}. Take it off "
-                       "the form first, then remove it.",
-                       details=[{"field": "name", "code": "in_use", "value": row.name,
-                                 "used_by": users}])
-    row.delete_instance()
+        names = ", ".join(f"{u['type']} {u['name']!r}" for u in users)
+        raise Conflict(f"The custom field {usage['name']!r} is used by {names}. Take it off "
+                       f"{'it' if len(users) == 1 else 'them'} first, then remove it.",
+                       details=[{"field": "name", "code": "in_use", "value": usage["name"],
+                                 "used_by": users, "contacts": usage["contacts"]}])
+    CustomField.delete().where(CustomField.id == usage["id"]).execute()
 
 
 def _int(value) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import sqlite3
@@ -10,8 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
 
-from peewee import Tuple
+from peewee import SQL, fn
 
+from gateway.contact_listing import SORTS, Filters, decode_cursor, encode_cursor, keyset_page
 from gateway.db import db, is_postgres, loads_stored, utcnow
 from gateway.errors import BadRequest, Conflict, ValidationFailed
 from gateway.merge import CLEAR, MergeResult, is_clear, is_empty, merge
@@ -398,13 +398,11 @@ def create(account_id: int, data: dict, provenance: Provenance) -> Contact:
     status = _status(data.get("status"), default="confirmed")
     existing = Contact.get_or_none(account=account_id, email=clean["email"])
     if existing:
-        raise Conflict("A contact with this e-mail exists already.",
-                       details=[{"id": existing.id, "email": existing.email}])
+        _refuse_existing(existing)
     contact, result = upsert(account_id, clean, status=status, provenance=provenance,
                              field_types=vocab.field_types)
     if result.outcome != "created":
-        raise Conflict("A contact with this e-mail exists already.",
-                       details=[{"id": contact.id, "email": contact.email}])
+        _refuse_existing(contact)
     return contact
 
 
@@ -468,75 +466,91 @@ def delete(account_id: int, contact_id) -> None:
         contact.delete_instance(recursive=True)
 
 
-def blacklist(account_id: int, contact_id, provenance: Provenance) -> Contact:
-    """Blacklist a contact: it is never changed by an inbound path again."""
+def blacklist(account_id: int, contact_id, provenance: Provenance,
+              reason: str | None = None) -> Contact:
+    """Blacklist a contact: it is never changed by an inbound path again; ``reason`` (why,
+    in the user's words) is kept in its history and shown with it."""
     contact = get(account_id, contact_id)
     if contact.status != "blacklisted":
         contact.status = "blacklisted"
         contact.updated_at = utcnow()
-        contact.save()
-        record_event(contact.id, "blacklisted", provenance)
+        with db.atomic():
+            contact.save()
+            ContactEvent.create(contact=contact.id, kind="blacklisted",
+                                channel=provenance.channel, reference=provenance.reference,
+                                reason=multi_line(reason).strip()[:1000] if reason else None)
     return contact
 
 
-# ---- listing with keyset pagination -------------------------------------------------------
+def blacklistings(contact_ids: list[int]) -> dict[int, tuple]:
+    """{contact id: (when, reason)} of the latest blacklisting of each (a contact stored as
+    blacklisted without one, by an import say, is absent)."""
+    found: dict[int, tuple] = {}
+    for event in (ContactEvent.select(ContactEvent.contact, ContactEvent.at, ContactEvent.reason)
+                  .where(ContactEvent.contact.in_(contact_ids or [0])
+                         & (ContactEvent.kind == "blacklisted"))
+                  .order_by(ContactEvent.at, ContactEvent.id)):
+        found[event.contact_id] = (event.at, event.reason)
+    return found
 
-MAX_ID = 2**31 - 1  # ids are PostgreSQL ``integer``s
+
+def _refuse_existing(existing: Contact) -> None:
+    """409 for an e-mail that is known; a blacklisted one says so, since when and why."""
+    details = [{"id": existing.id, "email": existing.email, "status": existing.status}]
+    if existing.status != "blacklisted":
+        raise Conflict("A contact with this e-mail exists already.", details=details)
+    at, reason = blacklistings([existing.id]).get(existing.id, (existing.updated_at, None))
+    details[0] |= {"blacklisted_at": _iso(at), "reason": reason}
+    raise Conflict(f"{existing.email} is blacklisted (since {at:%Y-%m-%d}"
+                   + (f": {reason}" if reason else "") + ") and cannot be added again.",
+                   details=details)
 
 
-def encode_cursor(created_at: datetime, contact_id: int) -> str:
-    """An opaque cursor: the (created_at, id) of the last row seen."""
-    raw = json.dumps([created_at.isoformat(), contact_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    """Inverse of ``encode_cursor``; 400 on garbage."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor[:200] + "=" * (-len(cursor[:200]) % 4))
-        stamp, contact_id = json.loads(raw)
-        if type(contact_id) is not int or not 0 <= contact_id <= MAX_ID:
-            raise ValueError(contact_id)  # 1e999, -1e308, 10**30: no row has such an id
-        return datetime.fromisoformat(stamp), contact_id
-    except (ValueError, TypeError, RecursionError):
-        raise BadRequest("The cursor is not valid.") from None
-
+# ---- listing with keyset pagination (filters and pages: gateway/contact_listing.py) -------
 
 def list_contacts(account_id: int, *, status: str | None = None, email: str | None = None,
                   q: str | None = None, source: str | None = None, sort: str = "-created_at",
-                  cursor: str | None = None, limit: int = 50) -> dict:
-    """One page of contacts, newest first by default, walking an index (no OFFSET)."""
-    if sort not in ("-created_at", "created_at"):
+                  cursor: str | None = None, limit: int = 50, before: str | None = None,
+                  **filters) -> dict:
+    """One page of contacts, newest first by default, walking an index (no OFFSET).
+
+    ``filters``: the other ``contact_listing.Filters`` (language, interest, preference,
+    added_after, added_before, import_id); ``before`` asks for the page before a cursor."""
+    if sort not in SORTS:
         raise BadRequest("sort must be -created_at or created_at.")
-    if status not in (None, "", *STATUSES):
-        raise BadRequest(f"status must be one of {', '.join(STATUSES)}.")
     if not 1 <= limit <= 500:
         raise BadRequest("limit must be between 1 and 500.")
-    where = Contact.account == account_id
-    if status:
-        where &= Contact.status == status
-    if email:
-        where &= Contact.email == email.strip().lower()
-    if source:
-        where &= Contact.source == source
-    if q:
-        where &= Contact.email.contains(q.strip().lower())
-    total = Contact.select().where(where).count()
-    page_where = where
-    desc = sort.startswith("-")
-    if cursor:
-        stamp, last_id = decode_cursor(cursor)
-        # A row-value comparison lets both databases seek straight into the index.
-        key, mark = Tuple(Contact.created_at, Contact.id), Tuple(stamp, last_id)
-        page_where &= (key < mark) if desc else (key > mark)
-    order = ((Contact.created_at.desc(), Contact.id.desc()) if desc
-             else (Contact.created_at.asc(), Contact.id.asc()))
-    rows = list(Contact.select().where(page_where).order_by(*order).limit(limit + 1))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
-    return {"items": [to_dict(c) for c in rows], "next_cursor": next_cursor, "total": total}
+    where = Filters(status=status, email=email, q=q, source=source, **filters).where(account_id)
+    total, estimated = count_contacts(where)
+    rows, next_cursor, prev_cursor = keyset_page(where, sort=sort, cursor=cursor,
+                                                 before=before, limit=limit)
+    return {"items": [to_dict(c) for c in rows], "next_cursor": next_cursor,
+            "prev_cursor": prev_cursor, "total": total, "total_is_estimate": estimated}
+
+
+# Counted exactly up to here; above it an exact count (a scan of every matching row: ~1 s at
+# a million contacts) would cost more than the page it sits on.
+EXACT_COUNT_LIMIT = 10_000
+
+
+def count_contacts(where, limit: int = EXACT_COUNT_LIMIT) -> tuple[int, bool]:
+    """How many contacts ``where`` holds for, and whether that is an estimate.
+
+    Exact up to ``limit`` (a count over at most ``limit + 1`` rows). Above it, PostgreSQL's
+    planner estimate, and never less than ``limit``; SQLite has none, so it answers
+    ``limit`` itself, an estimate meaning "more than ``limit``"."""
+    bounded = Contact.select(SQL("1")).where(where).limit(limit + 1)
+    exact = Contact.select(fn.COUNT(SQL("*"))).from_(bounded.alias("bounded")).scalar()
+    if exact <= limit:
+        return exact, False
+    if not is_postgres():
+        return limit, True
+    sql, params = Contact.select(SQL("1")).where(where).sql()
+    plan = db.execute_sql("EXPLAIN (FORMAT JSON) " + sql, params).fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return max(int(plan[0]["Plan"]["Plan Rows"]), limit), True
 
 
 __all__ = ["CLEAR", "Provenance", "create", "put", "get", "patch", "delete", "blacklist",
-           "list_contacts", "to_dict", "upsert", "upsert_many", "validate"]
+           "blacklistings", "list_contacts", "to_dict", "upsert", "upsert_many", "validate",
+           "encode_cursor", "decode_cursor"]

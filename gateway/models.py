@@ -61,6 +61,9 @@ class CustomField(BaseModel):
     type = pw.CharField(max_length=16)
     choices = JSONField(default=list)
     created_at = pw.DateTimeField(default=utcnow)
+    # What people see (forms, admin); ``name`` is the stable key the API, imports and hooks
+    # use. Null: the name is shown.
+    label = pw.CharField(max_length=200, null=True)
 
     class Meta:
         indexes = ((("account", "name"), True),)
@@ -111,6 +114,7 @@ class ContactEvent(BaseModel):
     channel = pw.CharField(max_length=16, default="")
     reference = pw.CharField(max_length=200, default="")
     at = pw.DateTimeField(default=utcnow)
+    reason = pw.TextField(null=True)  # why, when a person gave one (a blacklisting's reason)
 
 
 class EmbeddedJob(BaseModel):

@@ -11,10 +11,10 @@ from collections.abc import Callable
 import peewee
 
 from connectors.models import Delivery, Refusal
-from forms.models import Confirmation, RefusedOrigin, UnsubscribeLink
+from forms.models import Confirmation, Form, RefusedOrigin, UnsubscribeLink
 from gateway.db import AutoIncrementField, add_autoincrement, apply_migrations, db, is_sqlite
 from gateway.imports.models import ImportPart
-from gateway.models import AdminSession, IdempotencyKey
+from gateway.models import AdminSession, IdempotencyKey, Vocabulary
 from gateway.registry import AREAS
 
 
@@ -93,6 +93,40 @@ def _account_time_zone() -> None:
         db.execute_sql("ALTER TABLE account ADD COLUMN time_zone VARCHAR(64)")
 
 
+def _custom_field_labels() -> None:
+    """Version 12: a custom field's display label; contacts found by source and language
+    by index (Settings counts the contacts a value is on before it is removed)."""
+    if "label" not in {c.name for c in db.get_columns("custom_field")}:
+        db.execute_sql("ALTER TABLE custom_field ADD COLUMN label VARCHAR(200)")
+    for column in ("source", "language"):
+        db.execute_sql(f"CREATE INDEX IF NOT EXISTS contact_account_id_{column} "
+                       f"ON contact (account_id, {column})")
+
+
+def _form_labels() -> None:
+    """Version 11: a form's label texts per language; a form that offered "all" of the
+    account's preferences or interests now lists the ones it showed, so labels added later
+    do not appear on it."""
+    if "label_texts" not in {c.name for c in db.get_columns("form")}:
+        db.execute_sql("ALTER TABLE form ADD COLUMN label_texts TEXT NOT NULL DEFAULT '{}'")
+    rows = Form.select(Form.id, Form.account, Form.fields, Form.preferences, Form.interests)
+    for form in rows:
+        changes = {}
+        for field, kind in ((Form.preferences, "preference"), (Form.interests, "interest")):
+            if field.name in (form.fields or ()) and not getattr(form, field.name):
+                changes[field] = sorted(v.name for v in Vocabulary.select(Vocabulary.name).where(
+                    (Vocabulary.account == form.account_id) & (Vocabulary.kind == kind)))
+        if changes:
+            Form.update(changes).where(Form.id == form.id).execute()
+
+
+def _event_reasons() -> None:
+    """Version 10: a history row keeps the reason a person gave (why a contact was
+    blacklisted)."""
+    if "reason" not in {c.name for c in db.get_columns("contact_event")}:
+        db.execute_sql("ALTER TABLE contact_event ADD COLUMN reason TEXT")
+
+
 # Each upgrade is (version, function); new ones are appended, never edited.
 MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (1, _initial_schema),
@@ -104,6 +138,9 @@ MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (7, _senders_and_refused_origins),
     (8, _import_fixes),
     (9, _account_time_zone),
+    (10, _event_reasons),
+    (11, _form_labels),
+    (12, _custom_field_labels),
 ]
 
 

@@ -39,7 +39,7 @@ def _context(account_id: int, errors: dict | None = None, values: dict | None = 
             "sections": [(segment, heading, kind, accounts.list_vocabulary(account_id, kind))
                          for segment, (kind, heading) in KINDS.items()],
             "hints": HINTS, "language_names": LANGUAGE_NAMES,
-            "usage": accounts.label_usage(account_id),
+            "usage": accounts.label_usage(account_id), "field_label": accounts.field_label,
             "custom_fields": accounts.list_custom_fields(account_id)}
 
 
@@ -82,10 +82,26 @@ async def add_entry(request: Request, viewer: Viewer) -> Response:
     return redirect(request, "settings")
 
 
+def _removal_page(request: Request, usage: dict, what: str, shown: str, back: str,
+                  status: int = 200) -> Response:
+    """The removal step: how many contacts, forms and hooks use the value, then Remove."""
+    return render(request, "settings_remove.html",
+                  {"active": "settings", "usage": usage, "what": what, "shown": shown,
+                   "back": back, "blocked": bool(usage["forms"] or usage["hooks"])},
+                  status=status)
+
+
 @page()
 async def delete_entry(request: Request, viewer: Viewer) -> Response:
-    """POST /admin/settings/{kind}/{entry_id}/delete"""
+    """GET (what removing it touches) / POST /admin/settings/{kind}/{entry_id}/delete"""
     segment, kind = _kind(request)
+    if request.method == "GET":
+        usage = await in_db(accounts.label_removal, viewer.account_id, kind,
+                            request.path_params["entry_id"])
+        shown = usage["name"]
+        if kind == "language" and shown in LANGUAGE_NAMES:
+            shown = f"{LANGUAGE_NAMES[shown]} ({shown})"
+        return _removal_page(request, usage, kind, shown, f"h-{segment}")
     await csrf.checked_form(request)
     try:
         await in_db(accounts.delete_vocabulary, viewer.account_id, kind,
@@ -105,19 +121,41 @@ async def add_field(request: Request, viewer: Viewer) -> Response:
     choices = [c.strip() for c in str(form.get("choices") or "").replace("\n", ",").split(",")
                if c.strip()]
     data = {"name": str(form.get("name") or "").strip(), "type": form.get("type"),
-            "choices": choices}
+            "choices": choices, "label": str(form.get("label") or "")}
     try:
         row = await in_db(accounts.add_custom_field, viewer.account_id, data)
     except InletError as exc:
         return await _failed(request, viewer, "custom-fields", exc,
                              {**data, "choices": ", ".join(choices)})
-    flash(request, f"Custom field {row.name!r} added.")
+    flash(request, f"Custom field {accounts.field_label(row)!r} ({row.name}) added.")
+    return redirect(request, "settings")
+
+
+@page()
+async def rename_field(request: Request, viewer: Viewer) -> Response:
+    """POST /admin/settings/custom-fields/{entry_id}/label: a new display label."""
+    form = await csrf.checked_form(request)
+    label = str(form.get("label") or "")
+    try:
+        row = await in_db(accounts.rename_custom_field, viewer.account_id,
+                          request.path_params["entry_id"], {"label": label})
+    except InletError as exc:
+        if exc.status == 404:
+            raise
+        return await _failed(request, viewer, "custom-fields", exc,
+                             {"rename": request.path_params["entry_id"], "label": label})
+    flash(request, f"The field {row.name} is now shown as {accounts.field_label(row)!r}.")
     return redirect(request, "settings")
 
 
 @page()
 async def delete_field(request: Request, viewer: Viewer) -> Response:
-    """POST /admin/settings/custom-fields/{entry_id}/delete"""
+    """GET (what removing it touches) / POST /admin/settings/custom-fields/{entry_id}/delete"""
+    if request.method == "GET":
+        usage = await in_db(accounts.field_removal, viewer.account_id,
+                            request.path_params["entry_id"])
+        return _removal_page(request, usage, "custom field",
+                             f"{usage['label']} ({usage['name']})", "h-fields")
     await csrf.checked_form(request)
     try:
         await in_db(accounts.delete_custom_field, viewer.account_id,

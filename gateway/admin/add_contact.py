@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from email_validator import EmailNotValidError, validate_email
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from forms.public import LANGUAGE_NAMES
 from gateway import contacts
-from gateway.accounts import list_custom_fields, list_vocabulary
+from gateway.accounts import add_vocabulary, list_custom_fields, list_vocabulary
 from gateway.admin import csrf
 from gateway.admin.contacts import provenance
 from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import flash
+from gateway.db import db
 from gateway.errors import Conflict, ValidationFailed
+from gateway.validation import AccountVocabulary, single_line
 from gateway.web import in_db
 
 CONSENT_TEXT = "Added by hand; the user stated the data was obtained rightfully."
+# Offered when the account has no source yet (a new account): one click, no trip to Settings.
+DEFAULT_SOURCES = ("Website", "Fair", "Shop", "Phone", "Business card")
+EMPTY = {"email": "", "first_name": "", "name": "", "language": "", "source": "",
+         "new_source": "", "preferences": [], "interests": [], "custom_fields": {},
+         "obtained_rightfully": False}
 
 
 @page()
@@ -24,17 +33,35 @@ async def chooser(request: Request, viewer: Viewer) -> Response:
     return render(request, "add_contacts.html", {"active": "contacts"})
 
 
+def language_label(code: str) -> str:
+    """'Nederlands (nl)'; a code we have no name for stays as it is."""
+    name = LANGUAGE_NAMES.get(code)
+    return f"{name} ({code})" if name else code
+
+
+def field_label(field) -> str:
+    """What the form calls a custom field: its display label, else its name."""
+    return getattr(field, "label", None) or field.name
+
+
 def form_choices(account_id: int) -> dict:
     """The account's vocabularies and custom fields, for the form's inputs."""
-    return {kind: [v.name for v in list_vocabulary(account_id, kind)]
-            for kind in ("language", "source", "preference", "interest")} | {
-        "custom_fields": list_custom_fields(account_id)}
+    choices = {kind: [v.name for v in list_vocabulary(account_id, kind)]
+               for kind in ("language", "source", "preference", "interest")}
+    fields = list_custom_fields(account_id)
+    return choices | {
+        "languages": [(code, language_label(code)) for code in choices["language"]],
+        "custom_fields": fields, "field_labels": {f.name: field_label(f) for f in fields},
+        "default_sources": [s for s in DEFAULT_SOURCES if s not in choices["source"]]}
 
 
 def contact_data(form: FormData, custom_fields) -> dict:
     """The API-shaped contact a submitted form describes."""
     data = {name: str(form.get(name) or "").strip()
-            for name in ("email", "first_name", "name", "language", "source")}
+            for name in ("email", "first_name", "name", "language", "source", "new_source")}
+    # Typed wins over a default picked: the text box is the more deliberate choice.
+    data["new_source"] = single_line(data["new_source"] or str(form.get("new_source_pick") or ""))
+    data["obtained_rightfully"] = bool(form.get("obtained_rightfully"))
     data["preferences"] = form.getlist("preferences")
     data["interests"] = form.getlist("interests")
     custom = {}
@@ -53,36 +80,85 @@ def contact_data(form: FormData, custom_fields) -> dict:
     return data
 
 
+def email_reason(value: str) -> str:
+    """Why an address is not valid, in email-validator's words (missing domain ending, a
+    second @, a space…), for the person who typed it."""
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return f"This is not a valid e-mail address: {exc}"
+    return "This is not a valid e-mail address."
+
+
 def errors_by_field(details: list) -> dict[str, list[str]]:
     """ValidationFailed details grouped per input, for inline messages."""
     grouped: dict[str, list[str]] = {}
     for d in details:
         message = d.get("message") or "This value is not valid."
+        if d.get("code") == "invalid_email" and d.get("value"):
+            message = email_reason(str(d["value"]))  # the store's shape check gives no reason
         if d.get("suggestion") and "Did you mean" not in message:
             message += f" Did you mean {d['suggestion']!r}?"
         grouped.setdefault(d.get("field") or "_", []).append(message)
     return grouped
 
 
-def _add(viewer: Viewer, form: FormData, prov) -> dict:
-    choices = form_choices(viewer.account_id)
-    data = contact_data(form, choices["custom_fields"])
+def _source_to_create(account_id: int, data: dict, vocab: AccountVocabulary) -> str | None:
+    """The new source the form asks for (typed, or a default picked), put in ``data``; an
+    existing one differing only in case is used instead of a twin."""
+    wanted = data.get("new_source")
+    if not wanted:
+        return None
+    same = next((s for s in vocab.sources if s.casefold() == wanted.casefold()), None)
+    data["source"] = same or wanted
+    if same:
+        return None
+    vocab.sources.add(wanted)  # validate as if it existed; it is stored with the contact
+    return wanted
+
+
+def _check(account_id: int, data: dict) -> tuple[list, str | None]:
+    """Every problem with the submitted contact, and the source to create with it."""
+    vocab = AccountVocabulary.load(account_id)
+    new_source = _source_to_create(account_id, data, vocab)
     details = []
-    if not form.get("obtained_rightfully"):
+    if not data["obtained_rightfully"]:
         details.append({"field": "obtained_rightfully", "code": "required",
                         "message": "Confirm that this contact's data was obtained rightfully."})
     try:
-        contacts.validate(viewer.account_id, data, creating=True)
+        contacts.validate(account_id, data, creating=True, vocab=vocab)
     except ValidationFailed as exc:
         details.extend(exc.details)
+    return details, new_source
+
+
+def _store(account_id: int, data: dict, new_source: str | None, prov):
+    """The new source (if any) and the contact, together or not at all."""
+    with db.atomic() as txn:
+        try:
+            if new_source:
+                add_vocabulary(account_id, "source", new_source)
+            return contacts.create(account_id, data, prov)
+        except Exception:
+            txn.rollback()
+            raise
+
+
+def _add(viewer: Viewer, form: FormData, prov) -> dict:
+    choices = form_choices(viewer.account_id)
+    data = contact_data(form, choices["custom_fields"])
+    details, new_source = _check(viewer.account_id, data)
     if not details:
         try:
-            return {"created": contacts.create(viewer.account_id, data, prov)}
+            return {"created": _store(viewer.account_id, data, new_source, prov)}
         except ValidationFailed as exc:
-            details.extend(exc.details)
+            details.extend({**d, "field": "source"} if d.get("field") == "name" else d
+                           for d in exc.details)
         except Conflict as exc:
-            existing = exc.details[0]["id"] if exc.details else None
+            existing = exc.details[0].get("id") if exc.details else None
+            blacklisted = exc.details and exc.details[0].get("status") == "blacklisted"
             return {**choices, "data": data, "errors": {"email": [
+                exc.message if blacklisted else
                 "A contact with this e-mail address exists already."]}, "existing": existing}
     return {**choices, "data": data, "errors": errors_by_field(details), "existing": None}
 
@@ -93,9 +169,7 @@ async def add_one(request: Request, viewer: Viewer) -> Response:
     if request.method == "GET":
         choices = await in_db(form_choices, viewer.account_id)
         return render(request, "add_one.html", {
-            "active": "contacts", **choices, "errors": {}, "existing": None,
-            "data": {"email": "", "first_name": "", "name": "", "language": "",
-                     "source": "", "preferences": [], "interests": [], "custom_fields": {}}})
+            "active": "contacts", **choices, "errors": {}, "existing": None, "data": EMPTY})
     form = await csrf.checked_form(request)
     result = await in_db(_add, viewer, form, provenance(request, viewer, CONSENT_TEXT))
     if "created" in result:

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway import contacts
-from gateway.accounts import list_custom_fields
+from gateway.accounts import list_custom_fields, list_vocabulary
 from gateway.admin import csrf
 from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import flash
+from gateway.contact_listing import import_id, instant
 from gateway.contacts import Provenance
 from gateway.errors import BadRequest
+from gateway.imports.models import Import
 from gateway.models import STATUSES, Consent, Contact, ContactEvent
 from gateway.web import in_db
 
 TABS = ("confirmed", "unconfirmed", "blacklisted")
 PAGE_SIZE = 50
+PAGE_SIZES = (50, 100, 250)
+# What narrows the list; kept in every link (tabs, sort, pages) so nothing is lost on a switch.
+FILTERS = ("q", "source", "language", "interest", "preference", "from", "to", "import")
+REASON_LIMIT = 1000
 
 
 def status_counts(account_id: int, known: dict[str, int] | None = None) -> dict[str, int]:
@@ -28,31 +37,94 @@ def status_counts(account_id: int, known: dict[str, int] | None = None) -> dict[
     counts = dict(known or {})
     for status in STATUSES:
         if status not in counts:
-            counts[status] = Contact.select().where((Contact.account == account_id)
-                                                    & (Contact.status == status)).count()
+            # Exact up to 10,000, estimated above (``contacts.count_contacts``).
+            counts[status] = contacts.count_contacts((Contact.account == account_id)
+                                                     & (Contact.status == status))[0]
     return counts
 
 
-def _overview(account_id: int, tab: str, q: str, sort: str, cursor: str | None) -> dict:
-    listing = contacts.list_contacts(account_id, status=tab, q=q or None, sort=sort,
-                                     cursor=cursor, limit=PAGE_SIZE)
-    known = {tab: listing["total"]} if not q else {}
-    return {"listing": listing, "counts": status_counts(account_id, known)}
+class Overview:
+    """The overview's query string, read and checked once; builds every link of the page."""
+
+    def __init__(self, params, tz):
+        self.tab = params.get("tab") or "confirmed"
+        if self.tab not in TABS:
+            raise BadRequest("Unknown tab.")
+        self.sort = "created_at" if params.get("sort") == "created_at" else "-created_at"
+        self.size = int(params.get("size")) if params.get("size") in map(str, PAGE_SIZES) \
+            else PAGE_SIZE
+        self.values = {name: (params.get(name) or "").strip() for name in FILTERS}
+        self.cursor, self.before = params.get("cursor") or None, params.get("before") or None
+        at = params.get("at") or ""
+        self.at = int(at) if at.isdigit() and (self.cursor or self.before) else 1
+        self.tz = tz
+
+    @property
+    def filtered(self) -> bool:
+        """Anything narrows the list besides the tab."""
+        return any(self.values.values())
+
+    @property
+    def narrowed(self) -> bool:
+        """A filter besides the search is set (the filter panel opens)."""
+        return any(value for name, value in self.values.items() if name != "q")
+
+    def store_filters(self) -> dict:
+        """The ``list_contacts`` arguments (dates are whole days in the account's zone)."""
+        v = self.values
+        return {"status": self.tab, "q": v["q"] or None, "source": v["source"] or None,
+                "language": v["language"] or None, "interest": v["interest"] or None,
+                "preference": v["preference"] or None, "import_id": import_id(v["import"]),
+                "added_after": self._day_start(v["from"]),
+                "added_before": self._day_start(v["to"], next_day=True)}
+
+    def _day_start(self, text: str, next_day: bool = False) -> datetime | None:
+        if not text:
+            return None
+        try:
+            day = date.fromisoformat(text) + timedelta(days=1 if next_day else 0)
+        except ValueError:
+            raise BadRequest("Dates are written YYYY-MM-DD.") from None
+        return instant("date", datetime.combine(day, time(), tzinfo=self.tz))
+
+    def link(self, **changes) -> str:
+        """The query string of this view with ``changes`` (paging is dropped unless given)."""
+        state = {"tab": self.tab, **self.values, "sort": self.sort,
+                 "size": self.size if self.size != PAGE_SIZE else None, **changes}
+        return "?" + urlencode({k: v for k, v in state.items() if v not in (None, "")})
+
+
+def _choices(account_id: int) -> dict:
+    """The values the filters offer: the account's labels and its finished imports."""
+    imports = list(Import.select(Import.id, Import.filename, Import.finished_at)
+                   .where((Import.account == account_id) & (Import.step == "done"))
+                   .order_by(Import.id.desc()).limit(100))
+    return {kind: [v.name for v in list_vocabulary(account_id, kind)]
+            for kind in ("source", "language", "interest", "preference")} | {"imports": imports}
+
+
+def _overview(account_id: int, view: Overview) -> dict:
+    listing = contacts.list_contacts(account_id, sort=view.sort, cursor=view.cursor,
+                                     before=view.before, limit=view.size,
+                                     **view.store_filters())
+    known = {view.tab: listing["total"]} if not view.filtered else {}
+    ids = [c["id"] for c in listing["items"]]
+    return {"listing": listing, "counts": status_counts(account_id, known),
+            "blacklistings": contacts.blacklistings(ids) if view.tab == "blacklisted" else {},
+            "choices": _choices(account_id)}
 
 
 @page()
 async def overview(request: Request, viewer: Viewer) -> Response:
-    """GET /admin/contacts?tab=&q=&sort=&cursor="""
-    params = request.query_params
-    tab = params.get("tab") or "confirmed"
-    if tab not in TABS:
-        raise BadRequest("Unknown tab.")
-    sort = "created_at" if params.get("sort") == "created_at" else "-created_at"
-    q = (params.get("q") or "").strip()
-    data = await in_db(_overview, viewer.account_id, tab, q, sort, params.get("cursor") or None)
-    return render(request, "contacts.html", {"active": "contacts", "tab": tab, "tabs": TABS,
-                                             "q": q, "sort": sort, "cursor": params.get("cursor"),
-                                             **data})
+    """GET /admin/contacts?tab=&q=&source=&language=&interest=&preference=&from=&to=&import=
+    &sort=&size=&cursor=|before=&at="""
+    view = Overview(request.query_params, viewer.tz)
+    data = await in_db(_overview, viewer.account_id, view)
+    listing = data["listing"]
+    if view.before and not listing["prev_cursor"]:
+        view.at = 1  # walked back to the start, whatever ``at`` said
+    return render(request, "contacts.html", {"active": "contacts", "tabs": TABS, "view": view,
+                                             "page_sizes": PAGE_SIZES, **data})
 
 
 def _detail(account_id: int, contact_id: int) -> dict:
@@ -83,11 +155,12 @@ def provenance(request: Request, viewer: Viewer, text: str | None = None) -> Pro
 
 @page()
 async def blacklist(request: Request, viewer: Viewer) -> Response:
-    """POST /admin/contacts/{id}/blacklist"""
-    await csrf.checked_form(request)
+    """POST /admin/contacts/{id}/blacklist (``reason``: why, optional)"""
+    form = await csrf.checked_form(request)
     contact_id = request.path_params["contact_id"]
+    reason = str(form.get("reason") or "").strip()[:REASON_LIMIT] or None
     contact = await in_db(contacts.blacklist, viewer.account_id, contact_id,
-                          provenance(request, viewer))
+                          provenance(request, viewer), reason)
     flash(request, f"{contact.email} is blacklisted: no inbound path will change it again.")
     return redirect(request, "contact", contact_id=contact_id)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from forms import definitions, embed, origins
-from forms.public import public_form_by_id, snapshot
+from forms.public import LANGUAGE_NAMES, public_form_by_id, snapshot
 from forms.texts import DEFAULTS, MAIL_KINDS, mail_for, texts_for
 from gateway.accounts import list_custom_fields, list_vocabulary
 from gateway.admin import csrf
@@ -19,6 +21,10 @@ from gateway.errors import InletError
 from gateway.web import in_db, whole_number
 
 TEXT_KEYS = tuple(DEFAULTS["en"])  # in their natural order: title first
+# The texts a visitor sees on the form itself; the others are messages and pages after it.
+FORM_TEXT_KEYS = ("title", "intro", "email", "first_name", "name", "language", "preferences",
+                  "interests", "consent", "submit")
+MESSAGE_TEXT_KEYS = tuple(key for key in TEXT_KEYS if key not in FORM_TEXT_KEYS)
 BUILTIN_LABELS = {"first_name": "First name", "name": "Name", "language": "Language",
                   "preferences": "Preferences", "interests": "Interests"}
 SNIPPET_LABELS = {"hosted": "Hosted page (a link to share)", "iframe": "iframe snippet",
@@ -65,11 +71,25 @@ def definition_from_form(form: FormData) -> dict:
                 if value:
                     mails.setdefault(kind, {}).setdefault(lang, {})[part] = value
     data["texts"], data["mails"] = texts, mails
+    data["label_texts"] = label_texts_from_form(form, languages)
     return data
+
+
+def label_texts_from_form(form: FormData, languages: list[str]) -> dict:
+    """``{label: {lang: text}}`` from the editor's ``labeltext-<lang>-<label>`` inputs."""
+    out: dict = {}
+    for key, value in form.multi_items():
+        for lang in languages:
+            prefix = f"labeltext-{lang}-"
+            if key.startswith(prefix) and str(value).strip():
+                out.setdefault(key[len(prefix):], {})[lang] = str(value).strip()
+    return out
 
 
 def _choices(account_id: int) -> dict:
     return {"all_languages": [v.name for v in list_vocabulary(account_id, "language")],
+            "language_names": LANGUAGE_NAMES, "form_text_keys": FORM_TEXT_KEYS,
+            "message_text_keys": MESSAGE_TEXT_KEYS,
             "sources": [v.name for v in list_vocabulary(account_id, "source")],
             "all_preferences": [v.name for v in list_vocabulary(account_id, "preference")],
             "all_interests": [v.name for v in list_vocabulary(account_id, "interest")],
@@ -91,7 +111,8 @@ def _editor(account_id: int, values: dict, form_id=None, errors=None) -> dict:
 
 
 NEW_FORM = {"name": "", "source": "", "languages": [], "fields": ["first_name"],
-            "preferences": [], "interests": [], "double_opt_in": True, "welcome": False,
+            "preferences": [], "interests": [], "label_texts": {}, "double_opt_in": True,
+            "welcome": False,
             "after_submit_url": None, "after_confirm_url": None, "redirect_urls": [],
             "allowed_origins": [], "min_fill_seconds": 2, "texts": {}, "mails": {}}
 
@@ -114,7 +135,10 @@ async def new_form(request: Request, viewer: Viewer) -> Response:
     if request.method == "GET":
         def fresh():
             ctx = _editor(viewer.account_id, NEW_FORM)
-            ctx["values"] = {**NEW_FORM, "languages": ctx["all_languages"]}  # nl, fr, en…
+            # nl, fr, en…, and every label of today checked (unchecking takes one click)
+            ctx["values"] = {**NEW_FORM, "languages": ctx["all_languages"],
+                             "preferences": ctx["all_preferences"],
+                             "interests": ctx["all_interests"]}
             return ctx
         return render(request, "forms/edit.html", await in_db(fresh))
     data = definition_from_form(await csrf.checked_form(request))
@@ -160,13 +184,16 @@ async def edit_form(request: Request, viewer: Viewer) -> Response:
     return redirect(request, "form", form_id=result.id)
 
 
-def _preview(account_id: int, data: dict) -> dict:
-    """The form an unsaved definition would show (its first language), or why it cannot."""
+def _preview(account_id: int, data: dict, language: str = "") -> dict:
+    """The whole form an unsaved definition would show in ``language`` (the language being
+    edited; else the form's default), or why it cannot."""
     from forms.models import Form
     try:
         values = definitions.clean_definition(account_id, data, creating=True)
     except InletError as exc:
         return {"errors": _details(exc)}
+    if language in values["languages"]:  # the snippet speaks the first language
+        values["languages"] = [language, *[c for c in values["languages"] if c != language]]
     draft = Form(id=0, account=account_id, slug="preview", **values)  # never saved
     public = snapshot(draft)
     language = public.languages[0]
@@ -177,8 +204,9 @@ def _preview(account_id: int, data: dict) -> dict:
 @page()
 async def preview(request: Request, viewer: Viewer) -> Response:
     """POST /admin/forms/preview: the editor's unsaved values rendered (into the preview frame)."""
-    data = definition_from_form(await csrf.checked_form(request))
-    ctx = await in_db(_preview, viewer.account_id, data)
+    form = await csrf.checked_form(request)
+    language = str(form.get("preview_language") or "")
+    ctx = await in_db(_preview, viewer.account_id, definition_from_form(form), language)
     # The preview cannot submit anywhere, and only the admin pages may frame it.
     return render(request, "forms/preview.html", ctx, headers={
         "content-security-policy": "default-src 'self'; form-action 'none'; "
@@ -195,7 +223,10 @@ async def form_detail(request: Request, viewer: Viewer) -> Response:
     def work():
         form = definitions.get_form(viewer.account_id, form_id)
         snippets = embed.snippets(public_form_by_id(form.id), base_url)
+        # previewed in the form's default language, not the admin browser's
+        hosted = request.url_for("forms:hosted", slug=form.slug).path
         return {"active": "forms", "form": definitions.form_to_dict(form, base_url),
+                "preview_url": f"{hosted}?embed=iframe&lang={quote((form.languages or ['en'])[0])}",
                 "refused": origins.recent_refused(form),
                 "snippets": [(kind, SNIPPET_LABELS[kind], snippets[kind])
                              for kind in ("hosted", "iframe", "script", "html")]}

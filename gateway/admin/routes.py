@@ -10,7 +10,15 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.admin import account_settings, add_contact, api_access, contacts, login, time_zone
+from gateway.admin import (
+    account_settings,
+    add_contact,
+    api_access,
+    contact_edit,
+    contacts,
+    login,
+    time_zone,
+)
 from gateway.admin.pages import not_found, page
 from gateway.admin.session import AdminSession
 
@@ -44,6 +52,8 @@ _routes = [
     Route("/contacts/add", add_contact.chooser, name="add_contacts"),
     Route("/contacts/new", add_contact.add_one, methods=["GET", "POST"], name="add_one"),
     Route("/contacts/{contact_id:int}", contacts.detail, name="contact"),
+    Route("/contacts/{contact_id:int}/edit", contact_edit.edit, methods=["GET", "POST"],
+          name="contact_edit"),
     Route("/contacts/{contact_id:int}/blacklist", contacts.blacklist, methods=["POST"],
           name="contact_blacklist"),
     Route("/contacts/{contact_id:int}/delete", contacts.delete, methods=["POST"],
@@ -55,13 +65,15 @@ _routes = [
     Route("/settings/custom-fields", account_settings.add_field, methods=["POST"],
           name="field_add"),
     Route("/settings/custom-fields/{entry_id:int}/delete", account_settings.delete_field,
-          methods=["POST"], name="field_delete"),
+          methods=["GET", "POST"], name="field_delete"),
+    Route("/settings/custom-fields/{entry_id:int}/label", account_settings.rename_field,
+          methods=["POST"], name="field_rename"),
     Route("/settings/time-zone", time_zone.save, methods=["POST"], name="time_zone"),
     Route("/settings/sender", account_settings.save_sender, methods=["POST"],
           name="sender_save"),
     Route("/settings/{kind}", account_settings.add_entry, methods=["POST"], name="entry_add"),
     Route("/settings/{kind}/{entry_id:int}/delete", account_settings.delete_entry,
-          methods=["POST"], name="entry_delete"),
+          methods=["GET", "POST"], name="entry_delete"),
     Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     *_area_routes(),
     Route("/{rest:path}", unknown, methods=["GET", "POST"], name="unknown"),

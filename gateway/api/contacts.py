@@ -6,7 +6,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway import contacts, idempotency
+from gateway.contact_listing import import_id, instant
 from gateway.contacts import Provenance
+from gateway.errors import BadRequest
 from gateway.web import authorize, in_db, query_int, read_json
 
 
@@ -24,8 +26,19 @@ async def list_contacts(request: Request) -> JSONResponse:
     page = await in_db(contacts.list_contacts, token.account_id, status=params.get("status"),
                        email=params.get("email"), q=params.get("q"),
                        source=params.get("source"), sort=params.get("sort") or "-created_at",
-                       cursor=params.get("cursor"), limit=query_int(request, "limit", 50))
+                       cursor=params.get("cursor"), before=params.get("before"),
+                       limit=query_int(request, "limit", 50), **list_filters(params))
     return JSONResponse(page)
+
+
+def list_filters(params) -> dict:
+    """The optional filters of GET /api/contacts (README, "API"), checked (400)."""
+    return {"language": params.get("language") or None,
+            "interest": params.get("interest") or None,
+            "preference": params.get("preference") or None,
+            "added_after": instant("added_after", params.get("added_after")),
+            "added_before": instant("added_before", params.get("added_before")),
+            "import_id": import_id(params.get("import"))}
 
 
 async def create_contact(request: Request) -> Response:
@@ -71,6 +84,14 @@ async def contact(request: Request) -> Response:
 async def blacklist_contact(request: Request) -> JSONResponse:
     """POST /api/contacts/{id}/blacklist"""
     token = await authorize(request, "contacts:write")
+    has_body = (request.headers.get("content-length", "0").strip() not in ("", "0")
+                or "transfer-encoding" in request.headers)  # the body is optional
+    body = await read_json(request) if has_body else {}
+    if not isinstance(body, dict):
+        raise BadRequest('Send no body, or {"reason": "..."}.')
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise BadRequest("reason must be a string.")
     found = await in_db(contacts.blacklist, token.account_id,
-                        request.path_params["contact_id"], _provenance(request))
+                        request.path_params["contact_id"], _provenance(request), reason)
     return JSONResponse(contacts.to_dict(found))

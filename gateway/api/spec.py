@@ -54,6 +54,9 @@ CONTACT_IN = {
         "custom_fields": {"type": "object"},
     },
 }
+FIELD_LABEL = {"type": ["string", "null"], "maxLength": 200,
+               "description": "Display label (one line); empty or null: show the name. "
+                              "409 when another field is shown so."}
 CONTACT_ID = path_param("contact_id", {"type": "integer"})
 ENTRY_ID = path_param("entry_id", {"type": "integer"})
 
@@ -72,17 +75,27 @@ SCHEMAS = {
                                "updated_at": {"type": "string", "format": "date-time"}}},
     "ContactIn": CONTACT_IN | {"required": ["email", "language", "source"]},
     "ContactPatch": CONTACT_IN,
-    "ContactList": {"type": "object", "required": ["items", "next_cursor", "total"],
+    "ContactList": {"type": "object",
+                    "required": ["items", "next_cursor", "total", "total_is_estimate"],
                     "properties": {"items": {"type": "array", "items": ref("Contact")},
                                    "next_cursor": NULLABLE_TEXT,
-                                   "total": {"type": "integer"}}},
+                                   "prev_cursor": NULLABLE_TEXT,
+                                   "total": {"type": "integer", "description": (
+                                       "Contacts matching the filters: exact up to 10,000; "
+                                       "above that an estimate (see total_is_estimate).")},
+                                   "total_is_estimate": {"type": "boolean", "description": (
+                                       "true when total is estimated: PostgreSQL's planner "
+                                       "estimate, or on SQLite 10,000 meaning 'more "
+                                       "than 10,000'.")}}},
     "VocabularyEntry": {"type": "object", "required": ["id", "name"],
                         "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
     "VocabularyList": {"type": "object", "required": ["items"],
                        "properties": {"items": {"type": "array",
                                                 "items": ref("VocabularyEntry")}}},
-    "CustomField": {"type": "object", "required": ["id", "name", "type", "choices"],
+    "CustomField": {"type": "object", "required": ["id", "name", "label", "type", "choices"],
                     "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                                   "label": {"type": "string", "description":
+                                             "What people see; the name when none is set."},
                                    "type": {"enum": ["text", "number", "date", "boolean",
                                                      "choice", "multiple_choice"]},
                                    "choices": {"type": "array", "items": {"type": "string"}}}},
@@ -102,10 +115,26 @@ PATHS: dict = {
                 "parameters": [
                     query_param("status", {"enum": ["confirmed", "unconfirmed", "blacklisted"]}),
                     query_param("email", {"type": "string"}),
-                    query_param("q", {"type": "string"}),
+                    query_param("q", {"type": "string", "description": "Part of the e-mail, "
+                                      "first name or name, ignoring case"}),
                     query_param("source", {"type": "string"}),
+                    query_param("language", {"type": "string"}),
+                    query_param("interest", {"type": "string", "description": "Has this "
+                                             "interest"}),
+                    query_param("preference", {"type": "string", "description": "Has this "
+                                               "preference"}),
+                    query_param("added_after", {"type": "string", "description": "Added at or "
+                                                "after this ISO date (UTC midnight) or "
+                                                "date-time"}),
+                    query_param("added_before", {"type": "string", "description": "Added "
+                                                 "before this ISO date or date-time"}),
+                    query_param("import", {"type": "integer", "description": "Created or "
+                                           "changed by this import"}),
                     query_param("sort", {"enum": ["-created_at", "created_at"]}),
-                    query_param("cursor", {"type": "string"}),
+                    query_param("cursor", {"type": "string", "description": "next_cursor of "
+                                           "a page: the page after it"}),
+                    query_param("before", {"type": "string", "description": "prev_cursor of "
+                                           "a page: the page before it"}),
                     query_param("limit", {"type": "integer", "minimum": 1, "maximum": 500})],
                 "responses": {"200": ok("A page", ref("ContactList")), **errors(400, 401, 403)}},
         "post": {"summary": "Add one contact", "parameters": [IDEMPOTENCY_KEY],
@@ -133,6 +162,9 @@ PATHS: dict = {
     },
     "/api/contacts/{contact_id}/blacklist": {
         "post": {"summary": "Blacklist a contact", "parameters": [CONTACT_ID],
+                 "requestBody": {"required": False, "content": {"application/json": {
+                     "schema": {"type": "object", "properties": {"reason": {
+                         "type": "string", "description": "Why (kept in its history)"}}}}}},
                  "responses": {"200": ok("Blacklisted", ref("Contact")),
                                **errors(401, 403, 404)}}},
     "/api/custom-fields": {
@@ -141,12 +173,21 @@ PATHS: dict = {
         "post": {"summary": "Define a custom field",
                  "requestBody": json_body({"type": "object", "required": ["name", "type"],
                                            "properties": {"name": {"type": "string"},
+                                                          "label": FIELD_LABEL,
                                                           "type": {"type": "string"},
                                                           "choices": {"type": "array"}}}),
                  "responses": {"201": ok("Created", ref("CustomField")),
                                **errors(400, 401, 403, 409, 413, 415, 422)}}},
     "/api/custom-fields/{entry_id}": {
-        "delete": {"summary": "Remove a custom field (409 while a form shows it)",
+        "patch": {"summary": "Rename a custom field: its display label (its name, the key, "
+                             "stays; 422 immutable when the body changes it)",
+                  "parameters": [ENTRY_ID],
+                  "requestBody": json_body({"type": "object",
+                                            "properties": {"label": FIELD_LABEL}}),
+                  "responses": {"200": ok("Renamed", ref("CustomField")),
+                                **errors(400, 401, 403, 404, 409, 413, 415, 422)}},
+        "delete": {"summary": "Remove a custom field (409 naming the forms that show it and "
+                              "the enabled hooks that map to it)",
                    "parameters": [ENTRY_ID],
                    "responses": {"204": ok("Deleted"), **errors(401, 403, 404, 409)}}},
 }

@@ -56,7 +56,14 @@ async def custom_fields(request: Request) -> JSONResponse:
 
 
 async def custom_field(request: Request) -> Response:
-    """DELETE /api/custom-fields/{id}"""
+    """PATCH (its label) / DELETE /api/custom-fields/{id}"""
     token = await authorize(request, "contacts:write")
+    if request.method == "PATCH":
+        body = await read_json(request)
+        if not isinstance(body, dict):
+            raise BadRequest("The body must be a JSON object such as {\"label\": \"Shoe size\"}.")
+        row = await in_db(accounts.rename_custom_field, token.account_id,
+                          request.path_params["entry_id"], body)
+        return JSONResponse(accounts.custom_field_to_dict(row))
     await in_db(accounts.delete_custom_field, token.account_id, request.path_params["entry_id"])
     return Response(status_code=204)

@@ -58,3 +58,34 @@ def test_update_changes_only_given_keys(tenant):
     assert changed.double_opt_in is False
     assert changed.allowed_origins == ["https://a.example"]
     assert changed.source == "Website"
+
+
+def test_label_texts_name_known_labels_and_languages(tenant):
+    form = definitions.create_form(tenant.id, {
+        "name": "N", "source": "Website", "label_texts": {"Sports": {"fr": " Sport ", "nl": ""}}})
+    assert form.label_texts == {"Sports": {"fr": "Sport"}}
+    for bad, code in (({"Cooking": {"fr": "Cuisine"}}, "unknown_label"),
+                      ({"Sports": {"de": "Sport"}}, "unknown_language"),
+                      ({"Sports": {"fr": "two\nlines"}}, "invalid")):
+        with pytest.raises(ValidationFailed) as exc:
+            definitions.update_form(tenant.id, form.id, {"label_texts": bad})
+        assert _details(exc)["label_texts"]["code"] == code
+
+
+def test_forms_that_offered_all_labels_keep_those_of_the_upgrade(tenant):
+    """Before version 11 an empty list meant "all of the account's"; the upgrade lists them,
+    so a label added afterwards in Settings stays off the form."""
+    from gateway.accounts import add_vocabulary
+    from gateway.db import SchemaVersion
+    from gateway.schema import upgrade
+    shown = definitions.create_form(tenant.id, {"name": "A", "source": "Website",
+                                                "fields": ["interests"]})
+    hidden = definitions.create_form(tenant.id, {"name": "B", "source": "Website"})
+    Form.update(interests=[], preferences=[]).execute()  # as stored before version 11
+    SchemaVersion.delete().where(SchemaVersion.version == 11).execute()
+    assert upgrade() == [11]  # the upgrade itself, once more
+    assert Form.get_by_id(shown.id).interests == ["Music", "Sports"]
+    assert Form.get_by_id(shown.id).preferences == []  # the field was not shown
+    assert Form.get_by_id(hidden.id).interests == []
+    add_vocabulary(tenant.id, "interest", "Cooking")
+    assert Form.get_by_id(shown.id).interests == ["Music", "Sports"]

@@ -273,3 +273,55 @@ def test_deep_or_huge_json_is_refused_in_the_error_shape(client, tenant):
     assert r.json()["error"]["details"][0]["code"] == "number_out_of_range"
     r = client.post("/api/contacts", content=b"{", headers=headers)
     assert r.status_code == 400 and "line 1, column 2" in r.json()["error"]["message"]
+
+
+def test_list_filters_search_by_name_labels_dates_and_import(client, tenant):
+    """#16 item 5: the list's filters, the same on SQLite and PostgreSQL."""
+    from gateway.models import ContactEvent
+    a = add(client, tenant, email="a@x.example.com", first_name="Nele", interests=["Music"],
+            preferences=["Weekly"])
+    add(client, tenant, email="b@x.example.com", first_name="Bob", name="NELEMANS",
+        language="fr", interests=["Sports"])
+    add(client, tenant, email="c@x.example.com", first_name="Cas")
+
+    def emails(**params):
+        r = client.get("/api/contacts", params=params, headers=tenant.headers)
+        assert r.status_code == 200, r.text
+        return sorted(item["email"] for item in r.json()["items"])
+    assert emails(q="nele") == ["a@x.example.com", "b@x.example.com"]
+    assert emails(q="Nelemans") == ["b@x.example.com"]
+    assert emails(interest="Music") == ["a@x.example.com"]
+    assert emails(interest="Mus") == []  # a whole label, not a part of one
+    assert emails(preference="Weekly") == ["a@x.example.com"]
+    assert emails(language="fr") == ["b@x.example.com"]
+    assert emails(added_before="2000-01-01") == []
+    assert len(emails(added_after="2000-01-01T00:00:00Z")) == 3
+    ContactEvent.create(contact=a["id"], kind="updated", channel="import", reference="import:7")
+    assert emails(**{"import": "7"}) == ["a@x.example.com"]
+    for bad in ({"added_after": "yesterday"}, {"import": "x"}):
+        assert client.get("/api/contacts", params=bad, headers=tenant.headers).status_code == 400
+
+
+def test_list_pages_back_with_before(client, tenant):
+    for i in range(5):
+        add(client, tenant, email=f"p{i}@x.example.com")
+    h = tenant.headers
+    first = client.get("/api/contacts?limit=2", headers=h).json()
+    second = client.get(f"/api/contacts?limit=2&cursor={first['next_cursor']}", headers=h).json()
+    assert first["prev_cursor"] is None and second["prev_cursor"]
+    back = client.get(f"/api/contacts?limit=2&before={second['prev_cursor']}", headers=h).json()
+    assert [c["id"] for c in back["items"]] == [c["id"] for c in first["items"]]
+    assert back["prev_cursor"] is None
+
+
+def test_re_adding_a_blacklisted_address_says_so_and_why(client, tenant):
+    created = add(client, tenant)
+    r = client.post(f"/api/contacts/{created['id']}/blacklist", json={"reason": "Bounced twice"},
+                    headers=tenant.headers)
+    assert r.status_code == 200 and r.json()["status"] == "blacklisted"
+    r = client.post("/api/contacts", json=ANN, headers=tenant.headers)
+    assert r.status_code == 409
+    error = r.json()["error"]
+    assert "is blacklisted" in error["message"] and "Bounced twice" in error["message"]
+    assert error["details"][0]["reason"] == "Bounced twice"
+    assert error["details"][0]["blacklisted_at"].endswith("Z")

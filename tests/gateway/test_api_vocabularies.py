@@ -86,7 +86,7 @@ def test_a_label_a_form_or_enabled_hook_uses_cannot_be_removed(client, tenant):
     from gateway.db import db
     form = client.post("/api/forms", headers=tenant.headers, json={
         "name": "Lettre", "source": "Website", "languages": ["fr"],
-        "fields": ["interests"], "interests": ["Music"]}).json()
+        "fields": ["interests"], "interests": ["Music"], "preferences": []}).json()
     with db.connection_context():
         Hook.create(account=tenant.id, name="CRM", secret_salt="s", source="Fair",
                     mapping={"interests": {"value": ["Sports"]}})
@@ -115,3 +115,60 @@ def test_a_label_a_form_or_enabled_hook_uses_cannot_be_removed(client, tenant):
     assert r.status_code == 200
     assert client.delete(f"/api/languages/{entry('languages', 'fr')}",
                          headers=tenant.headers).status_code == 204
+
+
+def test_custom_field_labels_rename_and_keep_their_key(client, tenant, other_tenant):
+    """A label is shown and renamed; the name (the key contacts carry) never changes."""
+    r = client.post("/api/custom-fields", headers=tenant.headers,
+                    json={"name": "shoe_size", "type": "number", "label": " Shoe size "})
+    assert r.status_code == 201 and r.json()["label"] == "Shoe size"
+    field = r.json()
+    plain = client.post("/api/custom-fields", headers=tenant.headers,
+                        json={"name": "vip", "type": "boolean"}).json()
+    assert plain["label"] == "vip"  # no label: the name is shown
+    client.post("/api/contacts", headers=tenant.headers, json={
+        "email": "s@example.com", "language": "en", "source": "Website",
+        "custom_fields": {"shoe_size": 42}})
+    url = f"/api/custom-fields/{field['id']}"
+    r = client.patch(url, headers=tenant.headers, json={"label": "Schoenmaat"})
+    assert r.status_code == 200 and r.json() == field | {"label": "Schoenmaat"}
+    r = client.patch(url, headers=tenant.headers, json={"name": "maat", "label": "Maat"})
+    assert r.status_code == 422
+    assert r.json()["error"]["details"][0]["code"] == "immutable"
+    r = client.patch(url, headers=tenant.headers, json={"label": "VIP"})
+    assert r.status_code == 409  # "vip" is shown so already (case aside)
+    assert r.json()["error"]["details"][0]["existing"] == "vip"
+    assert client.patch(url, headers=tenant.headers, json={"label": "x" * 201}
+                        ).status_code == 422
+    assert client.patch(url, headers=tenant.headers, json=["Maat"]).status_code == 400
+    assert client.patch(url, headers=other_tenant.headers, json={"label": "Mine"}
+                        ).status_code == 404
+    items = client.get("/api/custom-fields", headers=tenant.headers).json()["items"]
+    assert [(f["name"], f["label"]) for f in items] == [("shoe_size", "Schoenmaat"),
+                                                       ("vip", "vip")]
+    contact = client.get("/api/contacts?email=s@example.com", headers=tenant.headers
+                         ).json()["items"][0]
+    assert contact["custom_fields"] == {"shoe_size": 42}  # the key stayed
+    r = client.patch(url, headers=tenant.headers, json={"label": ""})
+    assert r.json()["label"] == "shoe_size"
+    spec = client.get("/api/openapi.json").json()
+    assert "patch" in spec["paths"]["/api/custom-fields/{entry_id}"]
+
+
+def test_a_refused_removal_counts_the_contacts(client, tenant):
+    """The 409 says how many contacts carry the value: exactly, not by substring."""
+    from connectors.models import Hook
+    from gateway.db import db
+    client.post("/api/interests", json={"name": "Zoë's"}, headers=tenant.headers)
+    client.post("/api/interests", json={"name": "Zoë"}, headers=tenant.headers)
+    for n, interests in enumerate((["Zoë"], ["Zoë's"], ["Zoë", "Music"], [])):
+        assert client.post("/api/contacts", headers=tenant.headers, json={
+            "email": f"z{n}@example.com", "language": "en", "source": "Website",
+            "interests": interests}).status_code == 201
+    with db.connection_context():
+        Hook.create(account=tenant.id, name="CRM", secret_salt="s",
+                    mapping={"interests": {"value": ["Zoë"]}})
+    items = client.get("/api/interests", headers=tenant.headers).json()["items"]
+    zoe = next(e["id"] for e in items if e["name"] == "Zoë")
+    r = client.delete(f"/api/interests/{zoe}", headers=tenant.headers)
+    assert r.status_code == 409 and r.json()["error"]["details"][0]["contacts"] == 2

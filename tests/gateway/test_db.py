@@ -62,10 +62,12 @@ def test_version_3_stops_sqlite_reusing_ids_and_keeps_every_row(store):
     account = Account.create(name="Acme")
     kept = _contact(account.id, "kept@example.com")
     form_id = db.execute_sql(
+        # label_texts: a later version's column, in the table as the test builds it
         "INSERT INTO form (account_id, name, slug, source, fields, preferences, interests, "
         "languages, texts, mails, double_opt_in, welcome, redirect_urls, allowed_origins, "
-        "min_fill_seconds, created_at, updated_at) VALUES (?, 'F', 'f-123', 'Website', '[]', "
-        "'[]', '[]', '[\"en\"]', '{}', '{}', 1, 0, '[]', '[]', 0, '2024-01-01', '2024-01-01')",
+        "min_fill_seconds, created_at, updated_at, label_texts) VALUES (?, 'F', 'f-123', "
+        "'Website', '[]', '[]', '[]', '[\"en\"]', '{}', '{}', 1, 0, '[]', '[]', 0, "
+        "'2024-01-01', '2024-01-01', '{}')",
         (account.id,)).lastrowid
     db.execute_sql("INSERT INTO confirmation (form_id, contact_id, language, created_at, "
                    "confirmed, welcome_sent) VALUES (?, ?, 'en', '2024-01-01', 0, 0)",

@@ -89,6 +89,42 @@
     var later = function () { clearTimeout(timer); timer = setTimeout(refresh, 400); };
     form.addEventListener("input", later);
     form.addEventListener("change", later);
+    // The preview speaks the language being edited: the one whose texts or mails have the
+    // focus or were just unfolded, else the default language as it changes.
+    var chosen = document.querySelector("[data-preview-language]");
+    var show = function (code) {
+      if (chosen && code && chosen.value !== code) { chosen.value = code; later(); }
+    };
+    form.addEventListener("focusin", function (event) {
+      var box = event.target.closest("[data-lang]");
+      if (box) { show(box.getAttribute("data-lang")); }
+    });
+    form.querySelectorAll("details[data-lang]").forEach(function (box) {
+      box.addEventListener("toggle", function () {
+        if (box.open) { show(box.getAttribute("data-lang")); }
+      });
+    });
+    var defaultLanguage = form.querySelector("[name=default_language]");
+    if (defaultLanguage) {
+      defaultLanguage.addEventListener("change", function () { show(defaultLanguage.value); });
+    }
     refresh();
+  });
+
+  // <iframe data-fit-content>: as tall as the page it shows (same origin), so the whole form
+  // shows, consent and button included; a pane taller than the window scrolls with the page.
+  document.querySelectorAll("iframe[data-fit-content]").forEach(function (frame) {
+    var fit = function () {
+      var doc = frame.contentDocument;
+      if (!doc || !doc.documentElement) { return; }
+      frame.style.height = (doc.documentElement.scrollHeight + 4) + "px";
+      var pane = frame.closest(".preview");
+      if (pane) {
+        pane.style.position = pane.offsetHeight > window.innerHeight - 32 ? "static" : "";
+      }
+    };
+    frame.addEventListener("load", fit);
+    window.addEventListener("resize", fit);
+    fit();
   });
 })();

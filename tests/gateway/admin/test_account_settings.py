@@ -71,7 +71,7 @@ def test_removing_a_label_a_form_uses_is_refused_in_words(admin_client, tenant):
     size = CustomField.get(account=tenant.id, name="size")
     r = admin_client.post(f"/admin/settings/custom-fields/{size.id}/delete",
                           data={"csrf_token": token})
-    assert r.status_code == 409 and "shown by form &#39;Lettre&#39;" in r.text
+    assert r.status_code == 409 and "is used by form &#39;Lettre&#39;" in r.text
     assert CustomField.get_or_none(CustomField.id == size.id) is not None
 
 
@@ -114,28 +114,114 @@ def test_settings_explain_themselves(admin_client, tenant):
     assert "&#39;Shoe Size&#39; cannot be a field name: start with a lower-case letter" in r.text
 
 
+def _contacts(client, tenant, *records):
+    for n, extra in enumerate(records):
+        r = client.post("/api/contacts", headers=tenant.headers, json={
+            "email": f"c{n}@example.com", "language": "en", "source": "Website", **extra})
+        assert r.status_code == 201, r.text
+
+
+def test_removal_page_counts_contacts_forms_and_hooks(admin_client, tenant):
+    """Exact counts: "Music" is not counted on a contact that only has "Musical"."""
+    from connectors.models import Hook
+    from gateway.accounts import add_vocabulary
+    from gateway.db import db
+    with db.connection_context():
+        add_vocabulary(tenant.id, "interest", "Musical")
+        hook = Hook.create(account=tenant.id, name="CRM", secret_salt="s", source="Fair")
+    _contacts(admin_client, tenant, {"source": "Fair", "interests": ["Music", "Sports"]},
+              {"source": "Fair", "interests": ["Musical"]}, {"interests": ["Music"]})
+    fair = Vocabulary.get(account=tenant.id, kind="source", name="Fair")
+    page = admin_client.get(f"/admin/settings/sources/{fair.id}/delete").text
+    assert "<strong>2 contacts</strong> have it" in page
+    assert "<strong>0 forms</strong>" in page
+    assert f'<strong>1 enabled hook</strong>: <a href="/admin/connectors/{hook.id}">CRM</a>' \
+        in page
+    assert "cannot be removed while a form or hook uses it" in page
+    assert ">Remove Fair</button>" not in page
+    music = Vocabulary.get(account=tenant.id, kind="interest", name="Music")
+    page = admin_client.get(f"/admin/settings/interests/{music.id}/delete").text
+    assert "<strong>2 contacts</strong> have it" in page and ">Remove Music</button>" in page
+    r = admin_client.post(f"/admin/settings/interests/{music.id}/delete",
+                          data={"csrf_token": csrf_of(page)})
+    assert r.status_code == 200 and "Music" not in names(tenant.id, "interest")
+    en = Vocabulary.get(account=tenant.id, kind="language", name="en")
+    page = admin_client.get(f"/admin/settings/languages/{en.id}/delete").text
+    assert "Remove the language English (en)?" in page and "<strong>3 contacts</strong>" in page
+
+
+def test_custom_field_label_rename_and_removal_counts(admin_client, tenant):
+    from connectors.models import Hook
+    from gateway.db import db
+    token = csrf_of(admin_client.get("/admin/settings").text)
+    r = admin_client.post("/admin/settings/custom-fields", data={
+        "csrf_token": token, "name": "shoe_size", "type": "number", "label": "Shoe size"})
+    assert r.status_code == 200 and "Custom field &#39;Shoe size&#39; (shoe_size) added" in r.text
+    admin_client.post("/admin/settings/custom-fields", data={
+        "csrf_token": token, "name": "size", "type": "text"})
+    size = CustomField.get(account=tenant.id, name="shoe_size")
+    r = admin_client.post(f"/admin/settings/custom-fields/{size.id}/label",
+                          data={"csrf_token": token, "label": "size"})
+    assert r.status_code == 409 and "The field &#39;size&#39; is shown as" in r.text
+    r = admin_client.post(f"/admin/settings/custom-fields/{size.id}/label",
+                          data={"csrf_token": token, "label": "Schoenmaat"})
+    assert "now shown as &#39;Schoenmaat&#39;" in r.text and 'value="Schoenmaat"' in r.text
+    assert CustomField.get_by_id(size.id).label == "Schoenmaat"
+    _contacts(admin_client, tenant, {"custom_fields": {"shoe_size": 42}},
+              {"custom_fields": {"size": "shoe_size"}})
+    with db.connection_context():
+        Hook.create(account=tenant.id, name="Shop", secret_salt="s",
+                    mapping={"custom_fields.shoe_size": "maat"})
+    page = admin_client.get(f"/admin/settings/custom-fields/{size.id}/delete").text
+    assert "Remove the custom field Schoenmaat (shoe_size)?" in page
+    assert "<strong>1 contact</strong> has it" in page and "<strong>1 enabled hook</strong>" \
+        in page
+
+
 def test_settings_walk_in_a_browser(admin_page, tenant, request):
+    """Remove a used value (its counts shown), add a labelled field, rename it; two widths."""
     from forms import definitions
     from gateway.db import db
+    from gateway.models import Contact
     from tests.gateway.admin.conftest import assert_accessible, snap
     with db.connection_context():
         definitions.create_form(tenant.id, {"name": "Lettre", "source": "Website",
                                             "languages": ["fr", "en"]})
+        for n in range(3):
+            Contact.create(account=tenant.id, email=f"f{n}@example.com", language="fr",
+                           source="Fair")
     page = admin_page
-    page.goto(f"{page.base}/admin/settings")
-    assert_accessible(page)
-    page.get_by_label("Sender address").fill("news@acme.example")
-    page.get_by_role("textbox", name="Website").fill("https://www.acme.example")
-    page.get_by_role("button", name="Save sender and website").click()
-    page.get_by_role("status").filter(has_text="Mails now go from Acme <news@acme.example>"
-                                      ).wait_for()
-    languages = page.get_by_role("region", name="Languages")
-    page.once("dialog", lambda dialog: dialog.accept())
-    languages.get_by_role("button", name="Remove fr").click()
-    alert = languages.get_by_role("alert")
-    alert.wait_for()
-    assert "is used by form 'Lettre'" in alert.inner_text()
     for width, height in ((1366, 768), (390, 844)):
         page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{page.base}/admin/settings")
+        assert_accessible(page)
+        if width == 1366:
+            page.get_by_label("Sender address").fill("news@acme.example")
+            page.get_by_role("textbox", name="Website").fill("https://www.acme.example")
+            page.get_by_role("button", name="Save sender and website").click()
+            page.get_by_role("status").filter(
+                has_text="Mails now go from Acme <news@acme.example>").wait_for()
+        page.get_by_role("region", name="Languages").get_by_role(
+            "link", name="Remove fr").click()
+        page.get_by_role("heading", name="Remove the language Français (fr)?").wait_for()
+        usage = page.get_by_role("region", name="What uses it")
+        assert "3 contacts have it" in usage.inner_text()
+        assert "1 form: Lettre" in usage.inner_text()
+        assert "cannot be removed" in usage.get_by_role("alert").inner_text()
+        snap(page, request, f"remove-used-{width}")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), width
+        page.get_by_role("link", name="Back to settings").click()
+        fields = page.get_by_role("region", name="Custom fields")
+        key, shown = f"shoe_size_{width}", f"Shoe size {width}"
+        fields.get_by_label("Label", exact=False).first.wait_for()
+        page.locator("#field-label").fill(shown)
+        page.locator("#field-name").fill(key)
+        fields.get_by_role("button", name="Add field").click()
+        page.get_by_role("status").filter(has_text=f"'{shown}' ({key}) added").wait_for()
+        fields = page.get_by_role("region", name="Custom fields")
+        fields.get_by_label(f"Label of {key}").fill(f"Maat {width}")
+        fields.get_by_role("button", name=f"Rename {key}").click()
+        page.get_by_role("status").filter(has_text=f"now shown as 'Maat {width}'").wait_for()
+        assert page.get_by_label(f"Label of {key}").input_value() == f"Maat {width}"
         snap(page, request, f"settings-{width}")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), width

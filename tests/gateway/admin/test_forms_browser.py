@@ -23,22 +23,25 @@ def test_create_preview_copy_and_edit_a_form(admin_page, tenant, request):
     page.get_by_label("Source given to new contacts").select_option("Website")
     # The live preview follows the unsaved form: Dutch first, as the account's languages are.
     live.get_by_role("heading", name="Schrijf je in op onze nieuwsbrief").wait_for()
+    page.get_by_role("heading", name="Languages and texts").click()  # unfolds on demand
     page.get_by_label("Default language").select_option("en")
     live.get_by_role("heading", name="Subscribe to our newsletter").wait_for()
     page.get_by_label("Interests", exact=True).check()
+    page.get_by_role("heading", name="Embedding").click()
     origins = page.get_by_label("Sites allowed to embed the form")
     origins.fill("https://www.example.com/signup")
-    page.get_by_role("button", name="Create form").click()
+    page.get_by_role("button", name="Create form").first.click()
     assert "is not an origin" in page.get_by_role("alert").inner_text()
     assert origins.get_attribute("aria-invalid") == "true"
     assert_accessible(page)
     origins.fill("https://www.example.com")
+    page.get_by_role("heading", name="Languages and texts").click()
     page.get_by_text("Texts in en").click()  # each language's texts unfold on demand
     page.get_by_label("Title (en)").fill("Join the Acme letter")
     live.get_by_role("heading", name="Join the Acme letter").wait_for()
     snap(page, request, "editor")
     assert Form.select().count() == 0  # previewing saves nothing
-    page.get_by_role("button", name="Create form").click()
+    page.get_by_role("button", name="Create form").first.click()
     page.get_by_role("status").filter(has_text="was created").wait_for()
     assert_accessible(page)
     form = Form.get(name="Newsletter")
@@ -61,10 +64,12 @@ def test_create_preview_copy_and_edit_a_form(admin_page, tenant, request):
     page.get_by_role("link", name="Edit form").click()
     page.get_by_role("heading", name="Edit Newsletter").wait_for()
     assert_accessible(page)
+    page.get_by_role("heading", name="Behaviour").click()
     page.get_by_label("Double opt-in").uncheck()
+    page.get_by_role("heading", name="Languages and texts").click()
     page.get_by_text("Texts in en").click()
     page.get_by_label("Title (en)").fill("Subscribe now")
-    page.get_by_role("button", name="Save form").click()
+    page.get_by_role("button", name="Save form").first.click()
     page.get_by_role("status").filter(has_text="was saved").wait_for()
     preview.get_by_role("heading", name="Subscribe now").wait_for()
     assert Form.get_by_id(form.id).double_opt_in is False
@@ -119,3 +124,64 @@ def test_a_site_that_may_not_use_the_form_is_told_and_allowed_in_one_click(
         snap(page, request, "allowed-embeds")
     finally:
         site.close()
+
+
+def _inside(inner, outer) -> bool:
+    """Whether box ``inner`` lies wholly within box ``outer`` (page coordinates)."""
+    return (inner["y"] >= outer["y"] - 1
+            and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 1)
+
+
+def test_editor_sections_reachable_save_and_a_whole_preview_in_the_edited_language(
+        admin_page, live_server, tenant, request):
+    """The editor folds into five sections, its save button is on screen, and the preview
+    shows the whole form (consent and button) in the language being edited, on a laptop and
+    on a phone."""
+    page = admin_page
+    with db.connection_context():
+        form = definitions.create_form(tenant.id, {
+            "name": "Lettre", "source": "Website", "languages": ["fr", "nl", "en"],
+            "fields": ["first_name", "name", "language", "preferences", "interests"]})
+    for width, height in ((1366, 768), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{live_server}/admin/forms/{form.id}/edit")
+        for name in ("Fields", "Languages and texts", "Mails", "Behaviour", "Embedding"):
+            page.get_by_role("heading", name=name, exact=True).wait_for()
+        assert page.get_by_label("Confirm mail subject (fr)").is_hidden()  # folded
+        save = page.get_by_role("button", name="Save form")
+        assert save.first.is_visible() and _inside(save.first.bounding_box(), {
+            "y": 0, "height": height}), width
+        live = page.frame_locator("iframe[title='Preview of the form being edited']")
+        frame = page.locator("iframe[title='Preview of the form being edited']")
+        # The form's default language first, the whole form in view of the frame.
+        live.get_by_role("heading", name="Inscrivez-vous à notre newsletter").wait_for()
+        consent = live.get_by_text("J'accepte de recevoir des e-mails")
+        button = live.get_by_role("button", name="S'inscrire")
+        page.wait_for_function("document.querySelector('iframe[data-fit-content]')"
+                               ".offsetHeight > 600")
+        assert _inside(consent.bounding_box(), frame.bounding_box()), width
+        assert _inside(button.bounding_box(), frame.bounding_box()), width
+        if width < 600:  # a phone: the preview comes below the editor
+            assert frame.bounding_box()["y"] > page.locator("#form-editor").bounding_box()["y"]
+            assert page.evaluate(NO_SCROLL)
+        # Editing the Dutch texts previews Dutch, edits included.
+        page.get_by_role("heading", name="Languages and texts").click()
+        page.get_by_text("Texts in nl").click()
+        page.get_by_label("Consent (nl)").fill("Ja, stuur me de nieuwsbrief.")
+        live.get_by_role("heading", name="Schrijf je in op onze nieuwsbrief").wait_for()
+        live.get_by_text("Ja, stuur me de nieuwsbrief.").wait_for()
+        button = live.get_by_role("button", name="Inschrijven")
+        assert page.get_by_label("Preview in").input_value() == "nl"
+        snap(page, request, f"editor-{width}")
+        assert _inside(button.bounding_box(), frame.bounding_box()), width
+        save.last.scroll_into_view_if_needed()
+        assert save.last.is_visible()
+    save.last.click()
+    page.get_by_role("status").filter(has_text="was saved").wait_for()
+    # The detail page previews the form's default language, not the browser's English.
+    preview = page.frame_locator("iframe[title='Preview of Lettre']")
+    preview.get_by_role("heading", name="Inscrivez-vous à notre newsletter").wait_for()
+    preview.get_by_role("button", name="S'inscrire").wait_for()
+    snap(page, request, "detail-390")
+    with db.connection_context():
+        assert Form.get_by_id(form.id).texts["nl"]["consent"] == "Ja, stuur me de nieuwsbrief."

@@ -58,9 +58,9 @@ def admin_get_routes(app) -> list[Route]:
 
 def long_data(account_id: int, run_jobs) -> dict:
     """A contact, imports at three steps, a form and a hook, all with long values."""
-    add_vocabulary(account_id, "source", "S" * 100)
+    source = add_vocabulary(account_id, "source", "S" * 100)
     add_vocabulary(account_id, "interest", "I" * 100)
-    add_custom_field(account_id, {"name": "n" * 60, "type": "text"})
+    field = add_custom_field(account_id, {"name": "n" * 60, "type": "text"})
     contact = contacts.create(account_id, {
         "email": f"{'e' * 60}@{'d' * 60}.example.com", "first_name": LONG, "name": LONG,
         "language": "nl", "source": "S" * 100, "interests": ["I" * 100],
@@ -87,14 +87,18 @@ def long_data(account_id: int, run_jobs) -> dict:
                                        "source": "Website", "language": "nl",
                                        "mapping": {"email": "email"}})
     return {"contact_id": contact.id, "form_id": form.id, "hook_id": hook.id,
-            "import_id": steps[0].id, "imports": [imp.id for imp in steps]}
+            "import_id": steps[0].id, "imports": [imp.id for imp in steps],
+            # the removal pages of a used source and of a custom field
+            "by_route": {"entry_delete": {"kind": "sources", "entry_id": source.id},
+                         "field_delete": {"entry_id": field.id}}}
 
 
 def page_urls(app, ids: dict) -> list[tuple[str, str]]:
     """(name, path) of every admin page, ids filled from the resources made."""
     urls = []
     for route in admin_get_routes(app):
-        params = {name: ids[name] for name in route.param_convertors}
+        params = ids["by_route"].get(route.name) or {
+            name: ids[name] for name in route.param_convertors}
         urls.append((route.name, str(app.url_path_for(f"admin:{route.name}", **params))))
     # The wizard shows one page per step: each step's page, and a query's variant.
     urls += [(f"import-step-{i}", f"/admin/imports/{imp}") for i, imp in

@@ -1,0 +1,62 @@
+"""The contacts overview walked in Chromium at a laptop and a phone (#16, items 5–8)."""
+
+from gateway import contacts
+from gateway.contacts import Provenance
+from tests.gateway.admin.conftest import assert_accessible, snap
+
+PROV = Provenance(channel="api", reference="token:1", actor="test")
+SIZES = {"laptop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
+
+
+def test_search_filters_pager_edit_and_blacklist(admin_page, tenant, request):
+    page = admin_page
+    for i in range(60):
+        contacts.create(tenant.id, {"email": f"c{i:02d}@x.example.com", "language": "nl",
+                                    "source": "Website", "interests": ["Music"] if i % 2 else []},
+                        PROV)
+    nele = contacts.create(tenant.id, {"email": "nele@x.example.com", "first_name": "Nele",
+                                       "language": "nl", "source": "Website"}, PROV)
+    for name, size in SIZES.items():
+        page.set_viewport_size(size)
+        page.goto(f"{page.base}/admin/contacts")
+        assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+        page.get_by_text("1–50 of 61").wait_for()
+        page.get_by_role("link", name="Next →").click()
+        page.get_by_text("51–61 of 61").wait_for()
+        page.get_by_role("link", name="← Previous").click()
+        page.get_by_text("1–50 of 61").wait_for()
+        snap(page, request, f"{name}-pager")
+        page.get_by_label("Search by e-mail or name").fill("NELE")
+        page.get_by_role("button", name="Search").click()
+        page.get_by_role("link", name="nele@x.example.com").wait_for()
+        page.locator("summary", has_text="Filters").click()
+        page.get_by_label("Interest").select_option("Music")
+        page.get_by_role("button", name="Apply filters").click()
+        page.get_by_text("No confirmed contact matches these filters").wait_for()
+        page.get_by_role("link", name="Blacklisted").click()
+        assert page.get_by_label("Search by e-mail or name").input_value() == "NELE"
+        assert page.get_by_label("Interest").input_value() == "Music"
+        assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+        assert_accessible(page)
+        snap(page, request, f"{name}-filters-kept")
+    page.goto(f"{page.base}/admin/contacts/{nele.id}")
+    page.get_by_role("link", name="Edit contact").click()
+    page.get_by_label("Name", exact=True).fill("Peeters")
+    page.get_by_role("button", name="Save changes").click()
+    page.get_by_text("was saved").wait_for()
+    page.get_by_label("Reason for blacklisting").fill("Asked by phone")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Blacklist").click()
+    page.get_by_text("is blacklisted").first.wait_for()
+    page.goto(f"{page.base}/admin/contacts?tab=blacklisted")
+    page.get_by_role("cell", name="Asked by phone").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    snap(page, request, "phone-blacklisted")
+    page.goto(f"{page.base}/admin/contacts/new")
+    page.get_by_label("E-mail address").fill("nele@x.example.com")
+    page.locator("#language").select_option("nl")
+    page.locator("#source").select_option("Website")
+    page.get_by_label("I confirm").check()
+    page.get_by_role("button", name="Add contact").click()
+    page.get_by_text("is blacklisted (since").first.wait_for()
+    snap(page, request, "phone-re-add-blacklisted")
