@@ -166,7 +166,7 @@ PATHS: dict = {
                      "schema": {"type": "object", "properties": {"reason": {
                          "type": "string", "description": "Why (kept in its history)"}}}}}},
                  "responses": {"200": ok("Blacklisted", ref("Contact")),
-                               **errors(401, 403, 404)}}},
+                               **errors(400, 401, 403, 404, 413, 415, 422)}}},
     "/api/custom-fields": {
         "get": {"summary": "Custom fields",
                 "responses": {"200": ok("List", ref("CustomFieldList")), **errors(401, 403)}},
