@@ -28,7 +28,7 @@ from gateway.imports.reader import iter_records
 from gateway.imports.rows import RowBuilder
 from gateway.imports.spool import file_path
 from gateway.merge import merge
-from gateway.models import Consent, Contact
+from gateway.models import Contact
 from gateway.validation import AccountVocabulary, FieldError
 
 # Rows per chunk: each chunk is one transaction and one progress update.
@@ -491,10 +491,9 @@ class _ChunkWriter:
         self.field_types = vocab.field_types
         self.fallbacks = {k: v for k, v in (imp.fallbacks or {}).items()
                           if k in imp.needs_fallbacks and v}
-        # The actor ("token:N" and the token's name, a login) is metadata: cut to its column.
-        actor = (imp.consent_by or imp.actor)[:Consent.actor.max_length]
+        # Provenance clips the actor ("token:N" and the token's name) to its column.
         self.provenance = Provenance(channel="import", reference=f"import:{imp.id}",
-                                     actor=actor,
+                                     actor=imp.consent_by or imp.actor,
                                      text="The uploader stated the data was obtained "
                                           "rightfully.")
 
