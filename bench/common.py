@@ -227,7 +227,14 @@ def endpoint_options(doc: str) -> argparse.Namespace:
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--paced", type=float, default=0.3,
                         help="Then a paced run at this fraction of the trivial rate (0: none).")
-    return parser.parse_args()
+    parser.add_argument("--embedded", action="store_true",
+                        help="Embedded defaults: SQLite, no Redis, the server's own runner.")
+    parser.add_argument("--burst", type=int, default=10000,
+                        help="Submissions of the accept -> mail burst (where measured).")
+    args = parser.parse_args()
+    if args.embedded:
+        args.db = "sqlite"
+    return args
 
 
 # ---- the load generator's process ------------------------------------------------------------

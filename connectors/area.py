@@ -14,4 +14,6 @@ AREA = Area(
     routes="connectors.routes.routes",
     commands="connectors.cli.commands",
     sweeps=("connectors.jobs.requeue_stuck",),
+    erase="connectors.personal_data.erase",
+    retention=("connectors.personal_data.purge_payloads",),
 )

@@ -1,26 +1,33 @@
 """From a delivery's payload to contact writes: shared by the job and the dry run.
 
 ``plan(ctx, payload)`` turns a payload into one ``Step`` per record (what it maps to, its
-validation errors, what the merge would do); ``execute(ctx, step)`` writes one step through
-``gateway.contacts.upsert`` — the one merge path — or blacklists for Efficy deletes.
+validation errors, what the merge would do; ``plan_record`` for one record, ``preload`` to
+read the contacts of many records at once); ``connectors.batch`` writes the steps through
+``gateway.contacts.upsert_many`` — the one merge path — or blacklists for Efficy deletes.
+
+With ``ctx.wait`` (the job's attempts before the last), an Efficy record that cannot be
+applied until the Create of its key is — an Update without an e-mail address, or a
+blacklisting Delete, whose key is not linked to a contact yet — plans as ``wait``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from connectors import efficy, mapping
 from connectors.models import MAX_EFFICY_KEY, EfficyKey, Hook
 from gateway import contacts
 from gateway.contacts import Provenance
-from gateway.db import utcnow
+from gateway.db import db
 from gateway.errors import BadRequest
 from gateway.merge import CLEAR, is_empty, merge
 from gateway.models import Contact
-from gateway.validation import AccountVocabulary, clean_contact
+from gateway.validation import AccountVocabulary, clean_contact, normalise_email
 
 MAX_RECORDS = 1000
+LOOKUP_CHUNK = 500  # values per IN (...) (under SQLite's bound-variable limit)
 
 
 @dataclass
@@ -30,6 +37,11 @@ class Context:
     hook: Hook
     vocab: AccountVocabulary
     provenance: Provenance | None = None
+    wait: bool = False  # unlinked keys plan as "wait" (the Create may still come)
+    # Preloaded (``preload``): contacts (id, email, status) by e-mail and by Efficy key;
+    # None: asked one by one.
+    contacts: dict | None = None
+    links: dict | None = None
 
     @classmethod
     def load(cls, hook: Hook, provenance: Provenance | None = None) -> Context:
@@ -39,7 +51,7 @@ class Context:
 
 @dataclass
 class Step:
-    """One record: its action (upsert, blacklist, ignore, skip, fail) and its data."""
+    """One record: its action (upsert, blacklist, ignore, fail, wait) and its data."""
 
     index: int
     action: str
@@ -50,6 +62,18 @@ class Step:
     errors: list = field(default_factory=list)
     efficy_key: str | None = None
     operation: str | None = None
+    outcome: str | None = None  # once written (``connectors.batch``)
+    contact_id: int | None = None
+
+
+class Waiting(Exception):
+    """A record waits for the Create of its Efficy key (not linked to a contact yet)."""
+
+    def __init__(self, key: str, minutes: int):
+        super().__init__(key)
+        self.message = (f"Waiting for the Create of Efficy key {key}: it is not linked to a "
+                        "contact yet and the record has no e-mail address. Retried for at "
+                        f"most {minutes} minutes, then a dead letter.")
 
 
 def records_of(kind: str, payload) -> tuple[list, int]:
@@ -83,11 +107,54 @@ def plan(ctx: Context, payload) -> tuple[Iterator[Step], int]:
 
 def _steps(ctx: Context, found: list) -> Iterator[Step]:
     for index, record in enumerate(found):
-        if ctx.hook.kind == "efficy":
-            yield _plan_efficy(ctx, index, record)
-        else:
-            yield _plan_contact(ctx, index, mapping.apply(ctx.hook.mapping, record,
-                                                          ctx.hook.language_map))
+        yield plan_record(ctx, index, record)
+
+
+def plan_record(ctx: Context, index: int, record) -> Step:
+    """The step of one record of ``records_of`` (no writes: it may be planned again)."""
+    if ctx.hook.kind == "efficy":
+        return _plan_efficy(ctx, index, record)
+    return _plan_contact(ctx, index, _mapped(ctx, record))
+
+
+def _mapped(ctx: Context, record) -> dict:
+    if ctx.hook.kind == "efficy":
+        return mapping.apply(efficy.mapping_for(ctx.hook.mapping), record.record,
+                             efficy.language_map_for(ctx.hook.language_map))
+    return mapping.apply(ctx.hook.mapping, record, ctx.hook.language_map)
+
+
+def preload(ctx: Context, found: list) -> None:
+    """Read the contacts ``found`` records (of ``records_of``) may touch, in two queries,
+    so planning them asks the store nothing; ``Context.contacts``/``links`` stay current as
+    the batch writes."""
+    emails: set[str] = set()
+    for record in found:
+        email = _mapped(ctx, record).get("email")
+        if not is_empty(email):
+            normal, error = normalise_email(email)
+            if error is None:
+                emails.add(normal)
+    ctx.contacts = dict(_known(_SELECT_BY_EMAIL, ctx.hook.account_id, sorted(emails)))
+    keys = sorted({r.key for r in found} if ctx.hook.kind == "efficy" else set())
+    ctx.links = dict(_known(_SELECT_BY_KEY, ctx.hook.id, keys))
+
+
+# What planning reads of a known contact (``Step.existing``): its id, address and status.
+_SELECT_BY_EMAIL = ("SELECT email, id, email, status FROM contact "
+                    "WHERE account_id = {p} AND email IN ({marks})")
+_SELECT_BY_KEY = ("SELECT k.efficy_key, c.id, c.email, c.status FROM efficy_key k "
+                  "JOIN contact c ON c.id = k.contact_id "
+                  "WHERE k.hook_id = {p} AND k.efficy_key IN ({marks})")
+
+
+def _known(sql: str, owner: int, values: list[str]) -> Iterator[tuple[str, SimpleNamespace]]:
+    """(value, contact) for the contacts ``sql`` finds, ``LOOKUP_CHUNK`` values a query."""
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        chunk = values[start:start + LOOKUP_CHUNK]
+        query = sql.format(p=db.param, marks=", ".join([db.param] * len(chunk)))
+        for value, contact_id, email, status in db.execute_sql(query, [owner, *chunk]):
+            yield value, SimpleNamespace(id=contact_id, email=email, status=status)
 
 
 def _plan_efficy(ctx: Context, index: int, rec: efficy.EfficyRecord) -> Step:
@@ -96,12 +163,13 @@ def _plan_efficy(ctx: Context, index: int, rec: efficy.EfficyRecord) -> Step:
         return Step(index, "fail", efficy_key=rec.key, operation=rec.operation, errors=[
             {"field": "key", "code": "too_long", "message": f"An Efficy key has at most "
              f"{MAX_EFFICY_KEY} characters; this one has {len(rec.key)}."}])
-    data = mapping.apply(efficy.mapping_for(hook.mapping), rec.record,
-                         efficy.language_map_for(hook.language_map))
-    linked = _linked_contact(hook, rec.key)
+    data = _mapped(ctx, rec)
+    linked = _linked_contact(ctx, rec.key)
     if rec.operation == "Delete":
         target = linked or _by_email(ctx, data.get("email"))
         action = "blacklist" if hook.on_delete == "blacklist" and target else "ignore"
+        if hook.on_delete == "blacklist" and target is None and ctx.wait:
+            action = "wait"  # its Create may be waiting for a retry: blacklist it after
         return Step(index, action, data, existing=target, efficy_key=rec.key,
                     operation=rec.operation)
     if is_empty(data.get("email")) and linked is not None:
@@ -112,14 +180,15 @@ def _plan_efficy(ctx: Context, index: int, rec: efficy.EfficyRecord) -> Step:
         step.errors = [{"field": "email", "code": "unknown_key",
                         "message": f"Efficy key {rec.key} is not linked to a contact yet and "
                                    "the record has no e-mail address."}]
+        if ctx.wait:
+            step.action = "wait"
     return step
 
 
 def _plan_contact(ctx: Context, index: int, data: dict) -> Step:
     status = data.pop("status", None) or ctx.hook.contact_status
     clean, errors = clean_contact(ctx.vocab, data, creating=False)
-    existing = None if errors else Contact.get_or_none(
-        (Contact.account == ctx.hook.account_id) & (Contact.email == clean["email"]))
+    existing = None if errors else _by_email(ctx, clean["email"])
     if not errors and existing is None:
         # The hook's defaults complete NEW contacts only: they never overwrite stored values.
         data = dict(data)
@@ -132,16 +201,22 @@ def _plan_contact(ctx: Context, index: int, data: dict) -> Step:
     return Step(index, "upsert", data, clean, status, existing)
 
 
-def _linked_contact(hook: Hook, key: str) -> Contact | None:
-    link = EfficyKey.get_or_none((EfficyKey.hook == hook.id) & (EfficyKey.efficy_key == key))
+def _linked_contact(ctx: Context, key: str) -> Contact | None:
+    if ctx.links is not None:
+        return ctx.links.get(key)
+    link = EfficyKey.get_or_none((EfficyKey.hook == ctx.hook.id)
+                                 & (EfficyKey.efficy_key == key))
     return Contact.get_or_none(Contact.id == link.contact_id) if link else None
 
 
 def _by_email(ctx: Context, email) -> Contact | None:
     if is_empty(email):
         return None
+    email = str(email).strip().lower()
+    if ctx.contacts is not None:
+        return ctx.contacts.get(email)
     return Contact.get_or_none((Contact.account == ctx.hook.account_id)
-                               & (Contact.email == str(email).strip().lower()))
+                               & (Contact.email == email))
 
 
 def predict(ctx: Context, step: Step) -> str:
@@ -149,44 +224,20 @@ def predict(ctx: Context, step: Step) -> str:
     if step.action == "blacklist":
         return "ignored" if step.existing.status == "blacklisted" else "blacklisted"
     if step.action != "upsert":
-        return {"ignore": "ignored", "fail": "failed"}[step.action]
+        return {"ignore": "ignored", "fail": "failed", "wait": "failed"}[step.action]
     stored = contacts.stored_values(step.existing) if step.existing else None
     result = merge(stored, step.clean, ctx.vocab.field_types, step.status)
-    return _outcome(result.outcome, step.existing, result.values)
+    return outcome_of(result.outcome, step.existing, result.values)
 
 
-def _outcome(outcome: str, before: Contact | None, values: dict) -> str:
+def outcome_of(outcome: str, before: Contact | None, values: dict) -> str:
+    """What the delivery log says of a merge outcome (a blacklisting is told as such)."""
     if outcome == "blacklisted":
         return "ignored"  # rule 5: a blacklisted contact is silently left alone
     if values.get("status") == "blacklisted" and (before is None
                                                   or before.status != "blacklisted"):
         return "blacklisted"
     return outcome
-
-
-def execute(ctx: Context, step: Step) -> tuple[str, Contact | None]:
-    """Write one step; returns (outcome, contact)."""
-    if step.action == "blacklist":
-        outcome = predict(ctx, step)
-        contact = contacts.blacklist(ctx.hook.account_id, step.existing.id, ctx.provenance)
-        return outcome, contact
-    if step.action != "upsert":
-        return predict(ctx, step), step.existing
-    before = step.existing
-    contact, result = contacts.upsert(ctx.hook.account_id, step.clean, status=step.status,
-                                      provenance=ctx.provenance,
-                                      field_types=ctx.vocab.field_types)
-    if step.efficy_key:
-        link(ctx.hook, step.efficy_key, contact.id)
-    return _outcome(result.outcome, before, result.values), contact
-
-
-def link(hook: Hook, key: str, contact_id: int) -> None:
-    """Remember which contact an Efficy key stands for (the latest wins)."""
-    (EfficyKey.insert(hook=hook.id, efficy_key=key, contact=contact_id, updated_at=utcnow())
-     .on_conflict(conflict_target=[EfficyKey.hook, EfficyKey.efficy_key],
-                  update={EfficyKey.contact: contact_id, EfficyKey.updated_at: utcnow()})
-     .execute())
 
 
 def describe(step: Step, outcome: str) -> dict:

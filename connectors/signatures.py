@@ -1,4 +1,5 @@
-"""Standard Webhooks signatures (https://www.standardwebhooks.com/) and bearer secrets.
+"""Standard Webhooks signatures (https://www.standardwebhooks.com/) and bearer secrets;
+the signing itself is ``gateway.signing``'s, shared with the outbound events.
 
 A secret looks like ``whsec_<base64 key>``. The signed content is
 ``{webhook-id}.{webhook-timestamp}.{body}``; the ``webhook-signature`` header holds one or
@@ -9,17 +10,15 @@ captured request cannot be replayed later (Mautic's timestamp-less scheme can be
 
 from __future__ import annotations
 
-import base64
-import binascii
-import functools
-import hashlib
 import hmac
 import time
 from collections.abc import Iterable
 
 from gateway.errors import Unauthorized
+from gateway.signing import PREFIX, derive_secret, secret_key_bytes, sign, signed_headers
 
-PREFIX = "whsec_"
+__all__ = ["PREFIX", "TOLERANCE", "SignatureError", "derive_secret", "headers",
+           "secret_key_bytes", "sign", "verify", "verify_bearer"]
 TOLERANCE = 5 * 60
 
 
@@ -29,35 +28,9 @@ class SignatureError(Unauthorized):
     code = "invalid_signature"
 
 
-def derive_secret(server_key: str, salt: str) -> str:
-    """The hook secret for ``salt``: HMAC of the server key, so it is never stored."""
-    raw = hmac.new(server_key.encode(), f"inlet-hook:{salt}".encode(), hashlib.sha256).digest()
-    return PREFIX + base64.b64encode(raw[:24]).decode()
-
-
-@functools.lru_cache(maxsize=1024)
-def secret_key_bytes(secret: str) -> bytes:
-    """The HMAC key inside a ``whsec_`` secret (a bare base64 key is accepted too)."""
-    body = secret.removeprefix(PREFIX)
-    try:
-        return base64.b64decode(body, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("A webhook secret is whsec_ followed by base64.") from None
-
-
-def sign(secret: str, msg_id: str, timestamp: int | str, body: bytes) -> str:
-    """The ``v1,<base64>`` signature of one message."""
-    content = f"{msg_id}.{timestamp}.".encode() + body
-    # hmac.digest: the one-shot C path (every delivery checks at least one signature)
-    digest = hmac.digest(secret_key_bytes(secret), content, "sha256")
-    return "v1," + base64.b64encode(digest).decode()
-
-
 def headers(secret: str, msg_id: str, body: bytes, timestamp: int | None = None) -> dict:
     """The three Standard Webhooks headers a sender adds (used by tests, CLI and bench)."""
-    stamp = int(time.time()) if timestamp is None else int(timestamp)
-    return {"webhook-id": msg_id, "webhook-timestamp": str(stamp),
-            "webhook-signature": sign(secret, msg_id, stamp, body)}
+    return signed_headers([secret], msg_id, body, timestamp)
 
 
 def verify(secrets: Iterable[str], msg_id: str | None, timestamp: str | None,

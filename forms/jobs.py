@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from forms import confirmations, mails, submissions
+from forms import confirmations, mails, submission_batch, submissions
 from gateway.db import db
 
 
 def process_submission(item_id: str, item: dict) -> str:
     """Intake handler: write one accepted submission (``submissions.handle_submission``)."""
     return submissions.handle_submission(item_id, item)
+
+
+def submission_order_key(item: dict) -> str:
+    """Submissions of one address are applied in arrival order (the intake's order key)."""
+    return f"{item['account_id']}:{item['contact']['email']}"
+
+
+# The intake's batch contract (gateway.intake): a batch in one transaction, order per address.
+process_submission.many = submission_batch.handle_many
+process_submission.order_key = submission_order_key
 
 
 def confirm_link(confirmation_id: int, ip: str | None = None,

@@ -113,12 +113,12 @@ def queue_confirmation(form: PublicForm, contact: Contact, language: str | None
     since = utcnow() - CONFIRMATION_WINDOW
     if sql.run(sql.CONFIRMATIONS_SINCE, contact.id, since).fetchone()[0] >= MAX_CONFIRMATION_MAILS:
         return None
-    lang = _mail_language(form, contact, language)
+    lang = mail_language(form, contact, language)
     settings = runtime.settings()
     confirmation = Confirmation.create(form=form.id, contact=contact.id, language=lang)
     token = tokens.confirm_token(settings.secret_key, confirmation.id, confirmation.nonce)
     mail = render_mail(form.mails, "confirm", lang, {
-        **_person(contact), "form_name": form.name,
+        **person(contact), "form_name": form.name,
         "confirm_url": f"{settings.base_url}/confirm/{token}"},
         account_name=form.account_name, site_url=form.site_url)
     row = queue_mail(contact.email, mail["subject"], mail["text"], mail["html"],
@@ -154,12 +154,12 @@ def queue_welcome(form: PublicForm, contact: Contact, language: str | None) -> b
     if contact.status != "confirmed" or not form.welcome:
         return False
     settings = runtime.settings()
-    lang = _mail_language(form, contact, language)
+    lang = mail_language(form, contact, language)
     link = UnsubscribeLink.create(contact=contact.id, form=form.id)
     token = tokens.unsubscribe_token(settings.secret_key, link.id, link.nonce)
     unsubscribe = f"{settings.base_url}/unsubscribe/{token}"
     mail = render_mail(form.mails, "welcome", lang, {
-        **_person(contact), "form_name": form.name, "unsubscribe_url": unsubscribe},
+        **person(contact), "form_name": form.name, "unsubscribe_url": unsubscribe},
         account_name=form.account_name, site_url=form.site_url)
     sender = {"From": form.sender} if form.sender else {}
     queue_mail(contact.email, mail["subject"], mail["text"], mail["html"],
@@ -169,13 +169,16 @@ def queue_welcome(form: PublicForm, contact: Contact, language: str | None) -> b
     return True
 
 
-def _mail_language(form: PublicForm, contact: Contact, language: str | None) -> str:
+def mail_language(form: PublicForm, contact: Contact, language: str | None) -> str:
+    """The language of a form's mail: the asked one or the contact's when the form speaks
+    it, else the form's first."""
     for code in (language, contact.language):
         if code and code in form.languages:
             return code
     return form.languages[0]
 
 
-def _person(contact: Contact) -> dict:
+def person(contact: Contact) -> dict:
+    """The mail variables naming a contact."""
     return {"first_name": contact.first_name or "", "name": contact.name or "",
             "email": contact.email}

@@ -47,6 +47,7 @@ class PublicForm:
     min_fill_seconds: int
     custom: dict = field(default_factory=dict)  # name -> (type, choices), shown ones only
     account_name: str = ""  # shown on the visitor's pages
+    account_logo: str | None = None  # beside the name after the form (an address or data: URI)
     site_url: str | None = None  # the account's website: "back to the site" links
     sender: str = ""  # From of the form's mails
     vocab: AccountVocabulary = field(default_factory=AccountVocabulary)
@@ -146,7 +147,8 @@ def snapshot(form: Form) -> PublicForm:
         after_confirm_url=form.after_confirm_url,
         allowed_origins=frozenset(form.allowed_origins or ()),
         min_fill_seconds=form.min_fill_seconds, custom=custom, vocab=vocab,
-        account_name=owner.name, site_url=owner.website_url, sender=sender_of(owner))
+        account_name=owner.name, account_logo=owner.logo, site_url=owner.website_url,
+        sender=sender_of(owner))
 
 
 def choose_language(form: PublicForm, requested: str | None, accept_language: str | None

@@ -71,6 +71,12 @@ def _origin_of(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else None
 
 
+def _img_src(logo: str | None) -> str:
+    """The CSP's images: our own, data: URIs, and the site of the account's logo."""
+    site = _origin_of(logo) if logo and not logo.startswith("data:") else None
+    return " ".join(["'self'", "data:", *([site] if site else [])])
+
+
 def _frame_headers(form: PublicForm, nonce: str) -> dict[str, str]:
     """CSP of pages shown by /f/: framable by the form's allowed origins only."""
     ancestors = " ".join(["'self'", *sorted(form.allowed_origins)])
@@ -78,7 +84,8 @@ def _frame_headers(form: PublicForm, nonce: str) -> dict[str, str]:
     actions = " ".join(["'self'", *sorted(targets)])
     return {
         "content-security-policy": f"default-src 'none'; style-src 'nonce-{nonce}'; "
-                                   f"img-src 'self' data:; form-action {actions}; "
+                                   f"img-src {_img_src(form.account_logo)}; "
+                                   f"form-action {actions}; "
                                    f"frame-ancestors {ancestors}; base-uri 'none'",
         # Browsers that know frame-ancestors ignore this; older ones stay safe.
         "x-frame-options": "SAMEORIGIN",
@@ -86,9 +93,10 @@ def _frame_headers(form: PublicForm, nonce: str) -> dict[str, str]:
     }
 
 
-def _page_headers(nonce: str) -> dict[str, str]:
+def _page_headers(nonce: str, logo: str | None = None) -> dict[str, str]:
     """CSP of the confirm/unsubscribe pages: never framed."""
     return {"content-security-policy": f"default-src 'none'; style-src 'nonce-{nonce}'; "
+                                       f"img-src {_img_src(logo)}; "
                                        "form-action 'self'; frame-ancestors 'none'; "
                                        "base-uri 'none'",
             "cache-control": "no-store"}
@@ -177,10 +185,10 @@ def _message(request: Request, language: str, heading: str, text: str, *, status
     context = {"language": language, "heading": heading, "text": text, "nonce": nonce,
                "page_title": heading, "resend_action": None, "resend_label": None,
                "back_url": None, "back_label": None, "account_name": None, "site_url": None,
-               "site_label": texts_for({}, language)["back"], **extra}
-    return templates.TemplateResponse(request, "forms/message.html", context,
-                                      status_code=status,
-                                      headers={**_page_headers(nonce), **(headers or {})})
+               "account_logo": None, "site_label": texts_for({}, language)["back"], **extra}
+    return templates.TemplateResponse(
+        request, "forms/message.html", context, status_code=status,
+        headers={**_page_headers(nonce, context["account_logo"]), **(headers or {})})
 
 
 def _allowed_redirect(form: PublicForm, wanted: str | None) -> str | None:
@@ -216,9 +224,11 @@ def _not_allowed_frame(request: Request, form: PublicForm, language: str, origin
         {"language": language, "heading": t["title"], "nonce": nonce,
          "text": NOT_ALLOWED.format(origin=origin), "page_title": t["title"],
          "resend_action": None, "resend_label": None, "back_url": None, "back_label": None,
-         "account_name": form.account_name, "site_url": None, "site_label": None},
+         "account_name": form.account_name, "account_logo": form.account_logo,
+         "site_url": None, "site_label": None},
         status_code=403, headers={
             "content-security-policy": f"default-src 'none'; style-src 'nonce-{nonce}'; "
+                                       f"img-src {_img_src(form.account_logo)}; "
                                        f"frame-ancestors {ancestor}; base-uri 'none'",
             "cache-control": "no-store"})
 
@@ -264,7 +274,7 @@ def _form_message(request: Request, form: PublicForm, language: str, text: str, 
         {"language": language, "heading": t["title"], "text": text, "nonce": nonce,
          "page_title": t["title"], "resend_action": None, "resend_label": None,
          "back_url": back_url, "back_label": t["submit"], "account_name": form.account_name,
-         "site_url": site_url, "site_label": t["back"]},
+         "account_logo": form.account_logo, "site_url": site_url, "site_label": t["back"]},
         status_code=status, headers={**(headers or {}), **_frame_headers(form, nonce)})
 
 
@@ -425,7 +435,8 @@ def _branding(form: PublicForm | None) -> dict:
                              if form.after_submit_url else None)
     if site is None and len(form.allowed_origins) == 1:  # the one site that shows the form
         site = next(iter(form.allowed_origins)) + "/"
-    return {"account_name": form.account_name, "site_url": site}
+    return {"account_name": form.account_name, "account_logo": form.account_logo,
+            "site_url": site}
 
 
 async def confirm_resend(request: Request) -> Response:

@@ -93,7 +93,7 @@ def handle_submission(item_id: str, item: dict) -> str:
             owed = contact_id is not None and not mail_sent
             contact = Contact.get_by_id(contact_id) if owed else None
         if owed:
-            _send_owed_mail(form, item_id, contact, outcome, item["language"])
+            _sendowed_mail(form, item_id, contact, outcome, item["language"])
         return outcome
 
 
@@ -102,7 +102,7 @@ def _write_submission(form: PublicForm, item_id: str, item: dict
     """Store the contact and the ``Submission`` row in one transaction; returns
     ``(contact, outcome, mail owed)``."""
     # Re-validate: the account's vocabularies may have changed since the request.
-    clean, errors = clean_contact(form.vocab, _unclean(item["contact"]), creating=True)
+    clean, errors = clean_contact(form.vocab, unclean(item["contact"]), creating=True)
     if errors:
         _insert_submission(item_id, form.id, None, "invalid", mail_sent=True)
         return None, "invalid", False
@@ -123,14 +123,15 @@ def _write_submission(form: PublicForm, item_id: str, item: dict
         outcome = result.outcome
         if before is not None and before[0] != "confirmed" and contact.status == "confirmed":
             outcome = "confirmed"
-        owed = _owed_mail(form, contact, outcome) is not None
+        owed = owed_mail(form, contact, outcome) is not None
         # No mail owed (blacklisted, nothing new): marked sent now, which saves a statement.
         _insert_submission(item_id, form.id, contact.id, outcome, mail_sent=not owed)
     return contact, outcome, owed
 
 
-def _owed_mail(form: PublicForm, contact: Contact, outcome: str) -> str | None:
-    """The mail a submission's contact gets: "confirm", "welcome" or None."""
+def owed_mail(form: PublicForm, contact, outcome: str) -> str | None:
+    """The mail a submission's contact gets: "confirm", "welcome" or None (``contact``: any
+    object with its ``status``)."""
     if contact.status == "unconfirmed" and form.double_opt_in:
         return "confirm"
     if outcome in ("created", "confirmed") and form.welcome and contact.status == "confirmed":
@@ -138,12 +139,12 @@ def _owed_mail(form: PublicForm, contact: Contact, outcome: str) -> str | None:
     return None
 
 
-def _send_owed_mail(form: PublicForm, item_id: str, contact: Contact, outcome: str,
+def _sendowed_mail(form: PublicForm, item_id: str, contact: Contact, outcome: str,
                     language: str) -> None:
     """Queue the submission's mail and mark it sent in one transaction: a crash leaves both
     undone, so the rerun sends it once."""
     with db.atomic():
-        kind = _owed_mail(form, contact, outcome)
+        kind = owed_mail(form, contact, outcome)
         if kind == "confirm":
             queued = queue_confirmation(form, contact, language) is not None
         else:
@@ -158,6 +159,6 @@ def _insert_submission(item_id: str, form_id: int, contact_id: int | None, outco
     sql.run(sql.INSERT_SUBMISSION, item_id, form_id, contact_id, outcome, mail_sent, utcnow())
 
 
-def _unclean(values: dict) -> dict:
+def unclean(values: dict) -> dict:
     """The job payload back into ``clean_contact`` input (it is JSON: no CLEAR markers)."""
     return {k: v for k, v in values.items() if v is not None}

@@ -40,6 +40,15 @@ class Area:
     job_modules: tuple[str, ...] = ()
     # Dotted paths of housekeeping functions run by the sweeper (see gateway.sweeper).
     sweeps: tuple[str, ...] = ()
+    # Dotted path of a function told, inside the transaction of every contact write, what
+    # changed: it receives a list of ``gateway.changes.ContactChange`` (one account's).
+    on_changes: str = ""
+    # Dotted path of ``erase(account_id, contact_id, email)``: removes one person's data from
+    # the area's tables and files (run by privacy.erasure, inside its transaction).
+    erase: str = ""
+    # Dotted paths of ``purge(now) -> int``: drop what is older than its INLET_RETENTION_*
+    # period (run by the privacy area's retention sweep, with its travelling clock).
+    retention: tuple[str, ...] = ()
 
     def load(self, part: str) -> list:
         """The list named by field ``part`` (``"routes"``, ``"commands"``, …); [] if none."""

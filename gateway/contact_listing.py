@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 
 from peewee import SQL, NodeList, Tuple, Value
 
+from gateway.contact_search import search_condition
 from gateway.db import is_postgres
 from gateway.errors import BadRequest
 from gateway.models import STATUSES, Contact, ContactEvent
@@ -77,7 +78,7 @@ class Filters:
         if self.email:
             where &= Contact.email == self.email.strip().lower()
         if self.q and self.q.strip():
-            where &= _search(self.q.strip())
+            where &= search_condition(self.q.strip())
         for column, label in ((Contact.interests, self.interest),
                               (Contact.preferences, self.preference)):
             if label:
@@ -104,13 +105,6 @@ def import_id(value) -> int | None:
     if not 0 < number <= MAX_ID:
         raise BadRequest("import must be an import id.")
     return number
-
-
-def _search(q: str):
-    """E-mail, first name or name containing ``q``, ignoring case (ILIKE on PostgreSQL,
-    LIKE on SQLite: case-blind for ASCII letters; e-mails are stored lower-case)."""
-    return (Contact.email.contains(q.lower()) | Contact.first_name.contains(q)
-            | Contact.name.contains(q))
 
 
 def _has_label(column, label: str):

@@ -15,4 +15,6 @@ AREA = Area(
     job_modules=("gateway.mail",),
     sweeps=("gateway.mail.requeue_unsent", "gateway.intake.reschedule",
             "gateway.idempotency.purge_expired"),
+    erase="gateway.personal_data.erase",
+    retention=("gateway.personal_data.purge_mail_bodies",),
 )

@@ -14,10 +14,10 @@ API
     A unique, time-ordered id to give the item (and to show the client).
 
 ``accepted = await submit(settings, "hooks", handler, item, item_id=..., dedupe_key=...)``
-    Queue ``item`` (a JSON-able dict) for ``handler`` — a MODULE-LEVEL function
-    ``handler(item_id, item)``. Returns ``Accepted(id, duplicate)`` only once the item is
-    durably stored (acknowledged by Redis, or committed to the database on embedded
-    defaults); raises ``ServiceUnavailable`` (503 + Retry-After) when it cannot be.
+    Queue ``item`` (a JSON-able dict) for ``handler`` (see the batch contract). Returns
+    ``Accepted(id, duplicate)`` only once the item is durably stored (acknowledged by
+    Redis, or committed to the database on embedded defaults); raises
+    ``ServiceUnavailable`` (503 + Retry-After) when it cannot be.
     ``dedupe_key``: a repeat within ``DEDUPE_SECONDS`` (24 h) stores nothing and returns
     the FIRST item's id with ``duplicate=True``. ``limits`` (``ratelimit.Limit``s): the hit
     is counted in the same round trip, and an item over any of them is not stored:
@@ -28,17 +28,44 @@ API
 
 ``drain(stream, handler_path)`` (an RQ job, scheduled for you)
     Moves up to ``BATCH`` items at a time with ``LMOVE`` to a per-run processing list
-    (leased; a crashed run's items go back to the queue on the next run), calls the handler
-    for each, then drops the batch. The first ``submit`` that finds no drain scheduled
-    enqueues one (``SET NX``), so most requests enqueue no job at all; while a backlog
-    remains a drain adds a helper drain job every ``HELPER_SECONDS`` for other workers.
+    (leased; a crashed run's items go back to the queue on the next run), hands them to the
+    handler (see the batch contract below), then drops the batch. The first ``submit`` that
+    finds no drain scheduled enqueues one (``SET NX``), so most requests enqueue no job at
+    all; while a backlog remains a drain adds a helper drain job every ``HELPER_SECONDS``.
 
-Handlers must be idempotent: an item is handled at least once (``drain`` holds one database
-connection open for the whole run). When a handler raises,
-the item is re-queued on its own as ``run_item(...)`` with the queue's retry backoff
-(``INLET_JOB_RETRY_INTERVALS``). Without Redis (``settings.embedded_queue``) each item is
-an ``EmbeddedJob`` row running ``run_item`` and duplicates are remembered as long as the
-row is kept.
+The batch contract
+------------------
+A handler is a MODULE-LEVEL function ``handler(item_id, item)`` that handles ONE item,
+idempotently per ``item_id`` (an item is handled at least once). It may carry two attributes:
+
+``handler.many = handle_many`` — ``handle_many(entries: list[tuple[str, dict]]) -> None``
+    handles ``(item_id, item)`` entries, in arrival order, in ONE transaction: all or nothing
+    (raise). Entries of one order key may share a call: it applies them in list order (in
+    rounds). It skips item ids already done (a batch may be re-run after a crash) and does
+    what must follow the commit (scheduling mail delivery) only after it.
+``handler.order_key = key`` — ``key(item) -> str | None``, cheap and pure: items with the
+    same key are applied in arrival order; None: no ordering for that item.
+
+A drain hands a batch to ``many``; if it raises, the batch is ISOLATED: each entry runs alone
+through ``handler``, in arrival order; an entry that raises there is re-queued alone as
+``run_item`` with the queue's retry backoff (``INLET_JOB_RETRY_INTERVALS``), then stays a
+failed job as before. No ``many``: each entry goes through ``handler`` the same way.
+
+Order per key (guarantee): an item is never applied before an earlier item of its stream with
+the same order key has succeeded or used up its retries — within a batch, across concurrent
+drains on several workers, and across retries. How: a drain CLAIMS the keys of its batch in
+Redis (atomically with parking); an item whose key another drain or a waiting retry holds is
+PARKED behind that key instead of being handled. The owner releases the key after its batch
+and handles what was parked meanwhile, in order; a failed item's retry job takes the key over
+and releases it after its last attempt (success or failure). A claim nobody renews (a worker
+``kill -9``'d) expires, and ``recover`` puts its parked items back at the head of the queue:
+nothing is lost, and order holds except around such a crash (best effort there).
+
+Without Redis (``settings.embedded_queue``) each item is an ``EmbeddedJob`` row running
+``run_item`` and duplicates are remembered as long as the row is kept; the in-process runner
+takes up to ``BATCH`` due ``run_item`` rows of one stream and handler and calls ``run_items``:
+the same ``many``/isolation as a drain, and a row whose key an earlier row waiting for its
+retry holds is held back until that row is done or failed.
 
 Durability: a ``202`` means Redis acknowledged the write — as durable as the Redis
 persistence you configure (``appendonly yes`` in production), the same as any RQ job.
@@ -56,8 +83,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
+from rq import get_current_job
 from starlette.concurrency import run_in_threadpool
 
+from gateway import intake_order as order
 from gateway import ratelimit, runtime
 from gateway.dotted import job_path, resolve
 from gateway.errors import RateLimited, ServiceUnavailable
@@ -69,7 +98,7 @@ log = logging.getLogger("inlet.intake")
 
 PREFIX = "inlet:intake"
 DEDUPE_SECONDS = 24 * 3600
-BATCH = 100
+BATCH = 500
 SCHEDULE_SECONDS = 60  # a scheduled drain older than this is assumed lost: schedule again
 # A processing list whose lease expired belongs to a crashed drain. Short, and renewed every
 # few items, so a crash holds its batch back seconds, not minutes.
@@ -143,7 +172,8 @@ def keys(stream: str) -> dict[str, str]:
     return {"queue": base, "scheduled": f"{base}:scheduled", "helper": f"{base}:helper",
             "dedupe": f"{base}:seen:",
             "processing": f"{base}:processing:", "lease": f"{base}:lease:",
-            "handler": f"{base}:handler"}
+            "handler": f"{base}:handler", "claim": f"{base}:claim:",
+            "park": f"{base}:park:"}
 
 
 # ---- accepting (async, in the web process) ------------------------------------------------
@@ -253,7 +283,71 @@ def _sync_redis() -> redis.Redis:
 
 def run_item(stream: str, handler_path: str, item_id: str, item: dict) -> None:
     """Job: handle one item (embedded mode, and items whose handler failed in a drain)."""
-    resolve(handler_path)(item_id, item)
+    handler = resolve(handler_path)
+    key = _order_key(handler, item)
+    if key is None or runtime.settings().embedded_queue:
+        handler(item_id, item)
+        return
+    # A retry owns its key (see the module docstring): release it after the last attempt.
+    owner = f"retry:{item_id}"
+    try:
+        handler(item_id, item)
+    except Exception:
+        job = get_current_job()
+        if job is not None and (job.retries_left or 0) > 0:
+            raise  # RQ retries it later; the key stays held
+        _finish_owned(stream, handler, handler_path, owner, {_digest(key)})
+        raise
+    _finish_owned(stream, handler, handler_path, owner, {_digest(key)})
+
+
+def _finish_owned(stream: str, handler: Callable, handler_path: str, owner: str,
+                  digests: set[str]) -> None:
+    """Release keys a retry job held, handling what was parked behind them (leased)."""
+    r, k = _sync_redis(), keys(stream)
+    token = uuid.uuid4().hex
+    processing, lease = k["processing"] + token, k["lease"] + token
+    r.set(lease, "1", ex=LEASE_SECONDS)
+    _release_loop(r, k, (stream, handler, handler_path), owner, digests, processing, lease)
+    r.delete(processing, lease)
+
+
+def run_items(jobs: list[list], waiting: list[tuple[list, object]]) -> list:
+    """Embedded runner: ``run_item`` args of due jobs (one stream and handler, in order) as a
+    batch; ``waiting``: (args, run_at) of earlier jobs waiting for a retry. Per job: None
+    (done), an exception (failed) or ``("held", run_at)`` (wait behind an earlier item)."""
+    handler = resolve(jobs[0][1])
+    blocked: dict[str, object] = {}
+    for args, run_at in waiting:
+        key = _order_key(handler, args[3])
+        if key is not None:
+            blocked[key] = max(blocked.get(key, run_at), run_at)
+    results: list = [None] * len(jobs)
+    run = []
+    for n, args in enumerate(jobs):
+        key = _order_key(handler, args[3])
+        if key in blocked:
+            results[n] = ("held", blocked[key])
+        else:
+            run.append(n)
+    if _try_many(handler, [(jobs[n][2], jobs[n][3]) for n in run]):
+        return results
+    failed: set[str] = set()
+    for n in run:
+        key = _order_key(handler, jobs[n][3])
+        if key is not None and key in failed:
+            results[n] = ("held", None)  # behind an item that failed just now
+            continue
+        try:
+            handler(jobs[n][2], jobs[n][3])
+        except Exception as exc:
+            results[n] = exc
+            if key is not None:
+                failed.add(key)
+    return results
+
+
+run_item.batch = run_items  # the embedded runner's batch variant of the job
 
 
 def drain(stream: str, handler_path: str) -> int:
@@ -278,12 +372,9 @@ def _drain(stream: str, handler_path: str) -> int:
             break
         if r.llen(k["queue"]) > BATCH:
             schedule_drain(stream, handler_path, helper=True)  # let another worker help
-        for n, raw in enumerate(batch, 1):
-            if n % LEASE_EVERY == 0:
-                r.set(lease, "1", ex=LEASE_SECONDS)
-            _handle(stream, handler, handler_path, json.loads(raw))
-        r.delete(processing)  # the batch is done: every item handled or re-queued
-        handled += len(batch)
+        handled += _run_batch(r, k, (stream, handler, handler_path), token, batch,
+                              processing, lease)
+        r.delete(processing)  # the batch is done: every item handled, parked or re-queued
     r.delete(lease)
     release(runtime.queue(), k["scheduled"])
     # An item pushed after our last take saw "scheduled" and relied on us: hand over.
@@ -292,20 +383,91 @@ def _drain(stream: str, handler_path: str) -> int:
     return handled
 
 
-def _handle(stream: str, handler: Callable, handler_path: str, entry: dict) -> None:
+def _run_batch(r: redis.Redis, k: dict, target: tuple, owner: str, batch: list[bytes],
+               processing: str, lease: str) -> int:
+    """Claim the batch's keys, handle what is not parked, then release; returns how many
+    items were handled (parked ones excluded)."""
+    handler = target[1]
+    digests = [_digest(key) if (key := _order_key(handler, json.loads(raw)["item"])) else ""
+               for raw in batch] if hasattr(handler, "order_key") else [""] * len(batch)
+    parked = order.claim(r, k, owner, list(zip(digests, batch, strict=True)))
+    run = [(d, raw) for d, raw, p in zip(digests, batch, parked, strict=True) if not p]
+    held = _handle_batch(r, k, target, run)
+    mine = {d for d, _ in run if d} - held
+    return len(run) + _release_loop(r, k, target, owner, mine, processing, lease)
+
+
+def _release_loop(r: redis.Redis, k: dict, target: tuple, owner: str, mine: set[str],
+                  processing: str, lease: str) -> int:
+    """Release ``owner``'s keys; handle what was parked behind them, until none is left."""
+    handled = 0
+    while mine:
+        r.set(lease, "1", ex=LEASE_SECONDS)
+        popped = order.release(r, k, owner, mine, processing)
+        held = _handle_batch(r, k, target, popped)
+        handled += len(popped)
+        mine = {d for d, _ in popped} - held
+    return handled
+
+
+def _handle_batch(r: redis.Redis, k: dict, target: tuple, run: list[tuple[str, bytes]]
+                  ) -> set[str]:
+    """Hand ``run`` ((digest, raw entry) pairs, in order) to the handler: ``many`` first,
+    else alone; returns the keys now held by a failed item's retry."""
+    stream, handler, handler_path = target
+    entries = [json.loads(raw) for _, raw in run]
+    if _try_many(handler, [(e["id"], e["item"]) for e in entries]):
+        return set()
+    held: dict[str, list[bytes]] = {}
+    for (digest, raw), entry in zip(run, entries, strict=True):
+        if digest in held:  # behind this batch's failed item of the key: keep the order
+            held[digest].append(raw)
+            continue
+        try:
+            handler(entry["id"], entry["item"])
+        except Exception:
+            log.exception("intake handler %s failed for %s; retrying it as its own job",
+                          handler_path, entry["id"])
+            if digest:
+                order.hand_over(r, k, digest, f"retry:{entry['id']}", _retry_hold_seconds())
+                held[digest] = []
+            runtime.queue().enqueue(run_item, stream, handler_path, entry["id"], entry["item"])
+    for digest, raws in held.items():
+        if raws:
+            order.park_first(r, k, digest, raws)
+    return set(held)
+
+
+def _try_many(handler: Callable, entries: list[tuple[str, dict]]) -> bool:
+    """Run ``handler.many`` on ``entries``; False when there is none or it failed (the
+    caller then isolates each entry)."""
+    many = getattr(handler, "many", None)
+    if many is None or not entries:
+        return not entries
     try:
-        handler(entry["id"], entry["item"])
+        many(entries)
     except Exception:
-        log.exception("intake handler %s failed for %s; retrying it as its own job",
-                      handler_path, entry["id"])
-        runtime.queue().enqueue(run_item, stream, handler_path, entry["id"], entry["item"])
+        log.exception("intake batch of %d failed; running each item alone", len(entries))
+        return False
+    return True
+
+
+def _order_key(handler: Callable, item: dict) -> str | None:
+    key_of = getattr(handler, "order_key", None)
+    return key_of(item) if key_of is not None else None
+
+
+def _retry_hold_seconds() -> int:
+    """How long a retry may hold its key: its whole retry schedule, and some slack."""
+    return sum(runtime.settings().job_retry_intervals) + 600
 
 
 def recover(stream: str) -> int:
     """Put items of crashed drains (expired lease) back at the head of the queue."""
     r = _sync_redis()
     k = keys(stream)
-    moved = 0
+    # Parked items first: the crashed batches' items are older, so they go in front of them.
+    moved = order.recover_parked(r, k)
     for name in r.scan_iter(match=k["processing"] + "*", count=100):
         token = name.decode().rpartition(":")[2]
         if not r.exists(k["lease"] + token):
@@ -328,7 +490,8 @@ def reschedule() -> int:
         stream = name.decode()[len(PREFIX) + 1:-len(":handler")]
         k = keys(stream)
         waiting = r.llen(k["queue"]) or next(
-            r.scan_iter(match=k["processing"] + "*", count=100), None)
+            r.scan_iter(match=k["processing"] + "*", count=100), None) or order.parked_waiting(
+            r, k)
         running = next(r.scan_iter(match=k["lease"] + "*", count=100), None)
         handler_path = r.get(name)
         if waiting and not running and handler_path:

@@ -2,7 +2,9 @@
 
 1. An empty value never overwrites a stored value.
 2. A value of ``.`` or ``-`` clears the field.
-3. Preferences and interests are added; existing ones are never removed.
+3. Preferences and interests are added; existing ones are never removed. (One exception,
+   asked for explicitly with ``replace_labels``: a person editing a contact in the admin edits
+   the whole set, so an unticked label is removed. No inbound record ever does this.)
 4. A ``multiple_choice`` field is replaced entirely by the incoming values.
 5. A blacklisted contact is never changed or re-activated.
 6. A confirmed contact never goes back to unconfirmed.
@@ -69,8 +71,11 @@ class MergeResult:
 
 
 def merge(stored: dict | None, incoming: dict, field_types: dict[str, str] | None = None,
-          status: str | None = None) -> MergeResult:
-    """Merge ``incoming`` (clean values) into ``stored`` (None for a new contact)."""
+          status: str | None = None, *, replace_labels: bool = False) -> MergeResult:
+    """Merge ``incoming`` (clean values) into ``stored`` (None for a new contact).
+
+    ``replace_labels``: ``incoming`` holds the whole sets of preferences and interests (absent
+    means none), as an admin edit sends them; otherwise rule 3 only adds."""
     field_types = field_types or {}
     if stored is None:
         return MergeResult("created", _new_values(incoming, field_types, status))
@@ -82,7 +87,8 @@ def merge(stored: dict | None, incoming: dict, field_types: dict[str, str] | Non
         if value is not None:  # None: rule 1, decided here (most records leave fields out)
             _merge_scalar(values, name, value)
     for name in SET_FIELDS:
-        values[name] = _add_labels(stored.get(name) or [], incoming.get(name))
+        kept = [] if replace_labels else stored.get(name) or []
+        values[name] = _add_labels(kept, incoming.get(name))
     values["custom_fields"] = _merge_custom(stored.get("custom_fields") or {},
                                             incoming.get("custom_fields") or {}, field_types)
     values["status"] = _merge_status(stored.get("status", "unconfirmed"), status)

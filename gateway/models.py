@@ -23,6 +23,9 @@ class Account(BaseModel):
     # IANA zone for "Today", dates and times in the admin (unset: the browser's on first
     # login, else Europe/Brussels).
     time_zone = pw.CharField(max_length=64, null=True)
+    # Shown next to the name on visitors' pages after a form: an http(s) address, or an
+    # uploaded image as a data: URI (gateway/admin/logo.py).
+    logo = pw.TextField(null=True)
 
 
 class User(BaseModel):

@@ -27,6 +27,8 @@ from gateway.sweeper import sweep_once
 
 log = logging.getLogger("inlet.queue")
 
+EMBEDDED_BATCH = 500  # due jobs of one batch function run together
+
 
 class RedisQueue:
     """RQ on Redis: ``inlet worker`` processes run the jobs."""
@@ -98,27 +100,60 @@ class EmbeddedQueue:
                        .order_by(EmbeddedJob.id).first())
             if row is None:
                 return ran
-            self._run(row)
-            ran += 1
+            batch = getattr(resolve(row.func), "batch", None)
+            if batch is None:
+                self._run(row)
+                ran += 1
+            else:
+                ran += self._run_batch(row, batch)
 
     def _run(self, row: EmbeddedJob) -> None:
         try:
             resolve(row.func)(*row.args)
         except Exception:
-            intervals = self.settings.job_retry_intervals
-            attempt = row.attempts + 1
-            failed = attempt > len(intervals)
-            delay = 0 if failed else intervals[attempt - 1]
-            log.exception("embedded job %s failed (attempt %d)", row.func, attempt)
-            with db.connection_context():
-                EmbeddedJob.update(attempts=attempt, status="failed" if failed else "queued",
-                                   run_at=utcnow() + timedelta(seconds=delay),
-                                   last_error=traceback.format_exc(limit=5)
-                                   ).where(EmbeddedJob.id == row.id).execute()
+            self._failed(row, traceback.format_exc(limit=5))
             return
         with db.connection_context():
             EmbeddedJob.update(status="done", attempts=row.attempts + 1
                                ).where(EmbeddedJob.id == row.id).execute()
+
+    def _failed(self, row: EmbeddedJob, error: str) -> None:
+        """Count a failed attempt: queued again after its retry interval, or failed."""
+        intervals = self.settings.job_retry_intervals
+        attempt = row.attempts + 1
+        failed = attempt > len(intervals)
+        delay = 0 if failed else intervals[attempt - 1]
+        log.error("embedded job %s failed (attempt %d)\n%s", row.func, attempt, error)
+        with db.connection_context():
+            EmbeddedJob.update(attempts=attempt, status="failed" if failed else "queued",
+                               run_at=utcnow() + timedelta(seconds=delay), last_error=error
+                               ).where(EmbeddedJob.id == row.id).execute()
+
+    def _run_batch(self, first: EmbeddedJob, batch: Callable) -> int:
+        """Run ``first`` with the next due jobs of its function and leading arguments as one
+        batch (a job function's ``batch`` variant, see ``gateway.intake.run_items``)."""
+        with db.connection_context():
+            same = ((EmbeddedJob.status == "queued") & (EmbeddedJob.func == first.func))
+            rows = [r for r in EmbeddedJob.select().where(same & (EmbeddedJob.run_at <= utcnow()))
+                    .order_by(EmbeddedJob.id).limit(EMBEDDED_BATCH)
+                    if r.args[:2] == first.args[:2]]
+            waiting = [(r.args, r.run_at) for r in EmbeddedJob.select().where(
+                same & (EmbeddedJob.run_at > utcnow()) & (EmbeddedJob.attempts > 0)
+                & (EmbeddedJob.id < rows[-1].id)).order_by(EmbeddedJob.id)
+                if r.args[:2] == first.args[:2]]
+            results = batch([r.args for r in rows], waiting)
+            done = [r.id for r, result in zip(rows, results, strict=True) if result is None]
+            for start in range(0, len(done), 500):
+                EmbeddedJob.update(status="done", attempts=EmbeddedJob.attempts + 1).where(
+                    EmbeddedJob.id.in_(done[start:start + 500])).execute()
+            for r, result in zip(rows, results, strict=True):
+                if isinstance(result, tuple):  # held behind an earlier item of its key
+                    EmbeddedJob.update(run_at=result[1] or utcnow() + timedelta(seconds=1)
+                                       ).where(EmbeddedJob.id == r.id).execute()
+        for r, result in zip(rows, results, strict=True):
+            if isinstance(result, BaseException):
+                self._failed(r, "".join(traceback.format_exception(result, limit=5)))
+        return len(done)
 
     def start(self) -> None:
         """Run jobs in a background thread until ``stop``."""

@@ -11,11 +11,14 @@ from collections.abc import Callable
 import peewee
 
 from connectors.models import Delivery, Refusal
+from events.models import MODELS as EVENT_MODELS
 from forms.models import Confirmation, Form, RefusedOrigin, UnsubscribeLink
+from gateway.contact_search import create_indexes as create_search_indexes
 from gateway.db import AutoIncrementField, add_autoincrement, apply_migrations, db, is_sqlite
 from gateway.imports.models import ImportPart
 from gateway.models import AdminSession, IdempotencyKey, Vocabulary
 from gateway.registry import AREAS
+from privacy.models import Erasure, Suppression
 
 
 def all_models() -> list[type[peewee.Model]]:
@@ -127,6 +130,24 @@ def _event_reasons() -> None:
         db.execute_sql("ALTER TABLE contact_event ADD COLUMN reason TEXT")
 
 
+def _privacy() -> None:
+    """Version 17: suppression entries and erasure requests (the privacy area)."""
+    db.create_tables([Suppression, Erasure], safe=True)
+
+
+def _event_tables() -> None:
+    """Version 16: outbound event endpoints, the event outbox, deliveries and attempts."""
+    db.create_tables(list(EVENT_MODELS), safe=True)
+
+
+def _search_indexes_and_logo() -> None:
+    """Version 18: contacts searched by index (``gateway.contact_search``); the account's
+    logo."""
+    create_search_indexes()
+    if "logo" not in {c.name for c in db.get_columns("account")}:
+        db.execute_sql("ALTER TABLE account ADD COLUMN logo TEXT")
+
+
 # Each upgrade is (version, function); new ones are appended, never edited.
 MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (1, _initial_schema),
@@ -141,6 +162,9 @@ MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (10, _event_reasons),
     (11, _form_labels),
     (12, _custom_field_labels),
+    (16, _event_tables),
+    (17, _privacy),
+    (18, _search_indexes_and_logo),
 ]
 
 

@@ -11,6 +11,9 @@ from pathlib import Path
 
 from starlette.config import Config
 
+# What INLET_RETENTION_<NAME> periods exist: uploaded import files, import errors (errors.csv),
+# hook delivery payloads, outbound event payloads, sent mail bodies.
+RETAINED = ("uploads", "errors", "deliveries", "events", "mails")
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"  # `inlet serve`'s own default address
 
 
@@ -49,11 +52,21 @@ class Settings:
     session_idle_seconds: int = 2 * 3600
     session_max_seconds: int = 12 * 3600
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # Loopback/private addresses outbound events may reach (events.targets; none by default).
+    allow_private_targets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # Days kept (INLET_RETENTION_*): uploads, errors, deliveries, events, mails (privacy area).
+    retention: tuple[tuple[str, int], ...] = tuple((name, 30) for name in RETAINED)
+    # Days added to the retention sweep's clock (tests travel in time; never in production).
+    clock_offset_days: float = 0.0
 
     @property
     def secure_cookies(self) -> bool:
         """Cookies only over TLS: whenever the public URL is https, and always in production."""
         return self.env == "production" or self.base_url.lower().startswith("https://")
+
+    def retention_days(self, name: str) -> int:
+        """How many days ``name`` (one of ``RETAINED``) is kept."""
+        return dict(self.retention)[name]
 
     @property
     def embedded_queue(self) -> bool:
@@ -104,19 +117,34 @@ class Settings:
             session_idle_seconds=_positive(config, "SESSION_IDLE_SECONDS", 2 * 3600),
             session_max_seconds=_positive(config, "SESSION_MAX_SECONDS", 12 * 3600),
             trusted_proxies=_networks(config("TRUSTED_PROXIES", cast=str, default="")),
+            allow_private_targets=_networks(config("ALLOW_PRIVATE_TARGETS", cast=str,
+                                                   default=""), "ALLOW_PRIVATE_TARGETS"),
+            retention=tuple((name, _positive(config, f"RETENTION_{name.upper()}", 30, "days"))
+                            for name in RETAINED),
+            clock_offset_days=_clock_offset(config, env),
         )
 
 
-def _positive(config: Config, name: str, default: int) -> int:
-    """A whole number of seconds above zero."""
+def _positive(config: Config, name: str, default: int, unit: str = "seconds") -> int:
+    """A whole number of seconds (or ``unit``) above zero."""
     value = config(name, cast=int, default=default)
     if value <= 0:
-        raise SettingsError(f"INLET_{name} must be a positive number of seconds")
+        raise SettingsError(f"INLET_{name} must be a positive number of {unit}")
     return value
 
 
-def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    """``INLET_TRUSTED_PROXIES``: comma-separated addresses or CIDR ranges (empty: none)."""
+def _clock_offset(config: Config, env: str) -> float:
+    """``INLET_CLOCK_OFFSET_DAYS``: moves the retention clock (tests); refused in production."""
+    value = config("CLOCK_OFFSET_DAYS", cast=float, default=0.0)
+    if value and env == "production":
+        raise SettingsError("INLET_CLOCK_OFFSET_DAYS is for tests; unset it in production")
+    return value
+
+
+def _networks(raw: str, name: str = "TRUSTED_PROXIES"
+              ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``INLET_TRUSTED_PROXIES`` (or ``name``): comma-separated addresses or CIDR ranges
+    (empty: none)."""
     networks = []
     for item in (part.strip() for part in raw.split(",")):
         if not item:
@@ -124,7 +152,7 @@ def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, 
         try:
             networks.append(ipaddress.ip_network(item, strict=False))
         except ValueError:
-            raise SettingsError(f"INLET_TRUSTED_PROXIES: {item!r} is not an IP address or "
+            raise SettingsError(f"INLET_{name}: {item!r} is not an IP address or "
                                 "CIDR range") from None
     return tuple(networks)
 

@@ -14,6 +14,7 @@ from gateway.admin.session import flash
 from gateway.errors import BadRequest, InletError
 from gateway.models import FIELD_TYPES, Account
 from gateway.web import in_db
+from privacy import retention
 
 # URL segment → (vocabulary kind, heading)
 KINDS = {"languages": ("language", "Languages"), "sources": ("source", "Sources"),
@@ -40,7 +41,8 @@ def _context(account_id: int, errors: dict | None = None, values: dict | None = 
                          for segment, (kind, heading) in KINDS.items()],
             "hints": HINTS, "language_names": LANGUAGE_NAMES,
             "usage": accounts.label_usage(account_id), "field_label": accounts.field_label,
-            "custom_fields": accounts.list_custom_fields(account_id)}
+            "custom_fields": accounts.list_custom_fields(account_id),
+            "retention": retention.policy()}
 
 
 @page()
@@ -61,8 +63,9 @@ def _error_text(exc: InletError) -> str:
     return " ".join(messages) or exc.message
 
 
-async def _failed(request: Request, viewer: Viewer, section: str, exc: InletError,
-                  values: dict) -> Response:
+async def failed(request: Request, viewer: Viewer, section: str, exc: InletError,
+                 values: dict) -> Response:
+    """The settings page again, with ``section``'s error and the values sent."""
     ctx = await in_db(_context, viewer.account_id, {section: _error_text(exc)},
                       {section: values})
     return render(request, "settings.html", ctx, status=exc.status)
@@ -77,7 +80,7 @@ async def add_entry(request: Request, viewer: Viewer) -> Response:
     try:
         row = await in_db(accounts.add_vocabulary, viewer.account_id, kind, name)
     except InletError as exc:
-        return await _failed(request, viewer, segment, exc, {"name": name})
+        return await failed(request, viewer, segment, exc, {"name": name})
     flash(request, f"{kind.capitalize()} {row.name!r} added.")
     return redirect(request, "settings")
 
@@ -109,7 +112,7 @@ async def delete_entry(request: Request, viewer: Viewer) -> Response:
     except InletError as exc:
         if exc.status == 404:
             raise
-        return await _failed(request, viewer, segment, exc, {})
+        return await failed(request, viewer, segment, exc, {})
     flash(request, f"The {kind} was removed; contacts keep the values they have.")
     return redirect(request, "settings")
 
@@ -125,7 +128,7 @@ async def add_field(request: Request, viewer: Viewer) -> Response:
     try:
         row = await in_db(accounts.add_custom_field, viewer.account_id, data)
     except InletError as exc:
-        return await _failed(request, viewer, "custom-fields", exc,
+        return await failed(request, viewer, "custom-fields", exc,
                              {**data, "choices": ", ".join(choices)})
     flash(request, f"Custom field {accounts.field_label(row)!r} ({row.name}) added.")
     return redirect(request, "settings")
@@ -142,7 +145,7 @@ async def rename_field(request: Request, viewer: Viewer) -> Response:
     except InletError as exc:
         if exc.status == 404:
             raise
-        return await _failed(request, viewer, "custom-fields", exc,
+        return await failed(request, viewer, "custom-fields", exc,
                              {"rename": request.path_params["entry_id"], "label": label})
     flash(request, f"The field {row.name} is now shown as {accounts.field_label(row)!r}.")
     return redirect(request, "settings")
@@ -163,7 +166,7 @@ async def delete_field(request: Request, viewer: Viewer) -> Response:
     except InletError as exc:
         if exc.status == 404:
             raise
-        return await _failed(request, viewer, "custom-fields", exc, {})
+        return await failed(request, viewer, "custom-fields", exc, {})
     flash(request, "The custom field was removed.")
     return redirect(request, "settings")
 
@@ -177,6 +180,6 @@ async def save_sender(request: Request, viewer: Viewer) -> Response:
     try:
         account = await in_db(accounts.update_profile, viewer.account_id, data)
     except InletError as exc:
-        return await _failed(request, viewer, "sender", exc, data)
+        return await failed(request, viewer, "sender", exc, data)
     flash(request, f"Mails now go from {accounts.sender_of(account)}.")
     return redirect(request, "settings")

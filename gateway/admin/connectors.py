@@ -5,6 +5,7 @@ preview, deliveries in every state, dead letters with replay and refused request
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -214,7 +215,13 @@ def _detail(account_id: int, hook_id, secret=None, test=None, outcome=None) -> d
 async def hook_detail(request: Request, viewer: Viewer) -> Response:
     """GET /admin/connectors/{id}: URL, secret once, requests to copy, tests, deliveries."""
     secret = request.session.pop("new_secret", None)
-    ctx = await in_db(_detail, viewer.account_id, request.path_params["hook_id"], secret)
+    hook_id = request.path_params["hook_id"]
+    outcome = request.session.get("test_outcome")
+    if outcome and outcome.get("hook_id") == hook_id:
+        request.session.pop("test_outcome")
+    else:
+        outcome = None
+    ctx = await in_db(_detail, viewer.account_id, hook_id, secret, None, outcome)
     return render(request, "connectors/detail.html", ctx)
 
 
@@ -251,8 +258,10 @@ async def send_test(request: Request, viewer: Viewer) -> Response:
     route = "hook_receive_efficy" if hook.kind == "efficy" else "hook_receive"
     path = request.app.url_path_for(route, hook_id=hook.id)
     outcome = await selftest.send(request.app, str(path), viewer.account_id, hook.id)
-    ctx = await in_db(_detail, viewer.account_id, hook_id, None, None, outcome)
-    return render(request, "connectors/detail.html", ctx)
+    # POST-redirect-GET: the outcome rides in the session to the hook's page, shown once, so
+    # a reload shows the page again instead of sending another delivery.
+    request.session["test_outcome"] = {"hook_id": hook.id, **asdict(outcome)}
+    return redirect(request, "hook", hook_id=hook.id)
 
 
 @page()

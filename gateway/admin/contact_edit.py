@@ -22,17 +22,21 @@ def _text(form: FormData, name: str) -> str:
     return str(form.get(name) or "").strip()
 
 
-def edit_data(form: FormData, stored: dict, custom_fields) -> tuple[dict, dict]:
+def edit_data(form: FormData, stored: dict, choices: dict) -> tuple[dict, dict]:
     """(PATCH body, values to show again).
 
     A form sends every field, so an emptied one means "clear it" (``-`` under the merge
     rules, which otherwise keep a stored value when given nothing). Preferences and interests
-    are only ever added by those rules: the form shows the stored ones fixed."""
+    are the whole ticked set (saved with ``replace_labels``): unticking removes one. A stored
+    label the page could not offer (no longer in the vocabulary) is kept, never dropped unseen."""
     shown = {name: _text(form, name) for name in ("first_name", "name", "language", "source")}
     body = {name: value or (CLEAR if stored.get(name) else "") for name, value in shown.items()}
-    for name in ("preferences", "interests"):
-        shown[name] = body[name] = sorted(set(stored[name]) | set(form.getlist(name)))
-    custom, shown_custom = {}, {}
+    for name, kind in (("preferences", "preference"), ("interests", "interest")):
+        offered = set(choices[kind])
+        ticked = [label for label in form.getlist(name) if label in offered]
+        unseen = [label for label in stored[name] if label not in offered]
+        shown[name] = body[name] = list(dict.fromkeys(ticked + unseen))
+    custom_fields, custom, shown_custom = choices["custom_fields"], {}, {}
     for field in custom_fields:
         key, before = f"cf_{field.name}", stored["custom_fields"].get(field.name)
         if field.type == "multiple_choice":
@@ -60,9 +64,9 @@ def _save(account_id: int, contact_id: int, form: FormData, prov) -> dict:
     stored = page_data["contact"]
     if stored["status"] == "blacklisted":
         return page_data | {"errors": {"_": ["A blacklisted contact is never changed."]}}
-    body, shown = edit_data(form, stored, page_data["custom_fields"])
+    body, shown = edit_data(form, stored, page_data)
     try:
-        contacts.patch(account_id, contact_id, body, prov)
+        contacts.patch(account_id, contact_id, body, prov, replace_labels=True)
     except ValidationFailed as exc:
         return page_data | {"data": stored | shown, "errors": errors_by_field(exc.details)}
     return {"saved": stored["email"]}

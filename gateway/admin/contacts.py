@@ -28,19 +28,23 @@ FILTERS = ("q", "source", "language", "interest", "preference", "from", "to", "i
 REASON_LIMIT = 1000
 
 
-def status_counts(account_id: int, known: dict[str, int] | None = None) -> dict[str, int]:
-    """Contacts per status, one count per status over the (account, status, …) index.
+def status_counts(account_id: int, known: dict[str, tuple[int, bool]] | None = None
+                  ) -> tuple[dict[str, int], set[str]]:
+    """Contacts per status, one count per status over the (account, status, …) index, and
+    the statuses whose count is an estimate.
 
-    ``known`` holds counts already made (the listed tab's total): at a million contacts each
-    count costs a scan of its part of the index, so none is made twice.
+    ``known`` holds counts already made (the listed tab's total and whether it is estimated):
+    at a million contacts each count costs a scan of its part of the index, so none is made
+    twice.
     """
-    counts = dict(known or {})
+    found = dict(known or {})
     for status in STATUSES:
-        if status not in counts:
+        if status not in found:
             # Exact up to 10,000, estimated above (``contacts.count_contacts``).
-            counts[status] = contacts.count_contacts((Contact.account == account_id)
-                                                     & (Contact.status == status))[0]
-    return counts
+            found[status] = contacts.count_contacts((Contact.account == account_id)
+                                                    & (Contact.status == status))
+    return ({status: count for status, (count, _) in found.items()},
+            {status for status, (_, estimated) in found.items() if estimated})
 
 
 class Overview:
@@ -107,9 +111,11 @@ def _overview(account_id: int, view: Overview) -> dict:
     listing = contacts.list_contacts(account_id, sort=view.sort, cursor=view.cursor,
                                      before=view.before, limit=view.size,
                                      **view.store_filters())
-    known = {view.tab: listing["total"]} if not view.filtered else {}
+    known = {view.tab: (listing["total"], listing["total_is_estimate"])} \
+        if not view.filtered else {}
     ids = [c["id"] for c in listing["items"]]
-    return {"listing": listing, "counts": status_counts(account_id, known),
+    counts, estimated = status_counts(account_id, known)
+    return {"listing": listing, "counts": counts, "estimated": estimated,
             "blacklistings": contacts.blacklistings(ids) if view.tab == "blacklisted" else {},
             "choices": _choices(account_id)}
 

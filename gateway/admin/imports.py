@@ -293,14 +293,24 @@ async def cancel(request: Request, viewer: Viewer) -> Response:
 
 @page()
 async def progress(request: Request, viewer: Viewer) -> Response:
-    """GET /admin/imports/{id}/progress: the step and progress as JSON, for the live bar."""
+    """GET /admin/imports/{id}/progress?waiting=<step>: the step and progress as JSON; for
+    htmx (``HX-Request``) the progress box's inside, or an ``HX-Redirect`` to the page to show
+    once the import has left the ``waiting`` step."""
     import_id = request.path_params["import_id"]
     state = await in_db(service.state, viewer.account_id, import_id)
     done = state["step"] == "done"
     next_url = str(request.url_for("admin:import_finished", import_id=import_id).path) \
         if done else None
-    return JSONResponse({"step": state["step"], "progress": state["progress"],
-                         "next_url": next_url}, headers={"cache-control": "no-store"})
+    if request.headers.get("hx-request") != "true":
+        return JSONResponse({"step": state["step"], "progress": state["progress"],
+                             "next_url": next_url}, headers={"cache-control": "no-store"})
+    if done or state["step"] != request.query_params.get("waiting", state["step"]):
+        here = str(request.url_for("admin:import", import_id=import_id).path)
+        return Response(status_code=200, headers={"hx-redirect": next_url or here,
+                                                  "cache-control": "no-store"})
+    counts = state["progress"] or {}
+    return render(request, "imports/_progress.html",
+                  {"done": counts.get("done") or 0, "total": counts.get("total") or 0})
 
 
 @page()

@@ -17,10 +17,11 @@ def url(request: Request, name: str, **params) -> str | None:
 
 
 def available(request: Request) -> dict[str, str | None]:
-    """The optional pages: the import wizard, forms and connectors."""
+    """The optional pages: the import wizard, forms, connectors and event endpoints."""
     return {"imports": url(request, "admin:import_new"),
             "imports_list": url(request, "admin:imports"), "forms": url(request, "admin:forms"),
-            "connectors": url(request, "admin:hooks")}
+            "connectors": url(request, "admin:hooks"),
+            "events": url(request, "admin:event_endpoints")}
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

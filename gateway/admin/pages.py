@@ -53,7 +53,8 @@ def render(request: Request, name: str, context: dict | None = None, status: int
            "nav": links.available(request),
            # for every page: dates in the account's zone, numbers for people
            "clock": Clock(viewer.tz if viewer else zone(None), utcnow()),
-           "num": wording.num, "counted": wording.counted, "time_zones": zone_names,
+           "num": wording.num, "counted": wording.counted, "about": wording.about,
+           "time_zones": zone_names,
            "base_url_warning": links.base_url_mismatch(request) if viewer else None}
     ctx.update(context or {})
     return templates.TemplateResponse(request, f"admin/{name}", ctx, status_code=status,

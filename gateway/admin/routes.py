@@ -17,6 +17,7 @@ from gateway.admin import (
     contact_edit,
     contacts,
     login,
+    logo,
     time_zone,
 )
 from gateway.admin.pages import not_found, page
@@ -37,9 +38,10 @@ async def home(request: Request) -> RedirectResponse:
 
 
 def _area_routes() -> list:
-    """Pages over the other areas' services (imports, forms, connectors)."""
-    from gateway.admin import connectors, forms, imports
-    return [*imports.routes, *forms.routes, *connectors.routes]
+    """Pages over the other areas' services (imports, forms, connectors, events, privacy)."""
+    from gateway.admin import connectors, event_endpoints, forms, imports, privacy
+    return [*imports.routes, *forms.routes, *connectors.routes, *event_endpoints.routes,
+            *privacy.routes]
 
 
 _routes = [
@@ -71,6 +73,7 @@ _routes = [
     Route("/settings/time-zone", time_zone.save, methods=["POST"], name="time_zone"),
     Route("/settings/sender", account_settings.save_sender, methods=["POST"],
           name="sender_save"),
+    Route("/settings/logo", logo.save, methods=["POST"], name="logo_save"),
     Route("/settings/{kind}", account_settings.add_entry, methods=["POST"], name="entry_add"),
     Route("/settings/{kind}/{entry_id:int}/delete", account_settings.delete_entry,
           methods=["GET", "POST"], name="entry_delete"),

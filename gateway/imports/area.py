@@ -14,4 +14,7 @@ AREA = Area(
     commands="gateway.imports.cli.commands",
     job_modules=("gateway.imports.jobs", "gateway.imports.report"),
     sweeps=("gateway.imports.jobs.requeue_stalled",),
+    erase="gateway.imports.personal_data.erase",
+    retention=("gateway.imports.personal_data.purge_uploads",
+               "gateway.imports.personal_data.purge_errors"),
 )

@@ -20,19 +20,22 @@ import redis
 from peewee import fn
 
 from gateway import runtime
-from gateway.contacts import Provenance, stored_values, upsert_many
-from gateway.db import db, utcnow
+from gateway.contact_rows import stored_by_email
+from gateway.contacts import Provenance, upsert_many
+from gateway.db import db, is_postgres, utcnow
 from gateway.imports import report, spool
 from gateway.imports.models import Import, ImportPart, ImportRowError
 from gateway.imports.reader import iter_records
 from gateway.imports.rows import RowBuilder
 from gateway.imports.spool import file_path
 from gateway.merge import merge
-from gateway.models import Contact
 from gateway.validation import AccountVocabulary, FieldError
+from privacy import suppression
 
 # Rows per chunk: each chunk is one transaction and one progress update.
 CHUNK_ROWS = int(os.environ.get("INLET_IMPORT_CHUNK_ROWS", "2000"))
+# Chunks per finalise transaction on PostgreSQL (see ``finalise_rows``).
+FINALISE_CHUNKS_PG = 5
 Progress = Callable[[int, int], None] | None
 log = logging.getLogger("inlet.imports")
 
@@ -279,10 +282,14 @@ def _validate_chunk(imp: Import, part: ImportPart, builder: RowBuilder, chunk: l
     if not chunk:
         return
     stored = _stored(imp.account_id, [c.get("email") for _, c, errs in chunk if not errs])
+    refused = suppression.suppressed(imp.account_id, [c.get("email") for _, c, errs in chunk
+                                                      if not errs and c.get("email") not in stored])
     errors, valid = [], []
     for record, clean, errs in chunk:
         tally.done += 1
         email = clean.get("email")
+        if not errs and email in refused:  # erased at the person's request (privacy area)
+            errs = [FieldError("email", "suppressed", suppression.Suppressed.message)]
         if not errs and stored.get(email, {}).get("status") == "blacklisted":
             errs = [FieldError("email", "blacklisted", "This contact is blacklisted: an "
                                "import never changes it.", email)]
@@ -326,14 +333,10 @@ def _validate_chunk(imp: Import, part: ImportPart, builder: RowBuilder, chunk: l
         on_progress(done, imp.total_rows)
 
 
-def _stored(account_id: int, emails: list[str], batch: int = 900) -> dict[str, dict]:
+def _stored(account_id: int, emails: list[str]) -> dict[str, dict]:
     """{email: stored values} for the addresses already in the store."""
-    found: dict[str, dict] = {}
-    for start in range(0, len(emails), batch):
-        for contact in Contact.select().where((Contact.account == account_id) & (
-                Contact.email.in_(emails[start:start + batch]))):
-            found[contact.email] = stored_values(contact)
-    return found
+    # The batch write's own reader: plain rows, no model objects (a third of a re-import).
+    return {email: values for email, (_, values) in stored_by_email(account_id, emails).items()}
 
 
 def _error_rows(imp: Import, builder: RowBuilder, record: int, errs: list[FieldError]) -> list:
@@ -434,9 +437,7 @@ def run_finalise(import_id: int, on_progress: Progress = None) -> str:
                             spool.fingerprint(imp, vocab))
     duplicates = _duplicates(imp)
     try:  # the rows validation checked, as it left them: no second parse or check
-        for end, covered, items in chunks:
-            if end <= writer.imp.checkpoint:
-                continue
+        for end, covered, items in _joined(chunks, writer.imp.checkpoint, finalise_rows()):
             if duplicates:  # the join found them after the parts wrote their spools
                 items = [item for item in items if item[0] not in duplicates]
             if not writer.write(items, [], end, covered):
@@ -449,6 +450,27 @@ def run_finalise(import_id: int, on_progress: Progress = None) -> str:
     if not _finalise_from_file(writer, on_progress):
         return "skipped"
     return report.finish(writer.imp)
+
+
+def finalise_rows() -> int:
+    """Rows per finalise transaction: more on PostgreSQL (a batch's fixed cost is spread)
+    than on SQLite (where a long write would keep the web's other writers waiting)."""
+    return CHUNK_ROWS * (FINALISE_CHUNKS_PG if is_postgres() else 1)
+
+
+def _joined(chunks, checkpoint: int, rows: int):
+    """The spool's (end, covered, items) after ``checkpoint``, joined up to ``rows`` rows."""
+    end, covered, items = checkpoint, 0, []
+    for chunk_end, chunk_covered, chunk_items in chunks:
+        if chunk_end <= checkpoint:
+            continue
+        end, covered = chunk_end, covered + chunk_covered
+        items.extend(chunk_items)
+        if covered >= rows:
+            yield end, covered, items
+            covered, items = 0, []
+    if covered:
+        yield end, covered, items
 
 
 def _duplicates(imp: Import) -> set[int]:

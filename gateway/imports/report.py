@@ -123,8 +123,21 @@ def finish(imp: Import) -> str:
         if not moved:
             tx.rollback()
             return "skipped"
+        _announce_finished(imp)
     send_pending(Import.get_by_id(imp.id))
     return "done"
+
+
+def _announce_finished(imp: Import) -> None:
+    """The ``import.finished`` event, in the transaction that finishes the import (when the
+    events area is installed)."""
+    try:
+        from events.emit import emit
+    except ImportError:  # the events area is optional
+        return
+    emit(imp.account_id, "import.finished", {"import": {
+        "id": imp.id, "kind": imp.kind, "filename": imp.filename, "status": "done",
+        "counts": imp.counts or {}}})
 
 
 def send_pending(imp: Import) -> None:

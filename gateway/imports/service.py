@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gateway import runtime
 from gateway.db import utcnow
-from gateway.errors import Conflict, ValidationFailed
+from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.imports import fixes, jobs, mapping, reader, report, spool, texts
 from gateway.imports.models import Import, ImportRowError
 from gateway.imports.rows import FIXABLE, apply_fixes, fix_table
@@ -368,6 +368,9 @@ def errors_csv(account_id: int, import_id, language: str | None = None) -> bytes
     and three columns added: the original row number, the reason (in ``language`` where we
     have a translation) and the suggested fix."""
     imp = get_import(account_id, import_id)
+    if not spool.file_path(imp).exists():
+        raise NotFound("The uploaded file was deleted after its retention period "
+                   "(INLET_RETENTION_UPLOADS); the counts are kept.")
     lang = texts.pick_language(language)
     problems: dict[int, tuple[int, list[str], list[str]]] = {}
     for record, row, column, value, code, reason, suggestion in (ImportRowError.select(

@@ -8,40 +8,9 @@ import pytest
 
 from connectors.jobs import requeue_stuck
 from connectors.models import Delivery
-from gateway.db import db, is_postgres, utcnow
+from gateway.db import db, utcnow
 from gateway.models import Contact
 from tests.outage import redis_down
-
-REFUSE = {
-    "sqlite": ["CREATE TRIGGER h5_refuse BEFORE INSERT ON contact "
-               "WHEN NEW.email LIKE 'boom%' BEGIN SELECT RAISE(ABORT, 'store refused'); END"],
-    "postgres": ["CREATE FUNCTION h5_refuse() RETURNS trigger AS $$ BEGIN "
-                 "IF left(NEW.email, 4) = 'boom' THEN RAISE EXCEPTION 'store refused'; END IF; "
-                 "RETURN NEW; END $$ LANGUAGE plpgsql",
-                 "CREATE TRIGGER h5_refuse BEFORE INSERT ON contact "
-                 "FOR EACH ROW EXECUTE FUNCTION h5_refuse()"],
-}
-ALLOW = {"sqlite": ["DROP TRIGGER h5_refuse"],
-         "postgres": ["DROP TRIGGER h5_refuse ON contact", "DROP FUNCTION h5_refuse()"]}
-
-
-@pytest.fixture
-def refusing_store(store):
-    """A real store failure: the database refuses some inserts until ``allow()``."""
-    backend = "postgres" if is_postgres() else "sqlite"
-    with db.connection_context():
-        for sql in REFUSE[backend]:
-            db.execute_sql(sql)
-    state = {"on": True}
-
-    def allow():
-        with db.connection_context():
-            for sql in ALLOW[backend]:
-                db.execute_sql(sql)
-        state["on"] = False
-    yield allow
-    if state["on"]:
-        allow()
 
 
 def _get(client, tenant, path):

@@ -180,3 +180,111 @@ def test_concurrent_submits_share_round_trips_and_keep_their_answers(settings, s
     assert intake.pending("test") == 39 and store.rq.count == 1  # one drain scheduled
     run_jobs()
     assert sorted(item["n"] for _, item in HANDLED) == [n for n in range(40) if n != 7]
+
+
+# ---- the batch contract: many, isolation, order per key ----------------------------------------
+
+BATCHES: list[list[str]] = []
+
+
+def keyed(item_id: str, item: dict) -> None:
+    """A handler with a batch variant and an order key (see the intake's batch contract)."""
+    flaky(item_id, item)
+
+
+def _keyed_many(entries: list[tuple[str, dict]]) -> None:
+    if any(item.get("fail", 0) > FAILURES.get(item_id, 0) for item_id, item in entries):
+        raise RuntimeError("a bad item fails its whole batch")
+    BATCHES.append([item_id for item_id, _ in entries])
+    HANDLED.extend(entries)
+
+
+keyed.many = _keyed_many
+keyed.order_key = lambda item: item.get("key")
+
+
+@pytest.fixture(autouse=True)
+def _reset_batches():
+    BATCHES.clear()
+
+
+def test_a_batch_goes_to_many_in_one_call_in_arrival_order(settings, store, run_jobs):
+    ids = [submit(settings, {"n": n, "key": "same" if n % 2 else None}, handler=keyed).id
+           for n in range(6)]
+    run_jobs()
+    assert BATCHES == [ids] and [i for i, _ in HANDLED] == ids
+
+
+def test_a_failing_batch_is_isolated_and_its_bad_item_retried(settings, store, run_jobs):
+    good = [submit(settings, {"n": n}, handler=keyed).id for n in range(3)]
+    bad = submit(settings, {"n": 9, "fail": 1}, handler=keyed).id
+    last = submit(settings, {"n": 10}, handler=keyed).id
+    run_jobs()
+    # each item alone, in order; the bad one failed once, then passed as its own job
+    assert [i for i, _ in HANDLED] == [*good, last, bad] and FAILURES[bad] == 2
+    assert BATCHES == [] and intake.pending("test") == 0
+
+
+def test_a_retried_item_is_not_overtaken_by_a_later_one_of_its_key(settings, store,
+                                                                    run_jobs):
+    first = submit(settings, {"key": "k", "fail": 2}, handler=keyed).id  # drain + 1st retry
+    second = submit(settings, {"key": "k", "v": 2}, handler=keyed).id
+    other = submit(settings, {"key": "j"}, handler=keyed).id
+    run_jobs()
+    assert [i for i, _ in HANDLED] == [other, first, second]
+    assert FAILURES[first] == 3
+    k = intake.keys("test")
+    assert not list(store.redis.scan_iter(match=k["claim"] + "*"))  # every key released
+    assert not list(store.redis.scan_iter(match=k["park"] + "*"))
+
+
+def test_items_behind_a_hopeless_item_run_after_its_last_attempt(settings, store, run_jobs):
+    from rq.registry import FailedJobRegistry
+    hopeless = submit(settings, {"key": "k", "fail": 99}, handler=keyed).id
+    after = submit(settings, {"key": "k", "v": 2}, handler=keyed).id
+    run_jobs()
+    assert [i for i, _ in HANDLED] == [after] and FAILURES[hopeless] == 4
+    assert FailedJobRegistry(queue=store.rq).count == 1
+
+
+def test_a_key_held_elsewhere_parks_its_items_until_the_claim_lapses(settings, store,
+                                                                     run_jobs):
+    k = intake.keys("test")
+    store.redis.set(k["claim"] + intake._digest("k"), "another-drain", ex=60)
+    held = submit(settings, {"key": "k"}, handler=keyed).id
+    free = submit(settings, {"key": "j"}, handler=keyed).id
+    run_jobs()
+    assert [i for i, _ in HANDLED] == [free]  # parked behind the other drain's claim
+    assert intake.pending("test") == 0 and store.redis.llen(
+        k["park"] + intake._digest("k")) == 1
+    store.redis.delete(k["claim"] + intake._digest("k"))  # that drain was kill -9'd
+    assert intake.reschedule() == 1
+    run_jobs()
+    assert [i for i, _ in HANDLED] == [free, held]
+
+
+def test_embedded_runner_batches_items_and_keeps_order_across_retries(env, tmp_path):
+    import time
+
+    from gateway import runtime
+    from gateway.db import db
+    from gateway.models import EmbeddedJob
+    from gateway.settings import Settings
+    env = {k: v for k, v in env.items() if k != "INLET_REDIS_URL"}
+    settings = Settings.from_env(env | {"INLET_JOB_RETRY_INTERVALS": "1"})
+    queue = runtime.configure(settings)
+    try:
+        first = submit(settings, {"key": "k", "fail": 1}, handler=keyed).id
+        second = submit(settings, {"key": "k", "v": 2}, handler=keyed).id
+        others = [submit(settings, {"key": f"o{n}"}, handler=keyed).id for n in range(3)]
+        queue.run_pending()
+        assert [i for i, _ in HANDLED] == others  # isolated; second waits behind first
+        time.sleep(1.1)
+        queue.run_pending()
+        assert [i for i, _ in HANDLED] == [*others, first, second]
+        assert BATCHES[-1] == [first, second]  # the retry and the one behind it: one batch
+        with db.connection_context():
+            assert {j.status for j in EmbeddedJob.select()} == {"done"}
+    finally:
+        db.close()
+        runtime.reset()

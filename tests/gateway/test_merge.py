@@ -53,6 +53,17 @@ def test_rule3_preferences_and_interests_are_added_never_removed():
     assert cleared.values["preferences"] == ["Weekly"]
 
 
+def test_replace_labels_takes_the_whole_set_as_an_admin_edit_sends_it():
+    edited = merge(STORED, {"email": STORED["email"], "preferences": ["Monthly"]}, TYPES,
+                   replace_labels=True)
+    assert edited.outcome == "updated"
+    assert edited.values["preferences"] == ["Monthly"]
+    assert edited.values["interests"] == []  # absent: none ticked
+    same = merge(STORED, {"email": STORED["email"], "preferences": ["Weekly"],
+                          "interests": ["Sports"]}, TYPES, replace_labels=True)
+    assert same.outcome == "unchanged"
+
+
 def test_rule4_multiple_choice_is_replaced_entirely():
     result = merge(STORED, {"email": STORED["email"], "custom_fields": {"topics": ["c"]}}, TYPES)
     assert result.values["custom_fields"]["topics"] == ["c"]

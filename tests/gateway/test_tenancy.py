@@ -72,9 +72,27 @@ def _delivery(client, tenant) -> str:
                            payload={"email": "victim@example.com"}, attempts=3).id
 
 
-# Order matters: a delivery needs the hook made just before it.
+def _event_endpoint(client, tenant) -> int:
+    r = client.post("/api/event-endpoints", headers=tenant.headers, json={
+        "url": "https://crm.example.com/events", "events": ["contact.created"]})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def _event_delivery(client, tenant) -> int:
+    """A dead event delivery of the victim's newest endpoint."""
+    from events.models import Event, EventDelivery, EventEndpoint
+    endpoint = (EventEndpoint.select().where(EventEndpoint.account == tenant.id)
+                .order_by(EventEndpoint.id.desc()).first())
+    event = Event.create(account=tenant.id, type="contact.created",
+                         data='{"contact": {"email": "victim@example.com"}}')
+    return EventDelivery.create(event=event.id, endpoint=endpoint.id, status="dead").id
+
+
+# Order matters: a delivery needs the hook (or endpoint) made just before it.
 AREA_FACTORIES: dict = {"import_id": _import, "form_id": _form, "hook_id": _hook,
-                        "delivery_id": _delivery}
+                        "delivery_id": _delivery, "endpoint_id": _event_endpoint,
+                        "event_delivery_id": _event_delivery}
 
 
 def snapshot(account_id: int) -> list:

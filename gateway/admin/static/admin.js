@@ -52,33 +52,6 @@
     }
   });
 
-  // <div data-progress-url="…">: poll a JSON endpoint and drive its <progress>; when the
-  // step changes, follow the URL the endpoint names (or reload).
-  function poll(box) {
-    var bar = box.querySelector("progress");
-    var text = box.querySelector("[data-progress-text]");
-    var url = box.getAttribute("data-progress-url");
-    var waiting = box.getAttribute("data-waiting-step");
-    function tick() {
-      fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
-        .then(function (r) { return r.json(); })
-        .then(function (state) {
-          var total = state.progress && state.progress.total || 0;
-          var done = state.progress && state.progress.done || 0;
-          if (bar) { bar.max = total || 1; bar.value = done; }
-          if (text) { text.textContent = total ? (done + " of " + total + " rows") : "Starting…"; }
-          if (state.step !== waiting || state.next_url) {
-            window.location.assign(state.next_url || window.location.href);
-            return;
-          }
-          setTimeout(tick, 500);
-        })
-        .catch(function () { setTimeout(tick, 2000); });
-    }
-    tick();
-  }
-  document.querySelectorAll("[data-progress-url]").forEach(poll);
-
   // <form data-live-preview>: re-render the preview frame shortly after each change, by
   // pressing the form's own "Preview changes" button (it posts into the frame, unsaved).
   document.querySelectorAll("form[data-live-preview]").forEach(function (form) {

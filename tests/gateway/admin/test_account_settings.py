@@ -225,3 +225,47 @@ def test_settings_walk_in_a_browser(admin_page, tenant, request):
         assert page.get_by_label(f"Label of {key}").input_value() == f"Maat {width}"
         snap(page, request, f"settings-{width}")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), width
+
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
+       b"\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8"
+       b"N\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+def _thanks(client, tenant, settings):
+    """A plain HTML submission of a new form of the account: its thank-you page."""
+    from tests.forms.conftest import aged_ts
+    form = client.post("/api/forms", headers=tenant.headers, json={
+        "name": "Letter", "source": "Website"}).json()
+    return client.post(f"/f/{form['slug']}", data={
+        "_ts": aged_ts(settings, form["id"]), "_lang": "en", "_embed": "hosted",
+        "email": "ann@example.com"})
+
+
+def test_a_logo_uploaded_or_linked_shows_after_the_form(admin_client, tenant, settings):
+    from gateway.models import Account
+    token = csrf_of(admin_client.get("/admin/settings").text)
+    r = admin_client.post("/admin/settings/logo", data={"csrf_token": token},
+                          files={"logo_file": ("logo.svg", b"<svg onload=alert(1)>",
+                                               "image/svg+xml")})
+    assert r.status_code == 422 and "Choose a PNG, JPEG, GIF or WebP image" in r.text
+    r = admin_client.post("/admin/settings/logo", data={"csrf_token": token},
+                          files={"logo_file": ("logo.png", PNG, "image/png")})
+    assert r.status_code == 200 and "The logo now shows" in r.text
+    assert Account.get_by_id(tenant.id).logo.startswith("data:image/png;base64,iVBOR")
+    thanks = _thanks(admin_client, tenant, settings)
+    assert thanks.status_code == 200
+    assert '<img class="inlet-logo" src="data:image/png;base64,' in thanks.text
+    r = admin_client.post("/admin/settings/logo", data={
+        "csrf_token": token, "logo_url": "https://cdn.acme.example/logo.png"})
+    assert "The logo now shows" in r.text
+    thanks = _thanks(admin_client, tenant, settings)
+    assert 'src="https://cdn.acme.example/logo.png"' in thanks.text
+    assert "img-src 'self' data: https://cdn.acme.example;" in thanks.headers[
+        "content-security-policy"]
+    r = admin_client.post("/admin/settings/logo", data={"csrf_token": token,
+                                                        "logo_url": "javascript:alert(1)"})
+    assert r.status_code == 422 and Account.get_by_id(tenant.id).logo.startswith("https://")
+    admin_client.post("/admin/settings/logo", data={"csrf_token": token, "remove": "yes"})
+    assert Account.get_by_id(tenant.id).logo is None
+    assert "<img" not in _thanks(admin_client, tenant, settings).text

@@ -86,8 +86,11 @@ def test_send_a_test_delivery_shows_each_outcome(admin_client, run_jobs):
     hook = Hook.get(Hook.name == "Zapier")
     url = f"/admin/connectors/{hook.id}/send-test"
     token = csrf_of(page)
-    queued = admin_client.post(url, data={"csrf_token": token}).text
-    assert "Accepted (202), queued" in queued
+    sent = admin_client.post(url, data={"csrf_token": token})
+    assert "Accepted (202), queued" in sent.text
+    assert sent.history[0].status_code == 303  # POST-redirect-GET
+    again = admin_client.get(sent.url)  # a reload sends nothing: no outcome shows again
+    assert "Accepted (202)" not in again.text
 
     processed = with_worker(run_jobs, lambda: admin_client.post(url, data={"csrf_token": token}))
     contact = Contact.get(Contact.email == f"test-delivery+hook{hook.id}@example.com")

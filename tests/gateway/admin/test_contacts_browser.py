@@ -60,3 +60,34 @@ def test_search_filters_pager_edit_and_blacklist(admin_page, tenant, request):
     page.get_by_role("button", name="Add contact").click()
     page.get_by_text("is blacklisted (since").first.wait_for()
     snap(page, request, "phone-re-add-blacklisted")
+
+
+def test_filters_and_search_update_the_list_in_place(admin_page, tenant, request):
+    """With htmx, choosing a filter or pausing in the search box updates the tabs and the list
+    without loading the page again (the address follows, so a reload shows the same)."""
+    page = admin_page
+    contacts.create(tenant.id, {"email": "nele@x.example.com", "first_name": "Nele",
+                                "language": "fr", "source": "Website"}, PROV)
+    contacts.create(tenant.id, {"email": "jan@x.example.com", "first_name": "Jan",
+                                "language": "nl", "source": "Website"}, PROV)
+    for name, size in SIZES.items():
+        page.set_viewport_size(size)
+        page.goto(f"{page.base}/admin/contacts")
+        page.evaluate("window.notReloaded = true")
+        page.get_by_label("Search by e-mail or name").fill("nele")  # no button pressed
+        page.get_by_text("1 confirmed contact matches “nele”").wait_for()
+        assert page.get_by_role("link", name="jan@x.example.com").count() == 0
+        assert "q=nele" in page.url and page.evaluate("window.notReloaded === true")
+        tab = page.get_by_role("link", name="Unconfirmed")
+        assert "q=nele" in tab.get_attribute("href")  # the tabs were updated too
+        page.get_by_label("Search by e-mail or name").fill("")
+        page.locator("summary", has_text="Filters").click()
+        page.get_by_label("Language").select_option("nl")
+        page.get_by_role("link", name="jan@x.example.com").wait_for()
+        assert page.get_by_role("link", name="nele@x.example.com").count() == 0
+        assert page.evaluate("window.notReloaded === true")
+        assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+        snap(page, request, f"{name}-in-place")
+        page.reload()
+        page.get_by_role("link", name="jan@x.example.com").wait_for()
+        assert page.get_by_label("Language").input_value() == "nl"

@@ -1,8 +1,11 @@
 """Forms pages in chromium: create with errors, live preview, copy the snippets, edit."""
 
+import os
+
 from forms import definitions, embed
 from forms.models import Form
 from gateway.db import db
+from tests.conftest import ARTIFACTS
 from tests.forms.test_browser import HostPage
 from tests.gateway.admin.conftest import assert_accessible, snap
 
@@ -95,13 +98,15 @@ def test_a_site_that_may_not_use_the_form_is_told_and_allowed_in_one_click(
                      "</title></head><body><section id=by-script>" + snippets["script"]
                      + "</section><section id=by-iframe>" + snippets["iframe"]
                      + "</section></body></html>").encode()
-        page.goto(site.origin + "/")
         refusal = f"This site ({site.origin}) is not allowed to use this form"
-        page.locator("#by-script").get_by_role("alert").filter(has_text=refusal).wait_for()
-        assert page.locator("#by-script form").count() == 0  # no form that cannot submit
-        frame = page.frame_locator("#by-iframe iframe")
-        frame.get_by_text(refusal).wait_for()
-        snap(page, request, "refused-embeds")
+        for width, height in ((1366, 768), (390, 844)):
+            page.set_viewport_size({"width": width, "height": height})
+            page.goto(site.origin + "/")
+            page.locator("#by-script").get_by_role("alert").filter(has_text=refusal).wait_for()
+            assert page.locator("#by-script form").count() == 0  # no form that cannot submit
+            frame = page.frame_locator("#by-iframe iframe")
+            frame.get_by_text(refusal).wait_for()
+            snap(page, request, f"refused-embeds-{width}")
 
         page.goto(f"{live_server}/admin/forms/{form.id}")
         listed = page.get_by_role("region", name="Sites that tried to use this form")
@@ -117,11 +122,12 @@ def test_a_site_that_may_not_use_the_form_is_told_and_allowed_in_one_click(
         assert Form.get_by_id(form.id).allowed_origins == ["https://www.example.com",
                                                            site.origin]
 
-        page.set_viewport_size({"width": 1366, "height": 768})
-        page.goto(site.origin + "/")
-        page.locator("#by-script form.inlet-form").get_by_label("E-mail address").wait_for()
-        page.frame_locator("#by-iframe iframe").get_by_label("E-mail address").wait_for()
-        snap(page, request, "allowed-embeds")
+        for width, height in ((1366, 768), (390, 844)):
+            page.set_viewport_size({"width": width, "height": height})
+            page.goto(site.origin + "/")
+            page.locator("#by-script form.inlet-form").get_by_label("E-mail address").wait_for()
+            page.frame_locator("#by-iframe iframe").get_by_label("E-mail address").wait_for()
+            snap(page, request, f"allowed-embeds-{width}")
     finally:
         site.close()
 
@@ -185,3 +191,40 @@ def test_editor_sections_reachable_save_and_a_whole_preview_in_the_edited_langua
     snap(page, request, "detail-390")
     with db.connection_context():
         assert Form.get_by_id(form.id).texts["nl"]["consent"] == "Ja, stuur me de nieuwsbrief."
+
+
+def test_a_french_form_shows_its_own_labels_in_french_at_both_sizes(
+        admin_page, live_server, tenant, request):
+    """#17 item 2: the editor gives each chosen interest a French text (saved from the sticky
+    bar without scrolling to it); the hosted form shows those texts, and only the interests
+    chosen for it, not one added in Settings afterwards."""
+    page = admin_page
+    with db.connection_context():
+        form = definitions.create_form(tenant.id, {
+            "name": "Lettre", "source": "Website", "languages": ["fr"],
+            "fields": ["first_name", "interests"], "interests": ["Sports", "Music"]})
+    for n, (width, height) in enumerate(((1366, 768), (390, 844))):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{live_server}/admin/forms/{form.id}/edit")
+        page.get_by_role("heading", name="Languages and texts").click()
+        page.get_by_text("Texts in fr").click()
+        page.get_by_label("“Sports” in fr").fill(f"Les sports {n}")
+        page.get_by_label("“Music” in fr").fill(f"La musique {n}")
+        save = page.get_by_role("button", name="Save form").last  # the bar under the editor
+        assert _inside(save.bounding_box(), {"y": 0, "height": height}), width  # sticky
+        assert page.evaluate(NO_SCROLL), width
+        page.screenshot(path=os.path.join(ARTIFACTS, f"forms-editor-sticky-save-{width}.png"))
+        save.click()
+        page.get_by_role("status").filter(has_text="was saved").wait_for()
+        if n == 0:  # added after the form was made: never appears on it by itself
+            page.goto(f"{live_server}/admin/settings")
+            page.get_by_label("New interest").fill("Cinema")
+            page.get_by_label("New interest").press("Enter")
+            page.get_by_role("status").filter(has_text="Interest 'Cinema' added").wait_for()
+        page.goto(f"{live_server}/f/{form.slug}")
+        page.get_by_label(f"Les sports {n}").wait_for()
+        assert page.get_by_label(f"La musique {n}").count() == 1
+        body = page.locator("body").inner_text()
+        assert "Music" not in body and "Sports" not in body and "Cinema" not in body
+        assert page.evaluate(NO_SCROLL), width
+        snap(page, request, f"french-form-{width}")

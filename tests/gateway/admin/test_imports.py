@@ -59,11 +59,19 @@ def test_the_wizard_end_to_end(admin_client, tenant, run_jobs):
                "map-4": "interests"}
     r = admin_client.post(f"/admin/imports/{imp.id}/mapping",
                           data={"csrf_token": token, **mapping})
-    assert "Checking every row" in r.text and 'data-waiting-step="validating"' in r.text
+    assert "Checking every row" in r.text and "progress?waiting=validating" in r.text
     state = admin_client.get(f"/admin/imports/{imp.id}/progress").json()
     assert state == {"step": "validating", "progress": {"done": 0, "total": 5},
                      "next_url": None}
+    # What htmx asks for every half second: the box's inside, then a redirect once done.
+    htmx = {"HX-Request": "true"}
+    box = admin_client.get(f"/admin/imports/{imp.id}/progress?waiting=validating",
+                           headers=htmx)
+    assert "0 of 5 rows" in box.text and "<html" not in box.text
     run_jobs()
+    moved = admin_client.get(f"/admin/imports/{imp.id}/progress?waiting=validating",
+                             headers=htmx)
+    assert moved.headers["hx-redirect"] == f"/admin/imports/{imp.id}"
     page = admin_client.get(f"/admin/imports/{imp.id}").text
     assert "people.csv: 3 of 5 rows can be imported</h1>" in page
     assert "ready to import" not in page
@@ -94,6 +102,18 @@ def test_the_wizard_end_to_end(admin_client, tenant, run_jobs):
                    "eve@example.com": ("en", "Fair", "confirmed")}
     report = admin_client.get(f"/admin/imports/{imp.id}").text
     assert "3 new contacts added" in report and "Invalid e-mail address: 1 row" in report
+
+
+def test_the_live_progress_reads_with_thousands_separators(admin_client, tenant):
+    upload(admin_client)
+    imp = Import.get()
+    Import.update(step="finalising", total_rows=40_000, progress_done=12_345).execute()
+    page = admin_client.get(f"/admin/imports/{imp.id}").text
+    assert "12,345 of 40,000 rows" in page and 'hx-trigger="every 500ms"' in page
+    box = admin_client.get(f"/admin/imports/{imp.id}/progress?waiting=finalising",
+                           headers={"HX-Request": "true"})
+    assert box.status_code == 200 and "12,345 of 40,000 rows" in box.text
+    assert 'max="40000" value="12345"' in box.text
 
 
 def test_file_rules_are_shown_on_the_upload_page(admin_client, tenant):

@@ -22,7 +22,7 @@ LONG_URL = "https://www.example.com/" + "very-long-path-segment/" * 12 + "?q=" +
 
 # GET routes that are not pages: a download and JSON for the progress script.
 NOT_PAGES = {"import_errors", "import_progress", "import_finished", "static", "unknown",
-             "logout", "logout_everywhere"}
+             "logout", "logout_everywhere", "contacts_export", "contact_data"}
 
 # Controls smaller than 44 px (checkboxes and radios count by their label's row).
 TAP_SCRIPT = """
@@ -86,11 +86,27 @@ def long_data(account_id: int, run_jobs) -> dict:
     hook, _ = create_hook(account_id, {"kind": "generic", "name": "H" * 200, "auth": "bearer",
                                        "source": "Website", "language": "nl",
                                        "mapping": {"email": "email"}})
+    endpoint = long_endpoint(account_id)
     return {"contact_id": contact.id, "form_id": form.id, "hook_id": hook.id,
+            "endpoint_id": endpoint,
             "import_id": steps[0].id, "imports": [imp.id for imp in steps],
             # the removal pages of a used source and of a custom field
             "by_route": {"entry_delete": {"kind": "sources", "entry_id": source.id},
                          "field_delete": {"entry_id": field.id}}}
+
+
+def long_endpoint(account_id: int) -> int:
+    """An event endpoint with a long URL, a dead delivery and a long answer logged."""
+    from events.endpoints import create_endpoint
+    from events.models import Event, EventAttempt, EventDelivery
+    endpoint, _ = create_endpoint(account_id, {"url": LONG_URL, "events": ["*"],
+                                               "description": "D" * 200})
+    event = Event.create(account=account_id, type="contact.created", data="{}")
+    dead = EventDelivery.create(event=event.id, endpoint=endpoint.id, status="dead",
+                                attempts=12, last_error="answered 500 " + LONG)
+    EventAttempt.create(endpoint=endpoint.id, delivery=dead.id, status_code=500,
+                        response=LONG * 5, error="answered 500")
+    return endpoint.id
 
 
 def page_urls(app, ids: dict) -> list[tuple[str, str]]:
@@ -139,7 +155,8 @@ def test_every_admin_page_fits_a_phone_and_a_laptop(app, page, live_server, admi
     urls = page_urls(app, ids)
     visited = {name for name, _ in urls}
     assert {"contacts", "contact", "add_one", "settings", "api", "imports", "import",
-            "forms", "form", "form_edit", "hooks", "hook", "hook_edit"} <= visited
+            "forms", "form", "form_edit", "hooks", "hook", "hook_edit", "event_endpoints",
+            "event_endpoint"} <= visited
     problems = {}
     for name, path in urls:
         for size, label in ((PHONE, "phone"), (LAPTOP, "laptop")):

@@ -48,6 +48,19 @@ def victim_resources(account_id: int, token_id: int) -> dict:
                                                 payload={"email": VICTIM_EMAIL}).id
     except ImportError:
         pass
+    try:
+        from events import endpoints
+        from events.models import Event, EventDelivery
+        endpoint, _ = endpoints.create_endpoint(account_id, {
+            "url": "https://crm.example.com/events", "events": ["contact.created"],
+            "description": "Victim endpoint"})
+        event = Event.create(account=account_id, type="contact.created",
+                             data='{"contact": {"email": "%s"}}' % VICTIM_EMAIL)
+        params["endpoint_id"] = endpoint.id
+        params["event_delivery_id"] = EventDelivery.create(event=event.id, endpoint=endpoint.id,
+                                                           status="dead").id
+    except ImportError:
+        pass
     return params
 
 

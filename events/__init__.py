@@ -1,0 +1,1 @@
+"""Outbound events: contacts flow out to CRMs and no-code tools, signed and retried."""

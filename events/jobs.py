@@ -1,0 +1,264 @@
+"""Jobs: deliver due events, retry with backoff, bury, and the sweeps that keep it honest.
+
+``deliver_due`` claims due deliveries (a lease: their ``next_at`` moves ``LEASE`` ahead, so
+a worker killed mid-POST loses nothing — they fall due again), POSTs them per endpoint
+(one event per POST, or up to 100 as a JSON array for a batched endpoint), logs every
+attempt and schedules the failed ones after ``RETRY_SCHEDULE`` (more than a day in all),
+after which a delivery is dead (replayable). ``kick`` makes sure a ``deliver_due`` runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from datetime import timedelta
+
+from events import delivery
+from events.models import Event, EventAttempt, EventDelivery, EventEndpoint
+from gateway import runtime
+from gateway.db import db, is_postgres, utcnow
+from gateway.dotted import job_path
+from gateway.models import EmbeddedJob, User
+from gateway.queue import EmbeddedQueue, release, schedule_once
+
+log = logging.getLogger("inlet.events")
+
+# Seconds before attempt n + 1 after n failures: 5 s … 8 h, about 40 hours in all.
+RETRY_SCHEDULE = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800, 28800)
+LEASE = timedelta(minutes=2)
+CLAIM = 100  # deliveries claimed at once (a batched endpoint's POST holds at most 100)
+IDLE_SECONDS = 2.0  # a kicked run waits this long for the kicking transaction to commit
+BUDGET_SECONDS = 60.0  # then hands over to a new job (other jobs get their turn)
+DISABLE_AFTER = timedelta(days=3)
+KEEP_EVENTS = timedelta(days=30)
+MARK_TTL = 300
+
+
+def _mark(helper: bool) -> str:
+    name = "helper" if helper else "scheduled"
+    return f"inlet:events:{runtime.settings().queue_name}:{name}"
+
+
+def kick(*, helper: bool = False, force: bool = False) -> None:
+    """Make sure a ``deliver_due`` will run (called inside the writing transaction too)."""
+    queue = runtime.queue()
+    if isinstance(queue, EmbeddedQueue):
+        # No Redis: the job row commits (or rolls back) with the events it is for.
+        path = job_path(deliver_due)
+        if not EmbeddedJob.select().where((EmbeddedJob.func == path)
+                                          & (EmbeddedJob.status == "queued")).exists():
+            EmbeddedJob.create(func=path, args=[False])
+        return
+    try:
+        schedule_once(queue, _mark(helper), deliver_due, helper,
+                      ttl=30 if helper else MARK_TTL, force=force)
+    except Exception:  # the rows are safe in the database: the sweep schedules
+        log.warning("could not schedule event delivery; the sweep will", exc_info=True)
+
+
+def deliver_due(helper: bool = False) -> int:
+    """Job: send every due delivery; returns how many deliveries were attempted."""
+    with db.connection_context():
+        return _deliver_due(helper)
+
+
+def _deliver_due(helper: bool) -> int:
+    embedded = isinstance(runtime.queue(), EmbeddedQueue)
+    idle = 0.0 if helper or embedded else IDLE_SECONDS
+    started = last_work = time.monotonic()
+    done = 0
+    while time.monotonic() - started < BUDGET_SECONDS:
+        claimed = claim(CLAIM)
+        if claimed:
+            if len(claimed) == CLAIM and not helper and not embedded:
+                kick(helper=True)  # a backlog: let a second worker help
+            done += send(claimed)
+            last_work = time.monotonic()
+        elif time.monotonic() - last_work >= idle:
+            break
+        else:
+            time.sleep(0.05)
+    if not embedded:
+        release(runtime.queue(), _mark(helper))
+        if due_count(1):  # came due after our last look, or the budget ran out
+            kick()
+    return done
+
+
+def _due_where(now):
+    return (EventDelivery.status == "pending") & (EventDelivery.next_at <= now)
+
+
+def due_count(limit: int = 1000) -> int:
+    """How many deliveries are due now (up to ``limit``)."""
+    return (EventDelivery.select(EventDelivery.id).where(_due_where(utcnow()))
+            .limit(limit).count())
+
+
+def claim(limit: int, ids: list[int] | None = None) -> list[tuple]:
+    """Lease up to ``limit`` due deliveries (or the given ``ids``): (id, event id, endpoint
+    id, attempts) each."""
+    p, now = db.param, utcnow()
+    where = (f"id IN ({', '.join([p] * len(ids))})" if ids else
+             f"status = 'pending' AND next_at <= {p} ORDER BY next_at, id LIMIT {p}")
+    params = list(ids) if ids else [now, limit]
+    lock = " FOR UPDATE SKIP LOCKED" if is_postgres() else ""
+    with db.atomic():
+        rows = db.execute_sql(
+            f"UPDATE event_delivery SET next_at = {p}, updated_at = {p} WHERE id IN "  # noqa: S608
+            f"(SELECT id FROM event_delivery WHERE {where}{lock}) AND status = 'pending' "
+            "RETURNING id, event_id, endpoint_id, attempts",
+            [now + LEASE, now, *params]).fetchall()
+    return rows
+
+
+def send(claimed: list[tuple]) -> int:
+    """POST claimed deliveries, endpoint by endpoint; record the outcome of each."""
+    events = {row[0]: row for row in Event.select(Event.id, Event.type, Event.data,
+                                                  Event.created_at)
+              .where(Event.id.in_({c[1] for c in claimed})).tuples()}
+    endpoints = {e.id: e for e in EventEndpoint.select().where(
+        EventEndpoint.id.in_({c[2] for c in claimed}))}
+    by_endpoint: dict[int, list[tuple]] = defaultdict(list)
+    for row in claimed:
+        by_endpoint[row[2]].append(row)
+    for endpoint_id, rows in by_endpoint.items():
+        endpoint = endpoints.get(endpoint_id)
+        if endpoint is None or not endpoint.enabled:
+            _bury(rows, "the endpoint is disabled; replay once it is enabled again")
+            continue
+        deliver_to(endpoint, rows, events)
+    return len(claimed)
+
+
+def deliver_to(endpoint: EventEndpoint, rows: list[tuple], events: dict) -> None:
+    """POST claimed ``rows`` to ``endpoint``, stopping at the first unanswered request."""
+    secrets = current_secrets(endpoint)
+    size = 100 if endpoint.batch else 1
+    for start in range(0, len(rows), size):
+        chunk = rows[start:start + size]
+        shapes = [delivery.envelope(*events[row[1]]) for row in chunk]
+        body, msg_id = delivery.body_and_id(shapes, endpoint.batch)
+        outcome = delivery.post(endpoint.url, secrets, body, msg_id)
+        record(endpoint, chunk, outcome)
+        if outcome.status_code is None:
+            # unreachable: the rest waits with the same backoff, without an attempt each
+            _postpone(rows[start + size:])
+            return
+
+
+def current_secrets(endpoint: EventEndpoint) -> list[str]:
+    """The endpoint's secret, and during a rotation the previous one too."""
+    secrets = [delivery.secret_for(endpoint.secret_salt)]
+    if endpoint.previous_salt and endpoint.previous_expires_at and \
+            endpoint.previous_expires_at > utcnow():
+        secrets.append(delivery.secret_for(endpoint.previous_salt))
+    return secrets
+
+
+def record(endpoint: EventEndpoint, rows: list[tuple], outcome: delivery.Outcome) -> None:
+    """Log the attempt of each delivery in ``rows`` and move it on (delivered/retry/dead)."""
+    now = utcnow()
+    with db.atomic():
+        EventAttempt.insert_many([
+            {"endpoint": endpoint.id, "delivery": row[0], "events": len(rows),
+             "status_code": outcome.status_code, "latency_ms": outcome.latency_ms,
+             "response": outcome.response, "error": outcome.error, "at": now}
+            for row in rows]).execute()
+        ids = [row[0] for row in rows]
+        if outcome.ok:
+            EventDelivery.update(status="delivered", attempts=EventDelivery.attempts + 1,
+                                 delivered_at=now, updated_at=now, last_error=None).where(
+                EventDelivery.id.in_(ids)).execute()
+            if endpoint.failing_since is not None:
+                EventEndpoint.update(failing_since=None).where(
+                    EventEndpoint.id == endpoint.id).execute()
+            return
+        for row in rows:
+            _retry_or_bury(row, outcome.error, now)
+        if endpoint.failing_since is None:
+            EventEndpoint.update(failing_since=now).where(
+                (EventEndpoint.id == endpoint.id) & EventEndpoint.failing_since.is_null()
+            ).execute()
+
+
+def _retry_or_bury(row: tuple, error: str | None, now) -> None:
+    attempts = row[3] + 1
+    dead = attempts > len(RETRY_SCHEDULE)
+    EventDelivery.update(
+        attempts=attempts, status="dead" if dead else "pending", last_error=error,
+        updated_at=now,
+        next_at=now if dead else now + timedelta(seconds=RETRY_SCHEDULE[attempts - 1])
+    ).where(EventDelivery.id == row[0]).execute()
+
+
+def _postpone(rows: list[tuple]) -> None:
+    now = utcnow()
+    for row in rows:
+        wait = RETRY_SCHEDULE[min(row[3], len(RETRY_SCHEDULE) - 1)]
+        EventDelivery.update(next_at=now + timedelta(seconds=wait), updated_at=now).where(
+            EventDelivery.id == row[0]).execute()
+
+
+def _bury(rows: list[tuple], reason: str) -> None:
+    EventDelivery.update(status="dead", last_error=reason, updated_at=utcnow()).where(
+        EventDelivery.id.in_([row[0] for row in rows])).execute()
+
+
+# ---- sweeps -----------------------------------------------------------------------------------
+
+def requeue_stuck() -> int:
+    """Sweep: schedule a delivery run when deliveries are due (lost kicks, expired leases
+    of a killed worker, retries come due); returns how many are due."""
+    with db.connection_context():
+        due = due_count()
+    if due:
+        kick(force=True)
+    return due
+
+
+def disable_failing() -> int:
+    """Sweep: disable endpoints failing for ``DISABLE_AFTER`` and mail the account's users."""
+    with db.connection_context():
+        now = utcnow()
+        failing = list(EventEndpoint.select().where(
+            EventEndpoint.enabled & (EventEndpoint.failing_since < now - DISABLE_AFTER)))
+        for endpoint in failing:
+            with db.atomic():  # disabled and its mails queued together
+                EventEndpoint.update(
+                    enabled=False, updated_at=now,
+                    disabled_reason=f"disabled on {now:%Y-%m-%d}: failing since "
+                                    f"{endpoint.failing_since:%Y-%m-%d %H:%M} UTC").where(
+                    EventEndpoint.id == endpoint.id).execute()
+                _mail_disabled(endpoint)
+    if failing:
+        from gateway import mail
+        mail.schedule_delivery()  # after the commit: a drain must see the mails
+    return len(failing)
+
+
+def _mail_disabled(endpoint: EventEndpoint) -> None:
+    from gateway import mail
+    text = (f"Inlet stopped sending events to {endpoint.url} (endpoint {endpoint.id}): every "
+            f"delivery has failed since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC.\n\n"
+            "Fix the receiver, enable the endpoint again and replay its dead deliveries "
+            "(admin: API > Event endpoints).\n")
+    for user in User.select(User.email).where(User.account == endpoint.account_id):
+        mail.queue_mail(user.email, "Inlet: an event endpoint was disabled", text,
+                        account_id=endpoint.account_id, purpose="events", schedule=False)
+
+
+def purge_old() -> int:
+    """Sweep: drop events (and their deliveries and attempts) older than ``KEEP_EVENTS``."""
+    with db.connection_context():
+        cutoff = utcnow() - KEEP_EVENTS
+        old = [e.id for e in Event.select(Event.id).where(Event.created_at < cutoff).limit(5000)]
+        if old:
+            with db.atomic():
+                deliveries = EventDelivery.select(EventDelivery.id).where(
+                    EventDelivery.event.in_(old))
+                EventAttempt.delete().where(EventAttempt.delivery.in_(deliveries)).execute()
+                EventDelivery.delete().where(EventDelivery.event.in_(old)).execute()
+                Event.delete().where(Event.id.in_(old)).execute()
+    return len(old)

@@ -1,0 +1,1 @@
+"""The privacy area: export, access requests, erasure with suppression, and retention."""
