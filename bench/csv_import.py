@@ -5,6 +5,9 @@ the store offers: on PostgreSQL ``COPY`` into a temporary table and one ``INSERT
 CONFLICT DO UPDATE``, on SQLite one ``executemany`` of ``INSERT … ON CONFLICT DO UPDATE`` in one
 transaction. Prints each ratio for a first import (all new) and a re-import of the same file
 (all existing), on SQLite and on PostgreSQL, and the worker's peak memory for a 25 MB file.
+Then the cost of outbound events: a first import into an account with one event endpoint
+subscribed to ``contact.created`` (one event per new contact, written set-based in the
+import's transactions), next to the same import without (target: at most 25% more time).
 
 The jobs run as in production: two ``inlet worker`` processes on Redis share the validation
 (one part each) and one of them finalises; ``--workers 1`` runs both steps in this process
@@ -36,6 +39,7 @@ import common
 
 HEADER = ["email", "first_name", "name", "language", "source", "interests", "birthday", "note"]
 FIRST = ["Ann", "Bob", "Chloé", "Dirk", "Els", "Frank", "Greet", "Hugo", "Inge", "Jan"]
+EVENT_SINK = "http://127.0.0.1:9/inlet-events"
 LAST = ["Peeters", "Janssens", "Maes", "Dubois", "Lambert", "De Smet", "Claes", "Goossens"]
 
 
@@ -66,7 +70,8 @@ def inlet_env(url: str) -> dict[str, str]:
     return common.inlet_env(os.environ["BENCH_DATA_DIR"], url,
                             os.environ.get("BENCH_REDIS_URL"), env="test",
                             queue="inlet-bench-import",
-                            import_parts=os.environ.get("BENCH_WORKERS", "2"))
+                            import_parts=os.environ.get("BENCH_WORKERS", "2"),
+                            allow_private_targets="127.0.0.1/32")
 
 
 def setup(url: str) -> None:
@@ -107,11 +112,13 @@ def run_step(import_id: int, step: str) -> None:
         time.sleep(0.02)
 
 
-def accounts() -> tuple[int, int]:
-    """Two fresh accounts with the vocabularies of the file: (Inlet's, the baseline's)."""
+def accounts() -> tuple[int, int, int]:
+    """Three fresh accounts with the vocabularies of the file: (Inlet's, the baseline's, and
+    one with an event endpoint subscribed to ``contact.created``)."""
+    from events.endpoints import create_endpoint
     from gateway.accounts import add_custom_field, add_vocabulary, create_account
     ids = []
-    for name in ("Bench", "Baseline"):
+    for name in ("Bench", "Baseline", "Bench with events"):
         account = create_account(name)
         for kind, labels in (("source", ("Website", "Fair")), ("interest", ("Sports", "Music"))):
             for label in labels:
@@ -119,7 +126,11 @@ def accounts() -> tuple[int, int]:
         add_custom_field(account.id, {"name": "birthday", "type": "date"})
         add_custom_field(account.id, {"name": "note", "type": "text"})
         ids.append(account.id)
-    return ids[0], ids[1]
+    # Nothing listens there (connection refused at once, allowed by INLET_ALLOW_PRIVATE_TARGETS):
+    # what is measured is the import writing its events, not their delivery
+    # (bench/event_deliveries.py measures that).
+    create_endpoint(ids[2], {"url": EVENT_SINK, "events": ["contact.created"]})
+    return ids[0], ids[1], ids[2]
 
 
 def baseline(path: Path, account_id: int) -> float:
@@ -200,10 +211,13 @@ def measure(name: str, path: Path, repeats: int) -> dict:
     """Best time of each kind of run, and the counts of Inlet's runs."""
     best: dict = {}
     for _ in range(repeats):
-        bench_id, base_id = accounts()
-        for label in ("first import", "re-import"):
-            runs = {"base": partial(baseline, path, base_id),
-                    "inlet": partial(inlet_import, path, bench_id)}
+        bench_id, base_id, events_id = accounts()
+        for label in ("first import", "re-import", "with events"):
+            if label == "with events":  # a first import where every new contact is an event
+                runs = {"inlet": partial(inlet_import, path, events_id)}
+            else:
+                runs = {"base": partial(baseline, path, base_id),
+                        "inlet": partial(inlet_import, path, bench_id)}
             for kind, run in runs.items():
                 result = run()
                 took = result[0] if isinstance(result, tuple) else result
@@ -229,6 +243,10 @@ def report(name: str, rows: int, best: dict) -> None:
               f"   ({rows / took:,.0f} rows/s; created {counts['created']}, updated "
               f"{counts['updated']}, unchanged {counts['unchanged']}; validation "
               f"{best[f'{label}:validation']:.2f}s)")
+    took, without = best["with events:inlet"], best["first import:inlet"]
+    print(f"{'with events':>13}: inlet {took:6.2f}s  first import without an endpoint "
+          f"{without:6.2f}s  overhead {took / without - 1:+.0%} (target <= +25%; one endpoint "
+          f"subscribed to contact.created, {best['with events:counts']['created']:,} events)")
 
 
 def drop_pg(schema: str, base: str) -> None:

@@ -5,6 +5,8 @@ account's data unchanged. New admin routes are picked up automatically; a path p
 without a victim resource below fails the test, so coverage cannot silently shrink.
 """
 
+import json
+
 import pytest
 
 from gateway import contacts
@@ -55,8 +57,9 @@ def victim_resources(account_id: int, token_id: int) -> dict:
             "url": "https://crm.example.com/events", "events": ["contact.created"],
             "description": "Victim endpoint"})
         event = Event.create(account=account_id, type="contact.created",
-                             data='{"contact": {"email": "%s"}}' % VICTIM_EMAIL)
+                             data=json.dumps({"contact": {"email": VICTIM_EMAIL}}))
         params["endpoint_id"] = endpoint.id
+        params["action"] = "delete"  # the most destructive of the endpoint actions
         params["event_delivery_id"] = EventDelivery.create(event=event.id, endpoint=endpoint.id,
                                                            status="dead").id
     except ImportError:
