@@ -2,16 +2,21 @@
 
 ``deliver_due`` claims due deliveries (a lease: their ``next_at`` moves ``LEASE`` ahead, so
 a worker killed mid-POST loses nothing — they fall due again), POSTs them per endpoint
-(one event per POST, or up to 100 as a JSON array for a batched endpoint), logs every
-attempt and schedules the failed ones after ``RETRY_SCHEDULE`` (more than a day in all),
-after which a delivery is dead (replayable). ``kick`` makes sure a ``deliver_due`` runs.
+(one event per POST, or up to 100 as a JSON array for a batched endpoint; ``PARALLEL`` POSTs
+at a time, each wave recorded in one transaction), logs every attempt and schedules the
+failed ones after ``RETRY_SCHEDULE`` (more than a day in all), after which a delivery is
+dead (replayable). ``kick`` makes sure a ``deliver_due`` runs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import os
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from events import delivery
@@ -28,11 +33,14 @@ log = logging.getLogger("inlet.events")
 RETRY_SCHEDULE = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800, 28800)
 LEASE = timedelta(minutes=2)
 CLAIM = 100  # deliveries claimed at once (a batched endpoint's POST holds at most 100)
+PARALLEL = 16  # POSTs in flight per worker: receivers answer them side by side
 IDLE_SECONDS = 2.0  # a kicked run waits this long for the kicking transaction to commit
 BUDGET_SECONDS = 60.0  # then hands over to a new job (other jobs get their turn)
 DISABLE_AFTER = timedelta(days=3)
 KEEP_EVENTS = timedelta(days=30)
 MARK_TTL = 300
+RUNNING_TTL = 45  # seconds: longer than one claim-and-send round (a wave waits 10 s at most)
+_running: dict[bool, tuple[str, str]] = {}  # this process's running marks: kind -> (key, token)
 
 
 def _mark(helper: bool) -> str:
@@ -58,9 +66,40 @@ def kick(*, helper: bool = False, force: bool = False) -> None:
 
 
 def deliver_due(helper: bool = False) -> int:
-    """Job: send every due delivery; returns how many deliveries were attempted."""
-    with db.connection_context():
-        return _deliver_due(helper)
+    """Job: send every due delivery; returns how many deliveries were attempted. A run that
+    finds another (or another helper) running returns at once: the kicks and sweeps may queue
+    several, and each would otherwise hold a worker for ``BUDGET_SECONDS``."""
+    with db.connection_context(), alone(helper) as first:
+        return _deliver_due(helper) if first else 0
+
+
+@contextlib.contextmanager
+def alone(helper: bool):
+    """True when no other run of the same kind holds the running mark (refreshed by
+    ``_still_running``; a killed worker's mark expires after ``RUNNING_TTL``)."""
+    queue = runtime.queue()
+    if isinstance(queue, EmbeddedQueue):
+        yield True
+        return
+    mark = _mark(helper) + ":running"
+    token = f"{os.getpid()}:{time.monotonic()}"
+    if not queue.redis.set(mark, token, nx=True, ex=RUNNING_TTL):
+        yield False
+        return
+    _running[helper] = (mark, token)
+    try:
+        yield True
+    finally:
+        _running.pop(helper, None)
+        if queue.redis.get(mark) == token.encode():
+            queue.redis.delete(mark)
+
+
+def _still_running(helper: bool) -> None:
+    """Refresh this run's running mark."""
+    held = _running.get(helper)
+    if held:
+        runtime.queue().redis.set(held[0], held[1], ex=RUNNING_TTL)
 
 
 def _deliver_due(helper: bool) -> int:
@@ -69,6 +108,8 @@ def _deliver_due(helper: bool) -> int:
     started = last_work = time.monotonic()
     done = 0
     while time.monotonic() - started < BUDGET_SECONDS:
+        if not embedded:
+            _still_running(helper)
         claimed = claim(CLAIM)
         if claimed:
             if len(claimed) == CLAIM and not helper and not embedded:
@@ -133,19 +174,62 @@ def send(claimed: list[tuple]) -> int:
 
 
 def deliver_to(endpoint: EventEndpoint, rows: list[tuple], events: dict) -> None:
-    """POST claimed ``rows`` to ``endpoint``, stopping at the first unanswered request."""
+    """POST claimed ``rows`` to ``endpoint``, up to ``PARALLEL`` requests at a time (never two
+    about one contact: its events arrive in order), each wave recorded in one transaction;
+    after a wave with an unanswered request the rest waits."""
     secrets = current_secrets(endpoint)
     size = 100 if endpoint.batch else 1
-    for start in range(0, len(rows), size):
-        chunk = rows[start:start + size]
-        shapes = [delivery.envelope(*events[row[1]]) for row in chunk]
-        body, msg_id = delivery.body_and_id(shapes, endpoint.batch)
-        outcome = delivery.post(endpoint.url, secrets, body, msg_id)
-        record(endpoint, chunk, outcome)
-        if outcome.status_code is None:
+    chunks = [rows[start:start + size] for start in range(0, len(rows), size)]
+    requests = [_request(chunk, events, endpoint.batch) for chunk in chunks]
+    send_one = functools.partial(_post, endpoint.url, secrets)
+    for wave in _waves(list(zip(chunks, requests, strict=True))):
+        # one POST alone needs no thread (a test event, a batched endpoint's single POST)
+        outcomes = ([send_one(wave[0][1])] if len(wave) == 1
+                    else list(_senders().map(send_one, [request for _, request in wave])))
+        record(endpoint, [(chunk, outcome) for (chunk, _), outcome in zip(wave, outcomes,
+                                                                         strict=True)])
+        if any(outcome.status_code is None for outcome in outcomes):
             # unreachable: the rest waits with the same backoff, without an attempt each
-            _postpone(rows[start + size:])
+            _postpone(rows[rows.index(wave[-1][0][-1]) + 1:])
+            _hold(endpoint)
             return
+
+
+def _request(chunk: list[tuple], events: dict, batch: bool) -> tuple[bytes, str, set]:
+    """(body, webhook-id, the contacts it is about) of one POST."""
+    shapes = [delivery.envelope(*events[row[1]]) for row in chunk]
+    body, msg_id = delivery.body_and_id(shapes, batch)
+    subjects = {shape["data"]["contact"].get("id") for shape in shapes
+                if isinstance(shape["data"], dict) and isinstance(shape["data"].get("contact"),
+                                                                  dict)}
+    return body, msg_id, subjects
+
+
+def _waves(items: list[tuple]):
+    """``items`` (chunk, request) in order, cut into waves of at most ``PARALLEL`` whose
+    requests are about different contacts."""
+    wave: list[tuple] = []
+    seen: set = set()
+    for item in items:
+        subjects = item[1][2]
+        if len(wave) == PARALLEL or subjects & seen:
+            yield wave
+            wave, seen = [], set()
+        wave.append(item)
+        seen |= subjects
+    if wave:
+        yield wave
+
+
+@functools.cache
+def _senders() -> ThreadPoolExecutor:
+    """The threads a worker POSTs with (the pool's keep-alive connections are shared)."""
+    return ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="inlet-events")
+
+
+def _post(url: str, secrets: list[str], request: tuple) -> delivery.Outcome:
+    body, msg_id, _ = request
+    return delivery.post(url, secrets, body, msg_id)
 
 
 def current_secrets(endpoint: EventEndpoint) -> list[str]:
@@ -157,27 +241,29 @@ def current_secrets(endpoint: EventEndpoint) -> list[str]:
     return secrets
 
 
-def record(endpoint: EventEndpoint, rows: list[tuple], outcome: delivery.Outcome) -> None:
-    """Log the attempt of each delivery in ``rows`` and move it on (delivered/retry/dead)."""
+def record(endpoint: EventEndpoint, results: list[tuple[list[tuple], delivery.Outcome]]
+           ) -> None:
+    """Log the attempt of each delivery (chunks of claimed rows, each with the outcome of its
+    POST) and move it on (delivered/retry/dead), in one transaction."""
     now = utcnow()
     with db.atomic():
         EventAttempt.insert_many([
             {"endpoint": endpoint.id, "delivery": row[0], "events": len(rows),
              "status_code": outcome.status_code, "latency_ms": outcome.latency_ms,
              "response": outcome.response, "error": outcome.error, "at": now}
-            for row in rows]).execute()
-        ids = [row[0] for row in rows]
-        if outcome.ok:
+            for rows, outcome in results for row in rows]).execute()
+        delivered = [row[0] for rows, outcome in results if outcome.ok for row in rows]
+        if delivered:
             EventDelivery.update(status="delivered", attempts=EventDelivery.attempts + 1,
                                  delivered_at=now, updated_at=now, last_error=None).where(
-                EventDelivery.id.in_(ids)).execute()
-            if endpoint.failing_since is not None:
-                EventEndpoint.update(failing_since=None).where(
-                    EventEndpoint.id == endpoint.id).execute()
-            return
-        for row in rows:
+                EventDelivery.id.in_(delivered)).execute()
+        failed = [(row, outcome) for rows, outcome in results if not outcome.ok for row in rows]
+        for row, outcome in failed:
             _retry_or_bury(row, outcome.error, now)
-        if endpoint.failing_since is None:
+        if delivered and endpoint.failing_since is not None:  # it answers again
+            EventEndpoint.update(failing_since=None).where(
+                EventEndpoint.id == endpoint.id).execute()
+        elif failed and not delivered and endpoint.failing_since is None:
             EventEndpoint.update(failing_since=now).where(
                 (EventEndpoint.id == endpoint.id) & EventEndpoint.failing_since.is_null()
             ).execute()
@@ -194,11 +280,26 @@ def _retry_or_bury(row: tuple, error: str | None, now) -> None:
 
 
 def _postpone(rows: list[tuple]) -> None:
+    """Move unsent rows to their next attempt's time (one statement per backoff step)."""
     now = utcnow()
+    by_wait: dict[int, list[int]] = defaultdict(list)
     for row in rows:
-        wait = RETRY_SCHEDULE[min(row[3], len(RETRY_SCHEDULE) - 1)]
+        by_wait[RETRY_SCHEDULE[min(row[3], len(RETRY_SCHEDULE) - 1)]].append(row[0])
+    for wait, ids in by_wait.items():
         EventDelivery.update(next_at=now + timedelta(seconds=wait), updated_at=now).where(
-            EventDelivery.id == row[0]).execute()
+            EventDelivery.id.in_(ids)).execute()
+
+
+def _hold(endpoint: EventEndpoint) -> None:
+    """An unreachable endpoint's other due deliveries wait too (no attempt charged), longer
+    the longer it has been failing (5 s up to 10 min): a dead receiver with a backlog must
+    not keep the workers claiming and postponing it."""
+    now = utcnow()
+    failing = (now - endpoint.failing_since).total_seconds() if endpoint.failing_since else 0
+    until = now + timedelta(seconds=min(max(RETRY_SCHEDULE[0], failing), 600))
+    EventDelivery.update(next_at=until, updated_at=now).where(
+        (EventDelivery.endpoint == endpoint.id) & (EventDelivery.status == "pending")
+        & (EventDelivery.next_at < until)).execute()
 
 
 def _bury(rows: list[tuple], reason: str) -> None:

@@ -1,7 +1,8 @@
 """Fixtures: every store test runs on SQLite and on PostgreSQL, with a real Redis.
 
 Isolation knobs (so several runs can share one machine):
-INLET_TEST_POSTGRES_URL, INLET_TEST_PG_SCHEMA, INLET_TEST_REDIS_URL.
+INLET_TEST_POSTGRES_URL, INLET_TEST_PG_SCHEMA, INLET_TEST_REDIS_URL. The suite runs on
+pytest-xdist workers; each takes its own schema and Redis database from those (``per_worker``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,22 @@ from gateway import runtime
 from gateway.db import db, init_database
 from gateway.schema import all_models, upgrade
 
+
+def per_worker(schema: str, redis_url: str) -> tuple[str, str]:
+    """The schema and Redis database of this pytest-xdist worker (gw0, gw1, …): each has its
+    own, counting down from the configured database, so parallel workers never share data."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return schema, redis_url
+    number = int(worker.removeprefix("gw"))
+    base, _, index = redis_url.rpartition("/")
+    return f"{schema}_{worker}", f"{base}/{(int(index) - number) % 16}"
+
+
 PG_URL = os.environ.get("INLET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-PG_SCHEMA = os.environ.get("INLET_TEST_PG_SCHEMA", "inlet_test")
-REDIS_URL = os.environ.get("INLET_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+PG_SCHEMA, REDIS_URL = per_worker(os.environ.get("INLET_TEST_PG_SCHEMA", "inlet_test"),
+                                  os.environ.get("INLET_TEST_REDIS_URL",
+                                                 "redis://127.0.0.1:6379/15"))
 BACKENDS = [b for b in os.environ.get("INLET_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
 
 

@@ -143,3 +143,31 @@ def test_test_event_is_sent_at_once(client, tenant, receiver, subscribe):
     [event] = receiver.events()
     assert event["type"] == "endpoint.test"
     Webhook(secret).verify(receiver.requests[0]["body"], receiver.requests[0]["headers"])
+
+
+def test_an_unreachable_receiver_holds_its_backlog_without_busy_work(client, tenant, receiver,
+                                                                      subscribe, deliver):
+    subscribe(["contact.created"])
+    receiver.close()  # nothing listens on its port any more: connection refused
+    _add(client, tenant, 40)
+    jobs.deliver_due()
+    with db.connection_context():
+        attempts = EventAttempt.select().count()
+        assert 1 <= attempts <= jobs.PARALLEL  # one wave was tried, not every delivery
+        now = utcnow()
+        waiting = EventDelivery.select().where(EventDelivery.status == "pending")
+        assert waiting.count() == 40 and all(d.next_at > now for d in waiting)
+        assert EventDelivery.select().where(EventDelivery.attempts > 0).count() == attempts
+    assert jobs.deliver_due() == 0  # nothing due: the backlog waits for the receiver
+
+
+def test_a_second_run_leaves_the_work_to_the_running_one(client, tenant, receiver, subscribe,
+                                                        store):
+    subscribe(["contact.created"])
+    _add(client, tenant, 3)
+    with jobs.alone(False) as alone:  # a run in progress, as another worker's
+        assert alone
+        assert jobs.deliver_due() == 0  # it returns at once
+        assert receiver.requests == []
+    assert jobs.deliver_due() == 3
+    assert len(receiver.events()) == 3
