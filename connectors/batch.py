@@ -20,7 +20,7 @@ from connectors import records
 from connectors.models import EfficyKey
 from gateway import contacts
 from gateway.contacts import Provenance
-from gateway.db import db, is_postgres, utcnow
+from gateway.db import run_many, utcnow
 
 WAIT_MINUTES = 5  # how long an unlinked Efficy key waits for its Create (see connectors.jobs)
 
@@ -104,7 +104,7 @@ class Writer:
              .on_conflict(conflict_target=[EfficyKey.hook, EfficyKey.efficy_key],
                           preserve=[EfficyKey.contact, EfficyKey.updated_at]).execute())
         for template, pg_template in RESTAMP:
-            run_many(template, pg_template, stamps)
+            run_many(template, stamps, pg_template)
         self.round, self.touched = [], set()
 
     @staticmethod
@@ -147,16 +147,3 @@ def _refusal(outcome: str) -> dict:
             "be added again.")}
     return {"field": "language", "code": "required",
             "message": "A new contact needs a language and a source."}
-
-
-def run_many(template: str, pg_template: str, rows: list) -> None:
-    """A fixed statement for many rows: ``executemany`` on SQLite (``{p}``: a placeholder),
-    VALUES pages on PostgreSQL (``%s``: the rows)."""
-    if not rows:
-        return
-    cursor = db.cursor()
-    if is_postgres():
-        from psycopg2.extras import execute_values
-        execute_values(cursor, pg_template, rows, page_size=1000)
-    else:
-        cursor.executemany(template.format(p=db.param), rows)

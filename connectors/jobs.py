@@ -39,7 +39,7 @@ import peewee
 from connectors import batch, efficy, records
 from connectors.models import Delivery, Hook
 from gateway import intake, runtime
-from gateway.db import db, is_postgres, loads_stored, utcnow
+from gateway.db import db, is_postgres, loads_stored, run_many, utcnow
 from gateway.errors import InletError
 
 log = logging.getLogger("inlet.connectors")
@@ -292,10 +292,10 @@ class _Batch:
 
     def save(self) -> None:
         """Write the deliveries, new or known, in their new states: one statement."""
-        batch.run_many(_SAVE, _SAVE_PG, [
+        run_many(_SAVE, [
             (d.id, d.hook_id, d.account_id, d.webhook_id, d.status, d.attempts, d.replays,
              _json(d.payload), _json(d.result), d.error, d.received_at, d.updated_at,
-             d.processed_at) for d in self.changed])
+             d.processed_at) for d in self.changed], _SAVE_PG)
 
 
 def _result(hook: Hook, steps: list[records.Step], skipped: int) -> tuple[dict, list[int]]:

@@ -6,7 +6,7 @@ costs more CPU than the database spends on them. ``{p}`` is the driver's placeho
 
 from __future__ import annotations
 
-from gateway.db import db, is_postgres
+from gateway.db import db, is_postgres, run_many
 
 FORM_STAMP = "SELECT updated_at FROM form WHERE id = {p}"
 SUBMISSION = "SELECT contact_id, outcome, mail_sent FROM submission WHERE id = {p}"
@@ -50,18 +50,6 @@ def run_in(template: str, values: list, *params):
         query = template.replace("{marks}", ", ".join([db.param] * len(part)))
         rows.extend(db.execute_sql(query.replace("{p}", db.param), [*part, *params]).fetchall())
     return rows
-
-
-def run_many(template: str, rows: list, pg_template: str | None = None) -> None:
-    """A fixed statement for many rows: ``executemany`` on SQLite, VALUES pages on PostgreSQL."""
-    if not rows:
-        return
-    cursor = db.cursor()
-    if is_postgres():
-        from psycopg2.extras import execute_values
-        execute_values(cursor, pg_template or template, rows, page_size=1000)
-    else:
-        cursor.executemany(template.replace("{p}", db.param), rows)
 
 
 def reserve_ids(table: str, count: int) -> list[int]:

@@ -25,7 +25,7 @@ from forms.public import PublicForm, form_reference, public_form_by_id
 from forms.submissions import handle_submission, owed_mail, unclean
 from gateway import runtime
 from gateway.contacts import Provenance, upsert_many
-from gateway.db import db, is_postgres, utcnow
+from gateway.db import db, is_postgres, run_many, utcnow
 from gateway.mail import schedule_delivery
 from gateway.models import OutgoingMail
 from gateway.validation import clean_contact
@@ -156,7 +156,7 @@ def _consent_origins(created: list) -> None:
         origin = Provenance(channel="form", ip=p.item.get("ip"),
                             user_agent=p.item.get("user_agent"))  # clipped as everywhere
         rows.append((origin.ip, origin.user_agent, p.contact_id))
-    sql.run_many(sql.CONSENT_ORIGIN, rows, sql.CONSENT_ORIGIN_PG)
+    run_many(sql.CONSENT_ORIGIN, rows, sql.CONSENT_ORIGIN_PG)
 
 
 def _queue_mails(plans: list, now: datetime) -> int:

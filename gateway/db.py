@@ -168,6 +168,20 @@ class SchemaVersion(BaseModel):
 _INTEGER_KEY = r'("{column}"\s+INTEGER\s+NOT\s+NULL\s+PRIMARY\s+KEY)(?!\s+AUTOINCREMENT)'
 
 
+def run_many(template: str, rows: list, pg_template: str | None = None) -> None:
+    """One fixed statement for many rows: ``executemany`` on SQLite (``{p}`` in ``template``
+    is a placeholder), ``VALUES`` pages on PostgreSQL (``%s`` in ``pg_template``, default
+    ``template``, stands for the rows)."""
+    if not rows:
+        return
+    cursor = db.cursor()
+    if is_postgres():
+        from psycopg2.extras import execute_values
+        execute_values(cursor, pg_template or template, rows, page_size=1000)
+    else:
+        cursor.executemany(template.replace("{p}", db.param), rows)
+
+
 def add_autoincrement(table: str) -> None:
     """Rebuild a SQLite table whose integer key lacks AUTOINCREMENT (no-op when it has it).
 

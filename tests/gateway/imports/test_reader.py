@@ -171,7 +171,9 @@ def _zip(name: str) -> bytes:
     import zipfile
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as z:
-        z.writestr(name, "email\r\na@example.com\r\n")
+        # a fixed date: pytest-xdist workers must collect byte-identical parameters
+        z.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)),
+                   "email\r\na@example.com\r\n")
     return buffer.getvalue()
 
 
