@@ -252,19 +252,21 @@ def mailbox(env, smtp_server):
 ARTIFACTS = os.environ.get("INLET_TEST_ARTIFACTS", "test-artifacts")
 
 
-@pytest.fixture
-def live_server(app):
-    """The app served by uvicorn on a free port, for the browser; yields its base URL."""
+@contextlib.contextmanager
+def serving(app, *, port: int | None = None, lifespan: str = "off", stop_seconds: float = 10):
+    """``app`` served by uvicorn in a thread on ``port`` (default: a free one); yields its
+    base URL."""
     import socket
     import threading
     import time
 
     import uvicorn
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    if port is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
+                                           lifespan=lifespan))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 10
@@ -272,7 +274,14 @@ def live_server(app):
         time.sleep(0.05)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
-    thread.join(timeout=10)
+    thread.join(timeout=stop_seconds)
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served by uvicorn on a free port, for the browser; yields its base URL."""
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

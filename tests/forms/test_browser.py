@@ -4,18 +4,16 @@ page (another origin), subscribe, the mail from a real SMTP peer, the link, conf
 import os
 import socket
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import uvicorn
 from click.testing import CliRunner
 
 from gateway.accounts import update_profile
 from gateway.cli import main
 from gateway.db import db
 from gateway.settings import Settings
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, serving
 from tests.forms.conftest import confirm_link, contacts
 
 
@@ -36,16 +34,8 @@ def settings(env, mailbox):
 def gateway(app, settings):
     """The app under uvicorn at INLET_BASE_URL (lifespan on: it closes its connections)."""
     port = int(settings.base_url.rsplit(":", 1)[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 10
-    while not server.started and time.time() < deadline:
-        time.sleep(0.02)
-    yield settings.base_url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app, port=port, lifespan="auto") as url:
+        yield url
 
 
 class HostPage:

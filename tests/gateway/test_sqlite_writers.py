@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 import time
 import urllib.request
@@ -13,6 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.conftest import serving
 from tests.forms.conftest import aged_ts
 
 
@@ -30,23 +30,11 @@ def env(env):
 
 @pytest.fixture
 def served(settings, store):
-    """The app with its embedded runner, served by uvicorn in a thread."""
-    import uvicorn
-
+    """The app with its embedded runner (started by its lifespan), served by uvicorn in a
+    thread."""
     from gateway.app import create_app
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, run_jobs=True), port=port,
-                                           host="127.0.0.1", log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 10
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving(create_app(settings, run_jobs=True), lifespan="auto", stop_seconds=30) as url:
+        yield url
 
 
 def _post(url: str, data: bytes, headers: dict) -> int:
