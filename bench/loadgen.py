@@ -36,9 +36,10 @@ async def post(reader, writer, path: str, body: bytes, headers: dict) -> tuple[i
 
 
 async def run(url: str, seconds: float, connections: int, make_request: MakeRequest,
-              accept: Accept, rate: float = 0.0) -> dict:
+              accept: Accept, rate: float = 0.0, limit: int = 0) -> dict:
     """Drive ``url`` for ``seconds`` over ``connections`` connections, closed loop (``rate``
-    0) or paced at ``rate`` requests/s; returns rate, p50/p99, statuses and accepted keys."""
+    0) or paced at ``rate`` requests/s, stopping after ``limit`` requests when it is set;
+    returns rate, p50/p99, statuses and accepted keys."""
     target = urlparse(url)
     free: asyncio.Queue = asyncio.Queue()
     for _ in range(connections):
@@ -47,6 +48,12 @@ async def run(url: str, seconds: float, connections: int, make_request: MakeRequ
     statuses: dict[int, int] = {}
     accepted: list = []
     deadline = time.perf_counter() + seconds
+    issued = 0
+
+    def more() -> bool:
+        nonlocal issued
+        issued += 1
+        return time.perf_counter() < deadline and not (limit and issued > limit)
 
     async def one(scheduled: float) -> None:
         body, headers, key = make_request()
@@ -62,7 +69,7 @@ async def run(url: str, seconds: float, connections: int, make_request: MakeRequ
             accepted.append(kept)
 
     async def closed_loop() -> None:
-        while time.perf_counter() < deadline:
+        while more():
             await one(time.perf_counter())
 
     async def paced() -> None:

@@ -3,30 +3,39 @@
 ``queue_mail`` stores the row and makes sure a drain job (``deliver_queued``) will run. With
 Redis at most one drain is scheduled at a time (``gateway.queue.schedule_once``, as in
 ``gateway.intake``): an RQ worker forks once per job, so a job per mail drained only tens of
-mails/s. A drain claims up to ``BATCH`` mails, oldest first (``queued`` → ``sending`` in one
-statement, so two drains never take the same mail), sends them over one SMTP connection, marks
-each ``sent``, and repeats until none are due or ``DRAIN_BUDGET_SECONDS`` are used; then it
-hands over to a fresh job. Without Redis each ``queue_mail`` adds an embedded drain job (no
-fork to save).
+mails/s. A drain claims up to ``BATCH × CONNECTIONS`` mails, oldest first (``queued`` →
+``sending`` in one statement, skipping rows another drain is claiming, so two drains never
+take the same mail), sends them over ``CONNECTIONS`` SMTP sessions at once, marks them
+``sent`` as the sessions report them, and repeats until none are due or
+``DRAIN_BUDGET_SECONDS`` are used; then it hands over to a fresh job. A drain that claims a
+full batch asks for one ``helper`` drain on another worker (a burst of sign-ups). Without
+Redis each ``queue_mail`` adds an embedded drain job (no fork to save).
 
 Exactly once, except in one crash window: a worker that dies after the server took a mail but
-before it was marked ``sent`` leaves it ``sending``; ``requeue_unsent`` (a sweep) sends it
-again. SMTP unreachable: the batch's unsent mails go back to ``queued`` (attempt counted) and
-the job raises, so the queue's retries back off. The server refusing one mail (a bad address,
-greylisting): that mail goes back and rests ``REFUSED_REST``; the rest of the batch goes on.
+before it was marked ``sent`` (the mails reported while the previous marks were written: a
+handful) leaves it ``sending``; ``requeue_unsent`` (a sweep) sends it again. SMTP unreachable:
+the batch's unsent mails go back to ``queued`` (attempt counted) and the job raises, so the
+queue's retries back off. The server refusing one mail (a bad address, greylisting): that mail
+goes back and rests ``REFUSED_REST``; the rest of the batch goes on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import smtplib
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import make_msgid
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, getaddresses, make_msgid
 from functools import partial
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -38,13 +47,16 @@ from gateway import runtime
 from gateway.db import db, is_postgres, utcnow
 from gateway.errors import ServiceUnavailable
 from gateway.models import OutgoingMail
-from gateway.queue import release, schedule_once
+from gateway.queue import EmbeddedQueue, release, schedule_once
 from gateway.settings import Settings
 from gateway.templating import TEMPLATES_DIR
 
 log = logging.getLogger("inlet.mail")
 
-BATCH = 50  # mails per claim, and per SMTP connection
+BATCH = 50  # mails per SMTP connection
+# SMTP sessions a drain keeps busy at once: a relay answers each command of each mail in a
+# round trip, so one session waits most of its time (listmonk and MTAs open several too).
+CONNECTIONS = 4
 DRAIN_BUDGET_SECONDS = 30  # a drain hands over to a fresh job after this long
 SCHEDULE_SECONDS = 60  # a scheduled drain older than this is assumed lost: schedule again
 REFUSED_REST = timedelta(minutes=5)  # a mail the server refused waits this long to be retried
@@ -96,36 +108,67 @@ def schedule_delivery(*, force: bool = False) -> None:
         log.warning("could not schedule mail delivery; the sweep will", exc_info=True)
 
 
-def _mark_key() -> str:
-    return f"inlet:mail:{runtime.settings().queue_name}:scheduled"
+def _mark_key(*, helper: bool = False) -> str:
+    kind = "helper" if helper else "scheduled"
+    return f"inlet:mail:{runtime.settings().queue_name}:{kind}"
 
 
 # ---- sending ---------------------------------------------------------------------------------
 
-def build_message(settings: Settings, mail: OutgoingMail) -> EmailMessage:
+def build_message(settings: Settings, mail: OutgoingMail) -> Message:
     """The MIME message: a text part, and an HTML alternative when there is one."""
-    msg = EmailMessage()
+    # The ``email.mime`` classes, not ``EmailMessage``: its header registry parses every
+    # header it is given, a millisecond a mail, most of a drain's CPU in a burst.
     headers = dict(mail.headers or {})
-    msg["From"] = headers.pop("From", None) or settings.mail_from  # an account's own sender
-    msg["To"] = mail.to
-    msg["Subject"] = mail.subject
+    msg = _part(mail.text, "plain")
+    if mail.html:
+        parts = [msg, _part(mail.html, "html")]
+        for part in parts:
+            del part["MIME-Version"]  # once, on the message
+        msg = MIMEMultipart("alternative", _subparts=parts)
+    _set_header(msg, "From", headers.pop("From", None) or settings.mail_from)  # an account's
+    _set_header(msg, "To", mail.to)
+    _set_header(msg, "Subject", mail.subject)
+    msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = make_msgid(idstring=f"inlet-{mail.id}")
     for name, value in headers.items():
-        msg[name] = value
-    msg.set_content(mail.text)
-    if mail.html:
-        msg.add_alternative(mail.html, subtype="html")
+        _set_header(msg, name, value)
     return msg
 
 
-def send(settings: Settings, msg: EmailMessage) -> None:
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP  # mostly-ASCII text stays readable (base64 text scores as spam)
+
+
+def _part(body: str, subtype: str) -> MIMEText:
+    return MIMEText(body, subtype, "us-ascii" if body.isascii() else _UTF8_QP)
+
+
+def _set_header(msg: Message, name: str, value: str) -> None:
+    """Set a header; a non-ASCII value RFC 2047-encoded (an address: its display name)."""
+    if "\r" in value or "\n" in value:
+        # A line break would start a header of the sender's choosing (Bcc:, a second body).
+        raise ValueError(f"line break in the {name} header")
+    if value.isascii():
+        msg[name] = value
+    elif name in _ADDRESS_HEADERS:
+        # ``formataddr`` raises UnicodeEncodeError (a ValueError) for a non-ASCII address.
+        msg[name] = ", ".join(formataddr(pair, "utf-8") for pair in getaddresses([value]))
+    else:
+        msg[name] = Header(value, "utf-8").encode()
+
+
+_ADDRESS_HEADERS = {"From", "To", "Reply-To", "Cc", "Sender"}
+
+
+def send(settings: Settings, msg: Message) -> None:
     """Hand ``msg`` to SMTP (``INLET_SMTP_URL``) or write it to the outbox as ``.eml``."""
     with connection(settings) as deliver:
         deliver(msg)
 
 
 @contextlib.contextmanager
-def connection(settings: Settings) -> Iterator[Callable[[EmailMessage], object]]:
+def connection(settings: Settings) -> Iterator[Callable[[Message], object]]:
     """A ``deliver(msg)`` for several mails: one SMTP session, or the outbox folder."""
     if not settings.smtp_url:
         yield partial(_write_eml, settings.outbox_dir)
@@ -137,7 +180,7 @@ def connection(settings: Settings) -> Iterator[Callable[[EmailMessage], object]]
         _close_smtp(smtp)
 
 
-def _write_eml(outbox: Path, msg: EmailMessage) -> None:
+def _write_eml(outbox: Path, msg: Message) -> None:
     outbox.mkdir(parents=True, exist_ok=True)
     name = msg["Message-ID"].strip("<>").replace("/", "_")
     Path(outbox, f"{name}.eml").write_bytes(bytes(msg))
@@ -171,17 +214,33 @@ def _close_smtp(smtp: smtplib.SMTP) -> None:
 
 # ---- delivery jobs ---------------------------------------------------------------------------
 
-def deliver_queued() -> int:
-    """Job: send due mails in batches until none are left; returns how many were sent."""
+def deliver_queued(helper: bool = False) -> int:
+    """Job: send due mails in batches until none are left; returns how many were sent. A
+    drain that finds a backlog asks a second worker for a ``helper`` drain alongside it."""
     settings, started, sent = runtime.settings(), time.monotonic(), 0
     with db.connection_context():  # one database connection for the whole run
         while time.monotonic() - started < DRAIN_BUDGET_SECONDS:
-            batch = _claim(BATCH)
+            batch = _claim(BATCH * CONNECTIONS)
             if not batch:
                 break
+            if len(batch) == BATCH * CONNECTIONS and not helper:
+                _ask_for_help()
             sent += _send_batch(settings, batch)
-        _hand_over()
+        _hand_over(helper)
     return sent
+
+
+def _ask_for_help() -> None:
+    """Schedule a helper drain unless one is scheduled or running: one drain process builds
+    and sends mails on one core, and a burst of sign-ups leaves the other worker idle."""
+    queue = runtime.queue()
+    if isinstance(queue, EmbeddedQueue):
+        return  # one process runs the embedded jobs: a helper would only wait its turn
+    try:
+        schedule_once(queue, _mark_key(helper=True), deliver_queued, True,
+                      ttl=SCHEDULE_SECONDS)
+    except (redis.exceptions.RedisError, ServiceUnavailable):
+        log.warning("could not schedule a helper mail drain", exc_info=True)
 
 
 def deliver_mail(mail_id: int) -> str:
@@ -197,7 +256,7 @@ def deliver_mail(mail_id: int) -> str:
         except Exception:
             _put_back([mail_id])  # this job's own retry sends it: no rest
             raise
-        _mark_sent(mail_id)
+        _mark_sent([mail_id])
     return "sent"
 
 
@@ -236,34 +295,71 @@ def _claim(limit: int) -> list[OutgoingMail]:
 
 
 def _send_batch(settings: Settings, batch: list[OutgoingMail]) -> int:
-    """Send claimed mails over one connection; on a connection failure put back every mail
-    not sent yet and raise. Returns how many were sent."""
-    pending = {mail.id for mail in batch}  # claimed, neither sent nor put back yet
-    sent = 0
-    try:
-        with connection(settings) as deliver:
-            for mail in batch:
-                accepted = _offer(settings, deliver, mail)
-                # From here the mail is off our hands: a crash before the mark below is the
-                # documented window (the sweep finds it ``sending``), never a put-back.
-                pending.discard(mail.id)
-                if accepted:
-                    _mark_sent(mail.id)
-                    sent += 1
-    except Exception:
-        log.warning("SMTP failed; %d claimed mails go back to the queue", len(pending))
-        _put_back(pending)
-        raise
+    """Send claimed mails over up to ``CONNECTIONS`` sessions at once, marking each mail as
+    its session reports it; on a connection failure put back every mail not sent yet and
+    raise. Returns how many were sent."""
+    results: queue.SimpleQueue = queue.SimpleQueue()
+    # Round robin: the oldest mails are each session's first.
+    chunks = [batch[i::CONNECTIONS] for i in range(min(CONNECTIONS, len(batch)))]
+    for chunk in chunks:
+        threading.Thread(target=_send_chunk, args=(settings, chunk, results),
+                         daemon=True).start()
+    sent, open_sessions, failure = 0, len(chunks), None
+    while open_sessions:
+        # Everything reported while the last marks were written, marked in one statement:
+        # under load marks cost a commit per group, not per mail, and a crash leaves at
+        # most the group being written unmarked (the documented window).
+        reports = _reports(results)
+        sent_ids = [ref for kind, ref in reports if kind == "sent"]
+        _mark_sent(sent_ids)
+        sent += len(sent_ids)
+        _put_back([ref for kind, ref in reports if kind == "refused"], rest=True)
+        for kind, ref in reports:
+            if kind == "failed":
+                failure, unsent = ref
+                log.warning("SMTP failed; %d claimed mails go back to the queue", len(unsent))
+                _put_back(unsent)
+            open_sessions -= kind in ("failed", "closed")
+    if failure is not None:
+        raise failure
     return sent
 
 
+def _reports(results: queue.SimpleQueue) -> list[tuple[str, object]]:
+    """The next report (waiting for it) and every other one already in ``results``."""
+    reports = [results.get()]
+    with contextlib.suppress(queue.Empty):
+        while True:
+            reports.append(results.get_nowait())
+    return reports
+
+
+def _send_chunk(settings: Settings, chunk: list[OutgoingMail],
+                results: queue.SimpleQueue) -> None:
+    """Thread: send ``chunk`` over one session, reporting each mail's fate to ``results``:
+    ``sent``/``refused`` with its id, then ``closed``, or ``failed`` with the error and the
+    ids not handed over. No database work here: the drain's thread owns the connection."""
+    unsent = [mail.id for mail in chunk]
+    try:
+        with connection(settings) as deliver:
+            for mail in chunk:
+                kind = "sent" if _offer(settings, deliver, mail) else "refused"
+                # From here the mail is off our hands: a crash before it is marked is the
+                # documented window (the sweep finds it ``sending``), never a put-back.
+                unsent.remove(mail.id)
+                results.put((kind, mail.id))
+    except Exception as exc:  # noqa: BLE001 (the drain's thread re-raises it)
+        results.put(("failed", (exc, unsent)))
+        return
+    results.put(("closed", None))
+
+
 def _offer(settings: Settings, deliver: Callable, mail: OutgoingMail) -> bool:
-    """Deliver one mail; False (and the mail back in line, resting) if the server refused it."""
+    """Deliver one mail; False if the server refused it (the drain puts it back, resting)."""
     try:
         deliver(build_message(settings, mail))
     except REFUSED as exc:
         log.warning("mail %s refused (%r); retrying it later", mail.id, exc)
-        _put_back([mail.id], rest=True)
         return False
     return True
 
@@ -278,9 +374,10 @@ def _put_back(ids: Iterable[int], *, rest: bool = False) -> None:
                                             & (OutgoingMail.status == "sending")).execute()
 
 
-def _mark_sent(mail_id: int) -> None:
-    OutgoingMail.update(status="sent", sent_at=utcnow()).where(
-        OutgoingMail.id == mail_id).execute()
+def _mark_sent(ids: list[int]) -> None:
+    if ids:
+        OutgoingMail.update(status="sent", sent_at=utcnow()).where(
+            OutgoingMail.id.in_(ids)).execute()
 
 
 def _waiting() -> bool:
@@ -288,9 +385,9 @@ def _waiting() -> bool:
     return OutgoingMail.select(OutgoingMail.id).where(_due(utcnow())).exists()
 
 
-def _hand_over() -> None:
-    """End a drain: clear the mark, and schedule a fresh drain if mails are still due."""
-    release(runtime.queue(), _mark_key())
+def _hand_over(helper: bool = False) -> None:
+    """End a drain: clear its mark, and schedule a fresh drain if mails are still due."""
+    release(runtime.queue(), _mark_key(helper=helper))
     # The budget ran out, or a mail queued after our last claim saw the mark and relied on
     # us: hand over.
     if _waiting():

@@ -96,6 +96,9 @@ def test_worker_killed_five_times_during_finalise(stack):
     tenant = make_tenant("Crashes")
     kinds = plan(ROWS)
     seed_existing(tenant.id, kinds)
+    # Chunks of 2,500 rows on PostgreSQL (500 × FINALISE_CHUNKS_PG) rather than 10,000: a
+    # COPY finalise of 20,000 rows is two chunks and a few seconds, over before five kills.
+    stack.env["INLET_IMPORT_CHUNK_ROWS"] = "500"
     stack.serve()
     worker = stack.worker()
     with httpx.Client(base_url=stack.base_url, headers=tenant.headers, timeout=60) as client:

@@ -1,6 +1,5 @@
 """Mail leaves through a real SMTP peer, or lands in the outbox as .eml."""
 
-import math
 import threading
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -11,7 +10,9 @@ from gateway import runtime
 from gateway.db import db, utcnow
 from gateway.mail import (
     BATCH,
+    CONNECTIONS,
     REFUSED_REST,
+    _mark_key,
     deliver_mail,
     deliver_queued,
     queue_mail,
@@ -34,6 +35,36 @@ def test_mail_through_smtp_once(mailbox, store, run_jobs):
     assert deliver_mail(mail.id) == "skipped"  # a replay never sends twice
     assert len(mailbox.messages) == 1
     assert OutgoingMail.get_by_id(mail.id).status == "sent"
+
+
+def test_a_mail_reads_right_with_accents_in_its_sender_subject_and_text(mailbox, store,
+                                                                      run_jobs):
+    queue_mail("ann@example.com", "Bevestig je inschrijving bij Café Zuid",
+               "Dag Anaïs,\nBevestig hier: https://example.com/c/1\n", "<p>Dag Anaïs</p>",
+               headers={"From": "Café Zuid <news@example.com>"})
+    run_jobs()
+    [msg] = mailbox.to("ann@example.com")
+    assert msg["Subject"] == "Bevestig je inschrijving bij Café Zuid"
+    assert msg["From"].addresses[0].display_name == "Café Zuid"
+    assert msg["From"].addresses[0].addr_spec == "news@example.com"
+    text = msg.get_body(("plain",)).get_content()
+    assert text.replace("\r\n", "\n") == "Dag Anaïs,\nBevestig hier: https://example.com/c/1\n"
+    assert "<p>Dag Anaïs</p>" in msg.get_body(("html",)).get_content()
+    assert msg["Date"] and msg["Message-ID"]
+    assert msg.get_all("MIME-Version") == ["1.0"]
+
+
+def test_a_line_break_in_a_header_never_adds_a_header(mailbox, store, run_jobs):
+    injected = queue_mail("ann@example.com", "Hi\r\nBcc: victim@example.com", "Text")
+    queue_mail("bob@example.com", "Hi", "Text", headers={
+        "Reply-To": "a@example.com\nBcc: victim@example.com"})
+    fine = queue_mail("cid@example.com", "Hi", "Text")
+    run_jobs()
+    # the two are refused (they rest and are retried, never sent as written); the third goes
+    assert [m["To"] for m in mailbox.messages] == ["cid@example.com"]
+    assert not any(m["Bcc"] for m in mailbox.messages)
+    assert OutgoingMail.get_by_id(injected.id).status == "queued"
+    assert OutgoingMail.get_by_id(fine.id).status == "sent"
 
 
 def test_outbox_when_no_smtp(store, settings, run_jobs):
@@ -87,15 +118,35 @@ def test_a_mail_queued_without_scheduling_waits_for_the_callers_schedule(mailbox
     assert OutgoingMail.get_by_id(mail.id).status == "sent"
 
 
-def test_a_backlog_goes_out_from_one_job_in_batches(mailbox, store, run_jobs):
+def test_a_backlog_goes_out_from_one_job_over_parallel_sessions(mailbox, store, run_jobs):
     mails = [queue_mail(f"u{i}@example.com", f"Hi {i}", "Text") for i in range(120)]
     assert store.rq.count == 1  # one drain scheduled for 120 mails, not a job per mail
     run_jobs()
-    # each mail exactly once, oldest first, one SMTP connection per batch
-    assert [m["To"] for m in mailbox.messages] == [m.to for m in mails]
-    assert mailbox.connections == math.ceil(120 / BATCH)
+    # each mail exactly once, over CONNECTIONS sessions at once, each session oldest first
+    assert sorted(m["To"] for m in mailbox.messages) == sorted(m.to for m in mails)
+    assert mailbox.connections == CONNECTIONS
+    order = {m.to: i for i, m in enumerate(mails)}
+    for session in {id(s) for s in mailbox.sessions}:
+        sent = [order[m["To"]] for m, s in zip(mailbox.messages, mailbox.sessions,
+                                                strict=True) if id(s) == session]
+        assert sent == sorted(sent)
     assert store.rq.finished_job_registry.count == 1
     assert OutgoingMail.select().where(OutgoingMail.status == "sent").count() == 120
+
+
+def test_a_backlog_of_more_than_one_claim_brings_a_helper_drain(mailbox, store, run_jobs):
+    claim = BATCH * CONNECTIONS
+    for i in range(claim * 2 + 10):
+        queue_mail(f"h{i}@example.com", "Hi", "Text", schedule=False)
+    store.rq.enqueue(deliver_queued)
+    run_jobs()
+    finished = [store.rq.fetch_job(job_id) for job_id in store.rq.finished_job_registry
+                .get_job_ids()]
+    # the drain found a full claim and asked a second worker to help, once
+    assert sorted(job.args for job in finished) == [(), (True,)]
+    assert len(mailbox.messages) == claim * 2 + 10
+    assert len({m["To"] for m in mailbox.messages}) == claim * 2 + 10  # none twice
+    assert not store.redis.exists(_mark_key(helper=True))  # the helper cleared its mark
 
 
 def test_a_mail_queued_as_a_drain_ends_is_handed_over(mailbox, store, run_jobs):
