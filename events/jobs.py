@@ -22,9 +22,10 @@ from datetime import timedelta
 from events import delivery
 from events.models import Event, EventAttempt, EventDelivery, EventEndpoint
 from gateway import runtime
+from gateway.accounts import notification_address
 from gateway.db import db, is_postgres, utcnow
 from gateway.dotted import job_path
-from gateway.models import EmbeddedJob, User
+from gateway.models import EmbeddedJob
 from gateway.queue import EmbeddedQueue, release, schedule_once
 
 log = logging.getLogger("inlet.events")
@@ -345,8 +346,9 @@ def _mail_disabled(endpoint: EventEndpoint) -> None:
             f"delivery has failed since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC.\n\n"
             "Fix the receiver, enable the endpoint again and replay its dead deliveries "
             "(admin: API > Event endpoints).\n")
-    for user in User.select(User.email).where(User.account == endpoint.account_id):
-        mail.queue_mail(user.email, "Inlet: an event endpoint was disabled", text,
+    to = notification_address(endpoint.account_id)
+    if to:
+        mail.queue_mail(to, "Inlet: an event endpoint was disabled", text,
                         account_id=endpoint.account_id, purpose="events", schedule=False)
 
 

@@ -12,7 +12,15 @@ import peewee
 from gateway import runtime
 from gateway.db import db, is_sqlite
 from gateway.errors import Conflict, NotFound, ValidationFailed
-from gateway.models import FIELD_TYPES, VOCABULARY_KINDS, Account, Contact, CustomField, Vocabulary
+from gateway.models import (
+    FIELD_TYPES,
+    VOCABULARY_KINDS,
+    Account,
+    Contact,
+    CustomField,
+    User,
+    Vocabulary,
+)
 from gateway.validation import single_line
 
 LABEL_MAX = Vocabulary.name.max_length  # sources, languages, preferences, interests, choices
@@ -218,15 +226,20 @@ def sender_of(account: Account) -> str:
 
 
 def update_profile(account_id: int, data: dict) -> Account:
-    """Set the account's mail sender (name, address) and website; blank means the default."""
+    """Set the account's mail sender (name, address), notification address and website, as
+    far as ``data`` names them; blank means the default."""
     account = Account.get_by_id(account_id)
     values, details = {}, []
     for key, limit, check, hint in (
             ("sender_name", 200, None, "A name of at most 200 characters on one line."),
             ("sender_address", 254, _ADDRESS.match, "An e-mail address such as "
              "news@example.com."),
+            ("notification_email", 254, _ADDRESS.match, "An e-mail address such as "
+             "team@example.com."),
             ("website_url", 2000, _is_site_url, "A web address such as "
              "https://www.example.com.")):
+        if key not in data:
+            continue
         value = single_line(str(data.get(key) or "")).strip()
         if value and (len(value) > limit or (check and not check(value))):
             details.append({"field": key, "code": "invalid", "value": value, "message": hint})
@@ -237,6 +250,19 @@ def update_profile(account_id: int, data: dict) -> Account:
     for key, value in values.items():
         setattr(account, key, value)
     return account
+
+
+def notification_address(account_id: int) -> str | None:
+    """Where the account's import reports and alerts go: its notification address (Settings),
+    else its first user's."""
+    chosen = Account.select(Account.notification_email).where(Account.id == account_id).scalar()
+    return chosen or first_user_email(account_id)
+
+
+def first_user_email(account_id: int) -> str | None:
+    """The address of the account's first user (its owner), if it has one."""
+    first = User.select(User.email).where(User.account == account_id).order_by(User.id).first()
+    return first.email if first else None
 
 
 def _is_site_url(value: str) -> bool:

@@ -26,6 +26,9 @@ class Account(BaseModel):
     # Shown next to the name on visitors' pages after a form: an http(s) address, or an
     # uploaded image as a data: URI (gateway/admin/logo.py).
     logo = pw.TextField(null=True)
+    # Where import reports and operational alerts (an event endpoint disabled) go; unset:
+    # the account's first user.
+    notification_email = pw.CharField(max_length=254, null=True)
 
 
 class User(BaseModel):

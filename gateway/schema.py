@@ -148,6 +148,12 @@ def _search_indexes_and_logo() -> None:
         db.execute_sql("ALTER TABLE account ADD COLUMN logo TEXT")
 
 
+def _notification_address() -> None:
+    """Version 19: where an account's reports and alerts go."""
+    if "notification_email" not in {c.name for c in db.get_columns("account")}:
+        db.execute_sql("ALTER TABLE account ADD COLUMN notification_email VARCHAR(254)")
+
+
 # Each upgrade is (version, function); new ones are appended, never edited.
 MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (1, _initial_schema),
@@ -165,6 +171,7 @@ MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (16, _event_tables),
     (17, _privacy),
     (18, _search_indexes_and_logo),
+    (19, _notification_address),
 ]
 
 

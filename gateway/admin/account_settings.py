@@ -37,6 +37,7 @@ def _context(account_id: int, errors: dict | None = None, values: dict | None = 
             "values": values or {}, "account": account,
             "sender": accounts.sender_of(account),
             "default_address": accounts.default_sender_address(),
+            "first_user": accounts.first_user_email(account_id) or "nobody",
             "sections": [(segment, heading, kind, accounts.list_vocabulary(account_id, kind))
                          for segment, (kind, heading) in KINDS.items()],
             "hints": HINTS, "language_names": LANGUAGE_NAMES,
@@ -176,10 +177,11 @@ async def save_sender(request: Request, viewer: Viewer) -> Response:
     """POST /admin/settings/sender: who the account's mails come from, and its website."""
     form = await csrf.checked_form(request)
     data = {key: str(form.get(key) or "") for key in
-            ("sender_name", "sender_address", "website_url")}
+            ("sender_name", "sender_address", "notification_email", "website_url")}
     try:
         account = await in_db(accounts.update_profile, viewer.account_id, data)
     except InletError as exc:
         return await failed(request, viewer, "sender", exc, data)
-    flash(request, f"Mails now go from {accounts.sender_of(account)}.")
+    flash(request, f"Mails now go from {accounts.sender_of(account)}; reports and alerts to "
+                   f"{await in_db(accounts.notification_address, account.id)}.")
     return redirect(request, "settings")

@@ -5,12 +5,13 @@ from __future__ import annotations
 from peewee import fn
 
 from gateway import runtime
+from gateway.accounts import notification_address
 from gateway.db import db, utcnow
 from gateway.imports import mapping, spool
 from gateway.imports.models import Import, ImportRowError
 from gateway.imports.texts import count, number
 from gateway.mail import render_text, schedule_delivery
-from gateway.models import Account, Consent, Contact, OutgoingMail, User
+from gateway.models import Account, Consent, Contact, OutgoingMail
 from gateway.templating import environment
 
 REASONS = {
@@ -95,13 +96,8 @@ def render_report(imp: Import) -> tuple[str, str, str]:
 
 def default_recipient(account_id: int) -> str | None:
     """Who gets the report of an import that named no one: the account's notification
-    address when it has one (Settings), else its first user."""
-    account = Account.get_by_id(account_id)
-    chosen = getattr(account, "notification_email", None)
-    if chosen:
-        return chosen
-    first = User.select(User.email).where(User.account == account_id).order_by(User.id).first()
-    return first.email if first else None
+    address (``gateway.accounts.notification_address``)."""
+    return notification_address(account_id)
 
 
 def finish(imp: Import) -> str:

@@ -115,6 +115,7 @@ def test_rotation_signs_with_both_secrets_for_a_day(client, tenant, receiver, su
 
 def test_an_endpoint_failing_for_three_days_is_disabled_and_mailed(
         client, tenant, receiver, subscribe, deliver, run_jobs, mailbox):
+    from gateway.accounts import update_profile
     from gateway.auth import create_user
     create_user(tenant.id, "owner@acme.example.com", "correct horse battery")
     endpoint, _ = subscribe(["contact.created"])
@@ -124,8 +125,15 @@ def test_an_endpoint_failing_for_three_days_is_disabled_and_mailed(
         EventEndpoint.update(failing_since=utcnow() - timedelta(days=3, minutes=1)).execute()
         assert jobs.disable_failing() == 1
     run_jobs()
-    [mail] = mailbox.to("owner@acme.example.com")
+    [mail] = mailbox.to("owner@acme.example.com")  # no notification address: the owner
     assert receiver.url in mail.get_body(("plain",)).get_content()
+    update_profile(tenant.id, {"notification_email": "ops@acme.example.com"})
+    with db.connection_context():
+        EventEndpoint.update(enabled=True, failing_since=utcnow() - timedelta(days=4)).execute()
+        assert jobs.disable_failing() == 1
+    run_jobs()
+    assert len(mailbox.to("ops@acme.example.com")) == 1  # the address set in Settings
+    assert len(mailbox.to("owner@acme.example.com")) == 1
     shown = client.get(f"/api/event-endpoints/{endpoint['id']}", headers=tenant.headers).json()
     assert not shown["enabled"] and "failing since" in shown["disabled_reason"]
     _add(client, tenant, 1)

@@ -198,9 +198,11 @@ def test_settings_walk_in_a_browser(admin_page, tenant, request):
         if width == 1366:
             page.get_by_label("Sender address").fill("news@acme.example")
             page.get_by_role("textbox", name="Website").fill("https://www.acme.example")
-            page.get_by_role("button", name="Save sender and website").click()
+            page.get_by_label("Reports and alerts to").fill("team@acme.example")
+            page.get_by_role("button", name="Save sender, reports and website").click()
             page.get_by_role("status").filter(
-                has_text="Mails now go from Acme <news@acme.example>").wait_for()
+                has_text="Mails now go from Acme <news@acme.example>; reports and alerts to "
+                         "team@acme.example").wait_for()
         page.get_by_role("region", name="Languages").get_by_role(
             "link", name="Remove fr").click()
         page.get_by_role("heading", name="Remove the language Français (fr)?").wait_for()
