@@ -37,3 +37,17 @@ def test_another_accounts_token_cannot_be_revoked(admin_client, tenant, other_te
                           data={"csrf_token": token})
     assert r.status_code == 404
     assert ApiToken.get_by_id(other_tenant.token_id).revoked_at is None
+
+
+def test_token_times_read_in_the_accounts_time_zone(admin_client, tenant):
+    from datetime import datetime
+
+    from gateway.models import Account
+    Account.update(time_zone="America/New_York").where(Account.id == tenant.id).execute()
+    ApiToken.update(created_at=datetime(2026, 1, 15, 12, 0),
+                    last_used_at=datetime(2026, 1, 16, 3, 30)).where(
+        ApiToken.id == tenant.token_id).execute()
+    page = admin_client.get("/admin/api").text
+    assert ">2026-01-15 07:00</time>" in page  # 12:00 UTC, in New York
+    assert ">2026-01-15 22:30</time>" in page  # used at 03:30 UTC: still the 15th there
+    assert "UTC" not in re.sub(r"<time[^>]*>", "", page.split("<h2")[-1])

@@ -1,6 +1,7 @@
 """The admin flows walked in Debian's chromium, with an accessibility check on every page."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
@@ -8,7 +9,7 @@ from gateway import contacts
 from gateway.accounts import add_custom_field
 from gateway.contacts import Provenance
 from gateway.db import utcnow
-from gateway.models import ApiToken, Contact, Vocabulary
+from gateway.models import Account, ApiToken, Contact, Vocabulary
 from tests.gateway.admin.conftest import assert_accessible
 
 PROV = Provenance(channel="api", reference="token:1")
@@ -46,6 +47,7 @@ def test_contacts_tabs_detail_and_blacklist(admin_page, tenant):
     seed(tenant.id, "earlier@example.com", age=timedelta(hours=2))
     seed(tenant.id, "new@example.com")
     seed(tenant.id, "pending@example.com", status="unconfirmed")
+    Account.update(time_zone="Europe/Brussels").where(Account.id == tenant.id).execute()
     page.goto(f"{base}/admin/contacts")
     assert_accessible(page)
     tabs = page.get_by_role("navigation", name="Contact status")
@@ -53,11 +55,13 @@ def test_contacts_tabs_detail_and_blacklist(admin_page, tenant):
         "Confirmed 3", "Unconfirmed 1", "Blacklisted 0"]
     cells = page.locator("tbody tr").evaluate_all(
         "rows => rows.map(r => [r.cells[0].innerText, r.cells[4].innerText])")
-    old = (utcnow() - timedelta(days=3)).date().isoformat()
+    def local_day(age: timedelta):  # "Today" is the account's, not UTC's
+        return (datetime.now(UTC) - age).astimezone(ZoneInfo("Europe/Brussels")).date()
+    earlier = local_day(timedelta(hours=2))
     assert cells == [["new@example.com", "Just now"],
-                     ["earlier@example.com", "Today" if utcnow().hour >= 2 else
-                      (utcnow() - timedelta(hours=2)).date().isoformat()],
-                     ["old@example.com", old]]
+                     ["earlier@example.com", "Today" if earlier == local_day(timedelta(0))
+                      else earlier.isoformat()],
+                     ["old@example.com", local_day(timedelta(days=3)).isoformat()]]
     page.get_by_label("Search by e-mail").fill("earl")
     page.get_by_role("button", name="Search").click()
     # htmx swaps the list in place; wait for the search in the address bar, then the one row
