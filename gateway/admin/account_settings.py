@@ -34,6 +34,7 @@ HINTS = {
 def _context(account_id: int, errors: dict | None = None, values: dict | None = None) -> dict:
     account = Account.get_by_id(account_id)
     return {"active": "settings", "field_types": FIELD_TYPES, "errors": errors or {},
+            "error_ids": {},
             "values": values or {}, "account": account,
             "sender": accounts.sender_of(account),
             "default_address": accounts.default_sender_address(),
@@ -66,10 +67,23 @@ def _error_text(exc: InletError) -> str:
 
 async def failed(request: Request, viewer: Viewer, section: str, exc: InletError,
                  values: dict) -> Response:
-    """The settings page again, with ``section``'s error and the values sent."""
+    """The settings page again, with ``section``'s error (in the summary on top, linked to
+    its field, and beside the section) and the values sent."""
     ctx = await in_db(_context, viewer.account_id, {section: _error_text(exc)},
                       {section: values})
+    ctx["error_ids"] = {section: _field_id(section, exc)}
     return render(request, "settings.html", ctx, status=exc.status)
+
+
+# The input a section's error is about, for the error summary's link.
+_SECTION_FIELDS = {"sender": "sender-name", "logo": "logo-url", "custom-fields": "field-name"}
+
+
+def _field_id(section: str, exc: InletError) -> str:
+    field = next((d["field"] for d in exc.details if d.get("field")), None)
+    if section == "sender" and field:
+        return field.replace("_", "-")  # sender_address -> the input #sender-address
+    return _SECTION_FIELDS.get(section, f"new-{section}")
 
 
 @page()

@@ -38,11 +38,12 @@ async def api_access(request: Request, viewer: Viewer) -> Response:
 
     def work():
         if not scopes:
-            return _context(viewer, errors=["Pick at least one scope."])
+            return _context(viewer, errors=[{"field": "scopes",
+                                             "message": "Pick at least one scope."}])
         try:
             _, plain = create_token(viewer.account_id, scopes, name or f"by {viewer.email}")
         except ValidationFailed as exc:
-            return _context(viewer, errors=[exc.message])
+            return _context(viewer, errors=exc.details or [{"message": exc.message}])
         return plain
     result = await in_db(work)
     if isinstance(result, dict):
