@@ -338,17 +338,30 @@ def count_contacts(where, limit: int = EXACT_COUNT_LIMIT) -> tuple[int, bool]:
 
     Exact up to ``limit`` (a count over at most ``limit + 1`` rows). Above it, PostgreSQL's
     planner estimate, and never less than ``limit``; SQLite has none, so it answers
-    ``limit`` itself, an estimate meaning "more than ``limit``"."""
+    ``limit`` itself, an estimate meaning "more than ``limit``". On PostgreSQL a planner
+    estimate far above ``limit`` is answered at once: the bounded count of a broad search
+    (a name part 11 % of a million contacts share) filters a hundred thousand rows to find
+    its ``limit + 1``, ~150 ms a tab, and would then be replaced by the estimate anyway."""
+    estimate = _planner_estimate(where) if is_postgres() else None
+    if estimate is not None and estimate >= ESTIMATE_FIRST_FACTOR * limit:
+        return estimate, True
     bounded = Contact.select(SQL("1")).where(where).limit(limit + 1)
     exact = Contact.select(fn.COUNT(SQL("*"))).from_(bounded.alias("bounded")).scalar()
     if exact <= limit:
         return exact, False
-    if not is_postgres():
-        return limit, True
+    return max(estimate or 0, limit), True
+
+
+# A planner estimate this many times the exact-count limit is taken as it is (estimates of
+# a search are rough, but not 5× too high: below this the bounded count decides).
+ESTIMATE_FIRST_FACTOR = 5
+
+
+def _planner_estimate(where) -> int:
     sql, params = Contact.select(SQL("1")).where(where).sql()
     plan = db.execute_sql("EXPLAIN (FORMAT JSON) " + sql, params).fetchone()[0]
     plan = json.loads(plan) if isinstance(plan, str) else plan
-    return max(int(plan[0]["Plan"]["Plan Rows"]), limit), True
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 __all__ = ["CLEAR", "Provenance", "create", "put", "get", "patch", "delete", "blacklist",

@@ -128,3 +128,16 @@ def test_counts_above_ten_thousand_say_about_in_tabs_and_pager(admin_client, ten
     assert f"1–50 of {said}</p>" in html
     html = admin_client.get("/admin/contacts?q=x.example").text  # a search: counted the same
     assert f"{said} confirmed contacts match" in html
+
+
+def test_a_count_far_above_the_limit_is_the_estimate_a_near_one_is_counted(store, tenant):
+    """PostgreSQL: an estimate five times the exact-count limit is taken as it is (no scan of
+    the matching rows); nearer the limit the bounded count decides, as SQLite always does."""
+    from gateway.db import is_postgres
+    _many(tenant.id, 1_000)
+    where = (Contact.account == tenant.id) & (Contact.status == "confirmed")
+    count, estimated = contacts.count_contacts(where, limit=100)
+    assert estimated and count == (1_000 if is_postgres() else 100)  # about 1,000: 10× limit
+    count, estimated = contacts.count_contacts(where, limit=500)  # 2× the limit: counted
+    assert estimated and count == (1_000 if is_postgres() else 500)
+    assert contacts.count_contacts(where, limit=5_000) == (1_000, False)
