@@ -71,3 +71,22 @@ def test_no_confirmation_mail_to_another_accounts_contact(tenant, other_tenant, 
     assert mails.send_confirmation(form.id, theirs.id) is None
     run_jobs()
     assert mailbox.to("theirs@example.com") == []
+
+
+def test_the_plain_text_part_is_never_html_escaped(tenant):
+    """The recipient reads the text part as written: "O'Brien & Co", not "O&#39;Brien &amp;
+    Co"; the HTML part of the same mail stays escaped (a name is not markup)."""
+    for kind in ("confirm", "welcome"):
+        mail = mails.render_mail({}, kind, "en", {
+            "first_name": "Zoë & <Jan>", "form_name": "Tips & Tricks",
+            "confirm_url": "https://example.com/confirm/x?a=1&b=2",
+            "unsubscribe_url": "https://example.com/u/x?a=1&b=2"},
+            account_name="O'Brien & Co", site_url="https://obrien.example/?a=1&b=2")
+        assert "O'Brien & Co" in mail["text"], kind
+        assert "&amp;" not in mail["text"] and "&#39;" not in mail["text"], kind
+        assert mail["text"].startswith("Hello Zoë & <Jan>,\n"), kind
+        assert "Tips & Tricks" in mail["text"], kind
+        assert "O&#39;Brien &amp; Co" in mail["html"], kind
+        assert "<Jan>" not in mail["html"], kind
+    assert "https://example.com/confirm/x?a=1&b=2" in mails.render_mail({}, "confirm", "en", {
+        "confirm_url": "https://example.com/confirm/x?a=1&b=2"})["text"]

@@ -103,6 +103,12 @@ def test_api_imports_mail_their_report_to_the_first_user_unless_told_not_to(impo
     assert r.json()["notify"] is None
     reports = OutgoingMail.select().where(OutgoingMail.purpose == "import-report")
     assert [m.to for m in reports] == ["owner@acme.example.com"]
+    # Settings → "Reports and alerts to": the next API import's report goes there
+    from gateway.accounts import update_profile
+    update_profile(tenant.id, {"notification_email": "team@acme.example.com"})
+    assert importer.run(rows)["notify"] == "team@acme.example.com"
+    assert [m.to for m in reports.order_by(OutgoingMail.id)] == [
+        "owner@acme.example.com", "team@acme.example.com"]
 
 
 def test_the_report_mail_text_is_not_html_escaped(importer, tenant):
