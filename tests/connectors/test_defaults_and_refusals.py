@@ -3,12 +3,13 @@ kept (bounded, without bodies); samples follow the hook; failure reasons read as
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 from pathlib import Path
 
-from connectors import records, refusals, samples, service
+from connectors import records, refusals, samples, service, signatures
 from connectors.models import Hook, Refusal
 from gateway.accounts import add_custom_field
 from gateway.models import Contact
@@ -122,3 +123,30 @@ def test_failure_reasons_name_the_record_and_the_field():
     assert records.reasons(result) == ["record 2: email: an e-mail address is required",
                                        "record 2: source: unknown source 'Web'"]
     assert re.fullmatch(r"record \d+: .+", records.reasons(result)[0])
+
+
+def test_a_body_over_the_size_limit_is_refused_413_and_kept_as_a_refusal(client, tenant, hooks):
+    """Too large, whether the sender declares the length or streams it (chunked): 413, and the
+    hook's refused requests show why and from where, without any of the body."""
+    from connectors.routes import MAX_BODY_BYTES
+    hook, secret = hooks.create()
+    marker = "oversize-marker@example.com"
+    big = json.dumps({"email": marker, "note": "x" * MAX_BODY_BYTES}).encode()
+    declared = hooks.post(hook, secret, None, body=big)
+    assert declared.status_code == 413, declared.text
+    assert declared.json()["error"]["code"] == "payload_too_large"
+    path = hook["url"].removeprefix("http://testserver")
+
+    def chunks():
+        for start in range(0, len(big), 64 * 1024):
+            yield big[start:start + 64 * 1024]
+    streamed = client.post(path, content=chunks(), headers={
+        "content-type": "application/json", **signatures.headers(secret, "msg_big", big)})
+    assert "content-length" not in streamed.request.headers  # counted while it streams
+    assert streamed.status_code == 413, streamed.text
+    kept = [refusals.to_dict(r) for r in refusals.recent(hook["id"])]
+    assert [r["status"] for r in kept] == [413, 413]
+    assert all(r["reason"] == f"The body is larger than {MAX_BODY_BYTES} bytes."
+               and r["ip"] == "testclient" for r in kept), kept
+    assert all(marker not in str(r) for r in kept)
+    assert not Refusal.select().where(Refusal.reason.contains("oversize")).exists()

@@ -1,20 +1,26 @@
 """A newcomer's path in a real browser: CLI form, script and iframe embeds on a plain host
 page (another origin), subscribe, the mail from a real SMTP peer, the link, confirmed."""
 
+import base64
 import os
 import socket
+import struct
 import threading
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from click.testing import CliRunner
 
 from gateway.accounts import update_profile
+from gateway.auth import create_user
 from gateway.cli import main
 from gateway.db import db
+from gateway.models import Account
 from gateway.settings import Settings
 from tests.conftest import ARTIFACTS, serving
 from tests.forms.conftest import confirm_link, contacts
+from tests.gateway.admin.conftest import PASSWORD
 
 
 def _free_port() -> int:
@@ -131,13 +137,40 @@ def test_subscribe_by_script_and_iframe_then_confirm(gateway, host_page, tenant,
 NO_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 
 
+def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A plain PNG image of one colour (a stand-in logo)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+    pixels = (b"\x00" + bytes(rgb) * width) * height
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(pixels)) + chunk(b"IEND", b""))
+
+
+SIZES = ((1366, 768), (390, 844))
+LOGO_SHOWN = "img => img.complete && img.naturalWidth > 0 && img.getBoundingClientRect().width > 0"
+
+
+def _shows_the_account(page, width: int) -> None:
+    """The page names the account with its logo (loaded, not blocked) and fits the width."""
+    assert page.get_by_text("Acme", exact=True).is_visible(), width  # whose form this was
+    logo = page.locator(".inlet-account img.inlet-logo")
+    assert logo.evaluate(LOGO_SHOWN), f"the logo does not show at {width}"
+    assert page.evaluate(NO_SCROLL), width
+
+
 def test_plain_html_form_works_with_javascript_off(gateway, host_page, tenant, browser, client,
                                                    run_jobs, mailbox):
-    """JavaScript off, the default minimum fill time: one press gives the thank-you page
-    (the account's name, a way back to the site); the mail comes from the account."""
+    """JavaScript off, the default minimum fill time: one press gives the thank-you page; it
+    and the confirmation page carry the account's name and logo and a way back to the site,
+    on a laptop and on a phone; the mail comes from the account's sender; the admin's consent
+    record and history name the form."""
     with db.connection_context():
         update_profile(tenant.id, {"sender_name": "Acme Shop",
                                    "sender_address": "news@acme.example"})
+        logo = "data:image/png;base64," + base64.b64encode(_png(120, 40, (200, 40, 40))).decode()
+        Account.update(logo=logo).where(Account.id == tenant.id).execute()
     form = client.post("/api/forms", headers=tenant.headers, json={
         "name": "No JS", "source": "Website", "fields": ["first_name", "name"],
         "allowed_origins": [host_page.origin]}).json()
@@ -147,8 +180,8 @@ def test_plain_html_form_works_with_javascript_off(gateway, host_page, tenant, b
                       "name=viewport content='width=device-width, initial-scale=1'><title>Shop"
                       "</title></head><body>" + snippet + "</body></html>").encode()
     os.makedirs(ARTIFACTS, exist_ok=True)
-    for width, height, email in ((1366, 768, "nojs@example.com"),
-                                 (390, 844, "phone@example.com")):
+    visitors = {1366: "nojs@example.com", 390: "phone@example.com"}
+    for width, height in SIZES:
         context = browser.new_context(java_script_enabled=False,
                                       viewport={"width": width, "height": height})
         try:
@@ -156,41 +189,74 @@ def test_plain_html_form_works_with_javascript_off(gateway, host_page, tenant, b
             page.set_default_timeout(10_000)
             page.goto(host_page.origin + "/")
             assert page.get_by_label("Naam", exact=True).count() == 1  # not "Achternaam"
-            page.get_by_label("E-mailadres").fill(email)
+            page.get_by_label("E-mailadres").fill(visitors[width])
             page.get_by_role("button", name="Inschrijven").click()  # once
             page.get_by_text("Kijk in je mailbox").wait_for()
             assert page.url.startswith(gateway + "/f/")
-            assert page.get_by_text("Acme", exact=True).is_visible()  # whose form this was
+            _shows_the_account(page, width)
             page.screenshot(path=os.path.join(ARTIFACTS, f"forms-no-js-thanks-{width}.png"),
                             full_page=True)
-            assert page.evaluate(NO_SCROLL), width
             page.get_by_role("link", name="Terug naar de website").click()
             assert page.url.rstrip("/") == host_page.origin
         finally:
             context.close()
     run_jobs()
     pending = {c["email"]: c for c in contacts(client, tenant, status="unconfirmed")}
-    assert set(pending) == {"nojs@example.com", "phone@example.com"}
+    assert set(pending) == set(visitors.values())
     assert pending["nojs@example.com"]["language"] == "nl"
-    [mail] = mailbox.to("nojs@example.com")
-    assert mail["From"] == "Acme Shop <news@acme.example>"
-    text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
-    html = mail.get_body(("html",)).get_content()
-    assert text.startswith("Hallo,\n") and "Acme" in text  # no "Hallo ," without a name
-    assert "No JS" in text and "Acme" in html
-    context = browser.new_context(java_script_enabled=False)
+    for width, height in SIZES:
+        [mail] = mailbox.to(visitors[width])
+        assert mail["From"] == "Acme Shop <news@acme.example>"
+        text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        html = mail.get_body(("html",)).get_content()
+        assert text.startswith("Hallo,\n") and "Acme" in text  # no "Hallo ," without a name
+        assert "No JS" in text and "Acme" in html
+        context = browser.new_context(java_script_enabled=False,
+                                      viewport={"width": width, "height": height})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(10_000)
+            page.set_content(html)  # the mail as a mail client shows it: press its button
+            with page.expect_navigation():
+                page.get_by_role("link", name="Bevestig je inschrijving").click()
+            page.get_by_text("Je inschrijving is bevestigd").wait_for()
+            _shows_the_account(page, width)
+            page.screenshot(path=os.path.join(ARTIFACTS, f"forms-no-js-confirmed-{width}.png"),
+                            full_page=True)
+            page.get_by_role("link", name="Terug naar de website").click()  # its one site
+            assert page.url.rstrip("/") == host_page.origin
+        finally:
+            context.close()
+    run_jobs()
+    confirmed = {c["email"]: c for c in contacts(client, tenant, status="confirmed")}
+    assert set(confirmed) == set(visitors.values())
+
+    # The admin's consent record and history name the form, as it was called.
+    with db.connection_context():
+        create_user(tenant.id, "boss@acme.example.com", PASSWORD)
+    context = browser.new_context()
     try:
         page = context.new_page()
-        page.set_content(html)  # the mail as a mail client shows it: press its button
-        with page.expect_navigation():
-            page.get_by_role("link", name="Bevestig je inschrijving").click()
-        page.get_by_text("Je inschrijving is bevestigd").wait_for()
-        assert page.get_by_text("Acme", exact=True).is_visible()
-        page.screenshot(path=os.path.join(ARTIFACTS, "forms-no-js-confirmed.png"))
-        page.get_by_role("link", name="Terug naar de website").click()  # its one site
-        assert page.url.rstrip("/") == host_page.origin
+        page.set_default_timeout(10_000)
+        page.goto(f"{gateway}/admin/")
+        page.get_by_label("E-mail address").fill("boss@acme.example.com")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/admin/contacts")
+        page.goto(f"{gateway}/admin/contacts/{confirmed['nojs@example.com']['id']}")
+        reference = f"No JS #{form['id']}"
+        for width, height in SIZES:
+            page.set_viewport_size({"width": width, "height": height})
+            consent = page.locator("table", has=page.get_by_role("columnheader", name="How"))
+            [record] = consent.locator("tbody tr").all()  # given on the form
+            assert reference in record.inner_text(), width
+            assert "Ik wil e-mails ontvangen" in record.inner_text()  # what they agreed to
+            history = page.locator("ol.history").inner_text()
+            assert f"created via form ({reference})" in history, history
+            assert f"confirmed via form ({reference})" in history, history
+            assert "form (1)" not in page.locator("main").inner_text()
+            assert page.evaluate(NO_SCROLL), width
+            page.screenshot(path=os.path.join(ARTIFACTS, f"forms-consent-record-{width}.png"),
+                            full_page=True)
     finally:
         context.close()
-    run_jobs()
-    assert [c["email"] for c in contacts(client, tenant, status="confirmed")] == [
-        "nojs@example.com"]

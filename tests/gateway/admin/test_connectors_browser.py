@@ -1,8 +1,19 @@
 """Connector pages in chromium: a hook, its secret once, a dead letter fixed and replayed;
-the hook's page at desktop and phone widths with its examples and a test delivery."""
+the hook's page at desktop and phone widths with its examples and a test delivery; its
+deliveries in every state and its refused requests; the mapping preview in plain text."""
 
+import json
+import uuid
+
+import httpx2 as httpx
+
+from connectors import service, signatures
+from connectors.models import Refusal
+from connectors.routes import MAX_BODY_BYTES
 from gateway.models import Contact
 from tests.gateway.admin.conftest import assert_accessible, snap
+
+SIZES = ((1366, 768), (390, 844))
 
 
 def test_hook_dead_letter_fix_and_replay(admin_page, client, run_jobs, request):
@@ -108,3 +119,117 @@ def test_a_hook_page_at_both_widths_with_examples_and_a_test_delivery(admin_page
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate(NO_SIDEWAYS_SCROLL), "the mapping editor scrolls sideways at 390 px"
     snap(page, request, "edit-phone")
+
+
+def _new_hook(client, tenant, live_server, **data) -> tuple[dict, str, str]:
+    """A hook with the default (flat) mapping: (hook, secret, its URL on the live server)."""
+    made = client.post("/api/hooks", headers=tenant.headers,
+                       json={"name": "Typeform", "source": "Website", **data})
+    assert made.status_code == 201, made.text
+    hook = made.json()
+    return hook, hook.pop("secret"), hook["url"].replace("http://testserver", live_server)
+
+
+def _send(url: str, secret: str, payload=None, *, body: bytes | None = None) -> httpx.Response:
+    """A signed POST over the network, as a sending tool makes it."""
+    raw = body if body is not None else json.dumps(payload).encode()
+    return httpx.post(url, content=raw, timeout=10, headers={
+        "content-type": "application/json",
+        **signatures.headers(secret, f"msg_{uuid.uuid4().hex}", raw)})
+
+
+def test_deliveries_in_every_state_and_refused_requests_at_both_widths(
+        admin_page, client, tenant, live_server, run_jobs, request):
+    """#17 item 9: processed, dead (the record and field that failed), replayed and queued
+    deliveries, and requests the hook refused (when, status, reason, sender's address; never
+    the body), readable on a laptop and on a phone."""
+    hook, secret, url = _new_hook(client, tenant, live_server)
+    assert _send(url, secret, {"email": "ok@example.com", "first_name": "Ok"}).status_code == 202
+    assert _send(url, secret, {"first_name": "Nomail"}).status_code == 202  # no address
+    run_jobs()
+    service.replay_all(tenant.id, hook["id"])  # replayed unchanged: dead again, counted
+    run_jobs()
+    # Four mistakes of a sender, each carrying an address that must not be kept.
+    kept_out = "refused-body@example.com"
+    assert _send(url, "whsec_" + "A" * 32, {"email": kept_out}).status_code == 401
+    assert httpx.post(url, content=f"email={kept_out}", headers={
+        "content-type": "application/x-www-form-urlencoded"}).status_code == 415
+    assert _send(url, secret, body=f'{{"email": "{kept_out}",'.encode()).status_code == 400
+    big = json.dumps({"email": kept_out, "note": "x" * MAX_BODY_BYTES}).encode()
+    assert _send(url, secret, body=big).status_code == 413
+    assert _send(url, secret, {"email": "later@example.com"}).status_code == 202  # no worker
+    assert Refusal.select().count() == 4
+
+    page = admin_page
+    for width, height in SIZES:
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{page.base}/admin/connectors/{hook['id']}")
+        recent = page.get_by_role("region", name="Recent deliveries")
+        items = recent.locator(":scope > ul > li")
+        processed = items.filter(has_text="processed")
+        assert "created 1" in processed.inner_text()
+        processed.get_by_role("link", name="contact").wait_for()
+        dead = items.filter(has_text="dead letter")
+        assert "replayed 1×" in dead.inner_text()
+        dead.get_by_role("listitem").filter(
+            has_text="record 1: email: an e-mail address is required").wait_for()
+        items.filter(has_text="queued").filter(has_text="waiting for a worker").wait_for()
+        letters = page.get_by_role("region", name="Dead letters")
+        assert "record 1: email: an e-mail address is required" in letters.inner_text()
+        refused = page.get_by_role("region", name="Refused requests").get_by_role("listitem")
+        assert refused.count() == 4
+        for status, reason in (
+                (413, f"The body is larger than {MAX_BODY_BYTES} bytes."),
+                (400, "Not valid JSON (line 1, column"),
+                (415, "Send the body as application/json."),
+                (401, "No webhook-signature matches this hook's secret.")):
+            row = refused.filter(has_text=f" {status} ")
+            assert reason in row.inner_text() and "from 127.0.0.1" in row.inner_text(), status
+        assert kept_out not in page.content()  # no refused body, anywhere on the page
+        assert_accessible(page)
+        assert page.evaluate(NO_SIDEWAYS_SCROLL), f"the hook page scrolls sideways at {width}"
+        snap(page, request, f"deliveries-{width}")
+
+
+def test_the_mapping_preview_shows_the_last_delivery_as_written_at_both_widths(
+        admin_page, client, tenant, live_server, run_jobs, request):
+    """#17 item 8: a sender that escapes non-ASCII (JSON's \\u00eb) still shows "Zoë" and
+    "Ñandú" in the mapping editor's preview of the last delivery, field by field and in the
+    body it reads, and in the hook page's test payload."""
+    hook, secret, url = _new_hook(client, tenant, live_server, name="Make")
+    body = {"email": "zoe@example.com", "first_name": "Zoë", "name": "Ñandú"}
+    raw = json.dumps(body).encode()  # ensure_ascii: "Zo\\u00eb" on the wire, as many send it
+    assert b"\\u00eb" in raw
+    assert _send(url, secret, body=raw).status_code == 202
+    run_jobs()
+
+    page = admin_page
+    for width, height in SIZES:
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{page.base}/admin/connectors/{hook['id']}/edit")
+        rows = page.locator(".mapping-row")
+        first = rows.filter(has=page.get_by_label("First name: path or value"))
+        name = rows.filter(has=page.get_by_label("Name: path or value", exact=True))
+        assert "reads “Zoë”" in first.inner_text(), width
+        assert "reads “Ñandú”" in name.inner_text(), width
+        page.get_by_text("The body the preview reads (the last delivery)").click()
+        shown = page.locator("details", has_text="The body the preview reads").locator("pre")
+        shown.wait_for()
+        assert '"first_name": "Zoë"' in shown.inner_text()
+        assert '"name": "Ñandú"' in shown.inner_text()
+        assert "\\u00" not in page.locator("main").inner_text()
+        assert_accessible(page)
+        assert page.evaluate(NO_SIDEWAYS_SCROLL), f"the mapping editor scrolls sideways at {width}"
+        snap(page, request, f"mapping-preview-{width}")
+        # An unsaved change previews on the same delivery.
+        page.get_by_label("First name: path or value").fill("name")
+        page.get_by_role("button", name="Preview the mapping").click()
+        first = page.locator(".mapping-row").filter(
+            has=page.get_by_label("First name: path or value"))
+        first.filter(has_text="reads “Ñandú”").wait_for()
+        assert page.evaluate(NO_SIDEWAYS_SCROLL), width
+
+    page.goto(f"{page.base}/admin/connectors/{hook['id']}")
+    payload = page.get_by_label("Test payload (JSON)").input_value()
+    assert '"first_name": "Zoë"' in payload and '"name": "Ñandú"' in payload
+    assert "the last delivery" in page.get_by_role("region", name="Test the mapping").inner_text()

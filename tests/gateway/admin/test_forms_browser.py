@@ -2,9 +2,12 @@
 
 import os
 
+from playwright.sync_api import expect
+
 from forms import definitions, embed
 from forms.models import Form
 from gateway.db import db
+from gateway.models import CustomField, Vocabulary
 from tests.conftest import ARTIFACTS
 from tests.forms.test_browser import HostPage
 from tests.gateway.admin.conftest import assert_accessible, snap
@@ -228,3 +231,58 @@ def test_a_french_form_shows_its_own_labels_in_french_at_both_sizes(
         assert "Music" not in body and "Sports" not in body and "Cinema" not in body
         assert page.evaluate(NO_SCROLL), width
         snap(page, request, f"french-form-{width}")
+
+
+def test_settings_refuse_a_case_twin_and_explain_a_bad_field_name_at_both_sizes(
+        admin_page, live_server, tenant, request):
+    """#17 item 10: "website" beside "Website" (or "SPORTS" beside "Sports") is refused with
+    the existing one named, and a field name that cannot be one is explained in words by the
+    server (not the browser's "match the requested format"); both are fixed on the spot."""
+    page = admin_page
+    walks = {1366: ("sources", "source", "website", "Website", "Shoe Size",
+                    "'Shoe Size' cannot be a field name: start with a lower-case letter and "
+                    "use only lower-case letters, digits and _ (no spaces or capitals), such "
+                    "as shoe_size."),
+             390: ("interests", "interest", "SPORTS", "Sports", "email",
+                   "'email' is a built-in field of every contact: choose another name.")}
+    for width, height in ((1366, 768), (390, 844)):
+        segment, kind, twin, existing, bad_name, explained = walks[width]
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{live_server}/admin/settings")
+        section = page.get_by_role("region", name=segment.capitalize())
+        section.get_by_label(f"New {kind}").fill(twin)
+        section.get_by_role("button", name="Add").click()
+        said = (f"The {kind} '{existing}' exists already; '{twin}' differs from it only in "
+                f"upper and lower case. Use '{existing}'.")
+        summary = page.get_by_role("alert").filter(has_text="Not saved")
+        expect(summary).to_be_focused()  # the first thing a keyboard or screen reader meets
+        assert said in summary.inner_text(), width
+        section = page.get_by_role("region", name=segment.capitalize())
+        assert said in section.inner_text(), width  # beside the field too
+        field = section.get_by_label(f"New {kind}")
+        assert field.input_value() == twin and field.get_attribute("aria-invalid") == "true"
+        assert page.evaluate(NO_SCROLL), width
+        snap(page, request, f"case-twin-{width}")
+        with db.connection_context():
+            assert not Vocabulary.select().where((Vocabulary.account == tenant.id)
+                                                 & (Vocabulary.name == twin)).exists()
+
+        fields = page.get_by_role("region", name="Custom fields")
+        page.locator("#field-name").fill(bad_name)
+        fields.get_by_role("button", name="Add field").click()
+        summary = page.get_by_role("alert").filter(has_text="Not saved")
+        expect(summary).to_be_focused()
+        assert explained in summary.inner_text(), width
+        assert "requested format" not in page.locator("main").inner_text()
+        summary.get_by_role("link").click()  # the summary leads to the field to fix
+        expect(page.locator("#field-name")).to_be_focused()
+        assert page.locator("#field-name").input_value() == bad_name  # kept, to correct
+        assert page.evaluate(NO_SCROLL), width
+        snap(page, request, f"bad-field-name-{width}")
+        page.locator("#field-name").fill(f"shoe_size_{width}")
+        page.get_by_role("region", name="Custom fields").get_by_role(
+            "button", name="Add field").click()
+        page.get_by_role("status").filter(has_text=f"(shoe_size_{width}) added").wait_for()
+        assert_accessible(page)
+    with db.connection_context():
+        assert CustomField.select().where(CustomField.account == tenant.id).count() == 2
