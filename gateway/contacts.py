@@ -301,9 +301,13 @@ def _refuse_existing(existing: Contact) -> None:
         raise Conflict("A contact with this e-mail exists already.", details=details)
     at, reason = blacklistings([existing.id]).get(existing.id, (existing.updated_at, None))
     details[0] |= {"blacklisted_at": _iso(at), "reason": reason}
-    raise Conflict(f"{existing.email} is blacklisted (since {at:%Y-%m-%d}"
-                   + (f": {reason}" if reason else "") + ") and cannot be added again.",
-                   details=details)
+    raise Conflict(blacklisted_message(existing.email, at.date(), reason), details=details)
+
+
+def blacklisted_message(email: str, day, reason: str | None) -> str:
+    """Why ``email`` cannot be added: blacklisted since ``day``, and why."""
+    return (f"{email} is blacklisted (since {day:%Y-%m-%d}" + (f": {reason}" if reason else "")
+            + ") and cannot be added again.")
 
 
 # ---- listing with keyset pagination (filters and pages: gateway/contact_listing.py) -------
@@ -366,4 +370,4 @@ def _planner_estimate(where) -> int:
 
 __all__ = ["CLEAR", "Provenance", "create", "put", "get", "patch", "delete", "blacklist",
            "blacklistings", "list_contacts", "to_dict", "upsert", "upsert_many", "validate",
-           "encode_cursor", "decode_cursor"]
+           "encode_cursor", "decode_cursor", "blacklisted_message"]

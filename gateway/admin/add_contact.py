@@ -12,6 +12,7 @@ from gateway import contacts
 from gateway.accounts import add_vocabulary, list_custom_fields, list_vocabulary
 from gateway.admin import csrf
 from gateway.admin.contacts import provenance
+from gateway.admin.dates import as_utc
 from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import flash
 from gateway.db import db
@@ -144,6 +145,13 @@ def _store(account_id: int, data: dict, new_source: str | None, prov):
             raise
 
 
+def _blacklisted(found: dict, tz) -> str:
+    """Why a blacklisted address cannot be added: since when (the day in the account's zone,
+    as the Blacklisted tab shows it; the API's message gives UTC's) and why."""
+    day = as_utc(found["blacklisted_at"]).astimezone(tz).date()
+    return contacts.blacklisted_message(found["email"], day, found.get("reason"))
+
+
 def _add(viewer: Viewer, form: FormData, prov) -> dict:
     choices = form_choices(viewer.account_id)
     data = contact_data(form, choices["custom_fields"])
@@ -158,7 +166,7 @@ def _add(viewer: Viewer, form: FormData, prov) -> dict:
             existing = exc.details[0].get("id") if exc.details else None
             blacklisted = exc.details and exc.details[0].get("status") == "blacklisted"
             return {**choices, "data": data, "errors": {"email": [
-                exc.message if blacklisted else
+                _blacklisted(exc.details[0], viewer.tz) if blacklisted else
                 "A contact with this e-mail address exists already."]}, "existing": existing}
     return {**choices, "data": data, "errors": errors_by_field(details), "existing": None}
 
