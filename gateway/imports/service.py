@@ -195,9 +195,19 @@ def list_imports(account_id: int, limit: int = 20) -> list[dict]:
                 .order_by(Import.id.desc()).limit(limit))
     names = _distinct_names(account_id, {i.filename for i in rows})
     return [{"id": i.id, "filename": i.filename, "name": names.get(i.id, i.filename),
-             "step": i.step, "step_name": STEP_NAMES.get(i.step, i.step),
+             "step": i.step, "step_name": step_name(i),
              "cancellable": i.step in CANCELLABLE_STEPS, "counts": i.counts or {},
              "created_at": i.created_at.isoformat() + "Z"} for i in rows]
+
+
+def step_name(imp: Import) -> str:
+    """The import's step for people: a review with failing rows says how many can go in
+    ("ready to import" only when nothing fails)."""
+    counts = imp.counts or {}
+    if imp.step == "ready" and counts.get("failed"):
+        return (f"Review: {counts.get('valid', 0):,} of {counts.get('rows', 0):,} rows can be "
+                "imported")
+    return STEP_NAMES.get(imp.step, imp.step)
 
 
 def _distinct_names(account_id: int, filenames: set[str]) -> dict[int, str]:

@@ -131,3 +131,14 @@ def test_the_fixes_are_in_the_openapi_document(client):
     assert "delete" in doc["paths"]["/api/imports/{import_id}"]
     assert doc["components"]["schemas"]["ImportFix"]["properties"]["action"]["enum"] == [
         "create", "map", "ignore"]
+
+
+def test_the_imports_list_says_ready_only_when_no_row_fails(importer, tenant):
+    from gateway.imports.service import list_imports
+    good = csv_bytes([["email", "language", "source"], ["a@example.com", "nl", "Website"]])
+    mixed = csv_bytes([["email", "language", "source"], ["b@example.com", "nl", "Website"],
+                       ["not-an-address", "nl", "Website"], ["c@example.com", "nl", "Website"]])
+    clean, failing = importer.validate(good), importer.validate(mixed)
+    names = {i["id"]: i["step_name"] for i in list_imports(tenant.id)}
+    assert names[clean["id"]] == "Review: ready to import"
+    assert names[failing["id"]] == "Review: 2 of 3 rows can be imported"
