@@ -5,14 +5,16 @@ of doing it in Python.
 Every cell is quoted (as the csv module's QUOTE_ALL writes it); labels and multiple choices
 are comma-separated; a cell starting with a formula character gets the import's guard, a
 leading ``'`` (undone when the import reads the file back); instants are ISO 8601 in UTC.
-A page of rows is selected first, then turned into lines; label lists take a string fast
-path unless they hold a JSON escape, when the database's JSON functions split them.
+Label lists take a string fast path unless they hold a JSON escape, when the database's JSON
+functions split them.
 """
 
 from __future__ import annotations
 
 from gateway.db import is_postgres
 from gateway.imports.reader import FORMULA_STARTS
+
+_FORMULA_CODES = ", ".join(str(ord(c)) for c in FORMULA_STARTS)
 
 
 def literal(value: str) -> str:
@@ -34,9 +36,10 @@ class Line:
         return f"strpos({text}, {needle})" if self.pg else f"instr({text}, {needle})"
 
     def _guard(self, expr: str) -> str:
-        """``expr`` with a leading formula character guarded."""
-        return (f"CASE WHEN substr({expr}, 1, 1) IN ({', '.join(self.marks)}) "
-                f"THEN '''' || {expr} ELSE {expr} END")
+        """``expr`` with a leading formula character guarded, testing the first character's
+        code point: comparing an integer costs a fraction of ``substr`` and a text ``IN``."""
+        first = f"ascii({expr})" if self.pg else f"unicode({expr})"
+        return f"CASE WHEN {first} IN ({_FORMULA_CODES}) THEN '''' || {expr} ELSE {expr} END"
 
     def _labels(self, column: str) -> str:
         """A stored JSON list of labels as ``a,b`` (the cell guarded as a whole: only its
@@ -90,25 +93,20 @@ class Line:
         text = f"CAST({column} AS TEXT)" if self.pg else column
         return f"replace({text}, ' ', 'T') || 'Z'"
 
-    def expression(self) -> str:
-        """The line, over the columns of a contact row (and ``cf``, its custom fields as
-        jsonb, on PostgreSQL)."""
-        cells = [self._guard("email"), self._guard("coalesce(first_name, '')"),
-                 self._guard("coalesce(name, '')"), "language", self._guard("source"),
-                 self._labels("preferences"), self._labels("interests"),
+    def cells(self) -> list[str]:
+        """Each cell of the line, never NULL (a NULL would come out unquoted), in the
+        header's order (over a contact row, and ``cf``, its custom fields as jsonb, on
+        PostgreSQL). The database quotes them: COPY's FORCE_QUOTE, or SQLite's ``printf``."""
+        cells = [self._guard("email"), self._guard("first_name"), self._guard("name"),
+                 "language", self._guard("source"), self._labels("preferences"),
+                 self._labels("interests"),
                  *[self._custom(name, kind) for name, kind in self.fields],
                  "status", self._instant("created_at"), self._instant("updated_at")]
-        quoted = [f"""'"' || replace(coalesce({cell}, ''), '"', '""') || '"'"""
-                  for cell in cells]
-        return f" || {literal(self.delimiter)} || ".join(quoted)
+        return [f"coalesce({cell}, '')" for cell in cells]
 
-    def wrap(self, page_sql: str, order: str) -> str:
-        """The lines of the rows ``page_sql`` selects (every contact column), in ``order``."""
-        materialized = "MATERIALIZED " if self.pg else ""
-        with_cf = (", page AS MATERIALIZED (SELECT raw.*, CASE WHEN custom_fields = '{}' "
-                   "THEN NULL ELSE custom_fields::jsonb END AS cf FROM raw)") if self.pg else ""
-        if not self.fields:  # no custom field: no need to parse them
-            with_cf = ""
-        source = "page" if with_cf else "raw"
-        return (f"WITH raw AS {materialized}({page_sql}){with_cf} "  # noqa: S608 (constants)
-                f"SELECT {self.expression()}, created_at, id FROM {source} ORDER BY {order}")
+    def printf(self) -> str:
+        """The whole line as one text (SQLite): ``%w`` writes its argument doubling ``"``,
+        in C rather than by ``replace`` and ``||`` on every cell (a third of the export)."""
+        cells = self.cells()
+        template = self.delimiter.join(['"%w"'] * len(cells))
+        return f"printf({literal(template)}, {', '.join(cells)})"
