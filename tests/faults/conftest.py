@@ -17,6 +17,19 @@ import pytest
 from tests.faults.services import PrivatePostgres, PrivateRedis, Process, free_port, wait_until
 
 SECRET = "fault-test-secret-0123456789"
+
+
+def double_opt_in_form(account_name: str):
+    """A new account's double opt-in form (Dutch, no minimum fill time) and a render stamp a
+    visitor's post may carry: (form, stamp). Call after ``stack.configure()``."""
+    from forms import tokens
+    from forms.definitions import create_form
+    from tests.conftest import make_tenant
+    tenant = make_tenant(account_name)
+    form = create_form(tenant.id, {"name": "Letters", "source": "Website",
+                                   "double_opt_in": True, "min_fill_seconds": 0,
+                                   "languages": ["nl"]})
+    return form, tokens.render_token(SECRET, form.id, now=time.time() - 5)
 _databases = itertools.count(1)
 
 

@@ -22,7 +22,7 @@ import httpx2 as httpx
 import pytest
 
 from tests.conftest import Mailbox, smtp_peer
-from tests.faults.conftest import SECRET
+from tests.faults.conftest import double_opt_in_form
 from tests.faults.services import wait_until
 
 pytestmark = pytest.mark.timeout(240)  # every fault test is bounded
@@ -61,21 +61,14 @@ def counts(emails: list[str]) -> dict:
 
 
 def test_workers_killed_while_draining_form_submissions(stack):
-    from forms import tokens
-    from forms.definitions import create_form
     from gateway.mail import CONNECTIONS, requeue_unsent
-    from tests.conftest import make_tenant
     seed = int(os.environ.get("INLET_FAULT_SEED", time.time()))
     rng = random.Random(seed)
     box = Mailbox()
     with smtp_peer(box) as smtp_url:
         stack.env["INLET_SMTP_URL"] = smtp_url
         stack.configure()
-        tenant = make_tenant("Burst")
-        form = create_form(tenant.id, {"name": "Letters", "source": "Website",
-                                       "double_opt_in": True, "min_fill_seconds": 0,
-                                       "languages": ["nl"]})
-        ts = tokens.render_token(SECRET, form.id, now=time.time() - 5)
+        form, ts = double_opt_in_form("Burst")
         stack.serve()
         emails = [f"v{i}@example.com" for i in range(SUBMISSIONS)]
         submit_all(stack.base_url, form.slug, ts, emails)  # nothing drains yet

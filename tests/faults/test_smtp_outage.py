@@ -15,7 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import Mailbox
-from tests.faults.conftest import SECRET
+from tests.faults.conftest import double_opt_in_form
 from tests.faults.services import wait_until
 
 pytestmark = pytest.mark.timeout(180)  # every fault test is bounded
@@ -24,12 +24,9 @@ SUBSCRIBERS = 12
 
 
 def test_confirmation_mails_sent_once_after_smtp_comes_back(stack):
-    from forms import tokens
-    from forms.definitions import create_form
     from gateway.db import db
     from gateway.mail import requeue_unsent
     from gateway.models import OutgoingMail
-    from tests.conftest import make_tenant
     # Hold the port (bound, not listening: connections are refused, as to a down server)
     # so that no other process on this shared box can take it before SMTP comes back.
     hold = socket.socket()
@@ -37,11 +34,7 @@ def test_confirmation_mails_sent_once_after_smtp_comes_back(stack):
     port = hold.getsockname()[1]
     stack.env["INLET_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
     stack.configure()
-    tenant = make_tenant("Mailing")
-    form = create_form(tenant.id, {"name": "Letters", "source": "Website",
-                                   "double_opt_in": True, "min_fill_seconds": 0,
-                                   "languages": ["nl"]})
-    ts = tokens.render_token(SECRET, form.id, now=time.time() - 5)
+    form, ts = double_opt_in_form("Mailing")
     stack.serve()
     stack.worker()
     stack.worker()

@@ -2,6 +2,7 @@
 page (another origin), subscribe, the mail from a real SMTP peer, the link, confirmed."""
 
 import base64
+import contextlib
 import os
 import socket
 import struct
@@ -152,12 +153,29 @@ SIZES = ((1366, 768), (390, 844))
 LOGO_SHOWN = "img => img.complete && img.naturalWidth > 0 && img.getBoundingClientRect().width > 0"
 
 
-def _shows_the_account(page, width: int) -> None:
-    """The page names the account with its logo (loaded, not blocked) and fits the width."""
+@contextlib.contextmanager
+def _no_js_page(browser, width: int, height: int):
+    """A page of a fresh browser context with JavaScript off, at ``width`` × ``height``."""
+    context = browser.new_context(java_script_enabled=False,
+                                  viewport={"width": width, "height": height})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        yield page
+    finally:
+        context.close()
+
+
+def _shows_the_account(page, width: int, shot: str, site: str) -> None:
+    """The page names the account with its logo (loaded, not blocked), fits the width (kept
+    as screenshot ``shot``) and leads back to ``site``."""
     assert page.get_by_text("Acme", exact=True).is_visible(), width  # whose form this was
     logo = page.locator(".inlet-account img.inlet-logo")
     assert logo.evaluate(LOGO_SHOWN), f"the logo does not show at {width}"
     assert page.evaluate(NO_SCROLL), width
+    page.screenshot(path=os.path.join(ARTIFACTS, f"{shot}-{width}.png"), full_page=True)
+    page.get_by_role("link", name="Terug naar de website").click()  # its one site
+    assert page.url.rstrip("/") == site
 
 
 def test_plain_html_form_works_with_javascript_off(gateway, host_page, tenant, browser, client,
@@ -182,24 +200,14 @@ def test_plain_html_form_works_with_javascript_off(gateway, host_page, tenant, b
     os.makedirs(ARTIFACTS, exist_ok=True)
     visitors = {1366: "nojs@example.com", 390: "phone@example.com"}
     for width, height in SIZES:
-        context = browser.new_context(java_script_enabled=False,
-                                      viewport={"width": width, "height": height})
-        try:
-            page = context.new_page()
-            page.set_default_timeout(10_000)
+        with _no_js_page(browser, width, height) as page:
             page.goto(host_page.origin + "/")
             assert page.get_by_label("Naam", exact=True).count() == 1  # not "Achternaam"
             page.get_by_label("E-mailadres").fill(visitors[width])
             page.get_by_role("button", name="Inschrijven").click()  # once
             page.get_by_text("Kijk in je mailbox").wait_for()
             assert page.url.startswith(gateway + "/f/")
-            _shows_the_account(page, width)
-            page.screenshot(path=os.path.join(ARTIFACTS, f"forms-no-js-thanks-{width}.png"),
-                            full_page=True)
-            page.get_by_role("link", name="Terug naar de website").click()
-            assert page.url.rstrip("/") == host_page.origin
-        finally:
-            context.close()
+            _shows_the_account(page, width, "forms-no-js-thanks", host_page.origin)
     run_jobs()
     pending = {c["email"]: c for c in contacts(client, tenant, status="unconfirmed")}
     assert set(pending) == set(visitors.values())
@@ -211,22 +219,12 @@ def test_plain_html_form_works_with_javascript_off(gateway, host_page, tenant, b
         html = mail.get_body(("html",)).get_content()
         assert text.startswith("Hallo,\n") and "Acme" in text  # no "Hallo ," without a name
         assert "No JS" in text and "Acme" in html
-        context = browser.new_context(java_script_enabled=False,
-                                      viewport={"width": width, "height": height})
-        try:
-            page = context.new_page()
-            page.set_default_timeout(10_000)
+        with _no_js_page(browser, width, height) as page:
             page.set_content(html)  # the mail as a mail client shows it: press its button
             with page.expect_navigation():
                 page.get_by_role("link", name="Bevestig je inschrijving").click()
             page.get_by_text("Je inschrijving is bevestigd").wait_for()
-            _shows_the_account(page, width)
-            page.screenshot(path=os.path.join(ARTIFACTS, f"forms-no-js-confirmed-{width}.png"),
-                            full_page=True)
-            page.get_by_role("link", name="Terug naar de website").click()  # its one site
-            assert page.url.rstrip("/") == host_page.origin
-        finally:
-            context.close()
+            _shows_the_account(page, width, "forms-no-js-confirmed", host_page.origin)
     run_jobs()
     confirmed = {c["email"]: c for c in contacts(client, tenant, status="confirmed")}
     assert set(confirmed) == set(visitors.values())
