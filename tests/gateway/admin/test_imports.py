@@ -279,3 +279,29 @@ def test_one_click_case_fix_and_create_from_the_review(admin_client, tenant, run
         "fix-0-action": "create"})
     run_jobs()
     assert "people.csv: ready to import" in admin_client.get(f"/admin/imports/{imp.id}").text
+
+
+def test_review_report_and_mail_count_rows_and_values_alike(admin_client, tenant, run_jobs):
+    """A row holding two unknown interests is one failed row and two wrong values: the review,
+    the report page and the report mail say the same numbers, and the failed total adds up."""
+    import html as htmllib
+
+    from gateway.models import OutgoingMail
+    from tests.gateway.imports.conftest import Importer, csv_bytes
+    importer = Importer(admin_client, tenant, run_jobs)
+    rows = [["email", "language", "source", "interests"],
+            ["a@example.com", "nl", "Website", "Sports,Yoga,Chess"],  # 2 unknown: 1 row
+            ["b@example.com", "nl", "Website", "Yoga"],
+            ["nope", "nl", "Website", "Sports"],                   # a bad address
+            ["c@example.com", "nl", "Website", "Music"]]           # fine
+    imp = importer.validate(csv_bytes(rows), notify="boss@acme.example.com")
+    said = "Unknown interest</strong>: 2 rows (3 values)"
+    review = htmllib.unescape(admin_client.get(f"/admin/imports/{imp['id']}").text)
+    assert said in review and "1 of 4 rows" in review
+    done = importer.finalise(imp["id"])
+    assert done["counts"]["failed"] == 3 and done["counts"]["created"] == 1
+    report = htmllib.unescape(admin_client.get(f"/admin/imports/{imp['id']}").text)
+    assert "Unknown interest: 2 rows (3 values)" in report
+    mail = OutgoingMail.get(OutgoingMail.purpose == "import-report").text.lower()
+    assert "failed:           3 rows" in mail
+    assert "unknown interest: 2 rows (3 values)" in mail, mail
