@@ -29,6 +29,8 @@ class Account(BaseModel):
     # Where import reports and operational alerts (an event endpoint disabled) go; unset:
     # the account's first user.
     notification_email = pw.CharField(max_length=254, null=True)
+    # The language of errors.csv (nl, fr, en); unset: the browser's.
+    report_language = pw.CharField(max_length=8, null=True)
 
 
 class User(BaseModel):

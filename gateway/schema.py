@@ -149,9 +149,12 @@ def _search_indexes_and_logo() -> None:
 
 
 def _notification_address() -> None:
-    """Version 19: where an account's reports and alerts go."""
-    if "notification_email" not in {c.name for c in db.get_columns("account")}:
+    """Version 19: where an account's reports and alerts go, and their files' language."""
+    have = {c.name for c in db.get_columns("account")}
+    if "notification_email" not in have:
         db.execute_sql("ALTER TABLE account ADD COLUMN notification_email VARCHAR(254)")
+    if "report_language" not in have:
+        db.execute_sql("ALTER TABLE account ADD COLUMN report_language VARCHAR(8)")
 
 
 # Each upgrade is (version, function); new ones are appended, never edited.

@@ -191,7 +191,8 @@ async def save_sender(request: Request, viewer: Viewer) -> Response:
     """POST /admin/settings/sender: who the account's mails come from, and its website."""
     form = await csrf.checked_form(request)
     data = {key: str(form.get(key) or "") for key in
-            ("sender_name", "sender_address", "notification_email", "website_url")}
+            ("sender_name", "sender_address", "notification_email", "report_language",
+             "website_url")}
     try:
         account = await in_db(accounts.update_profile, viewer.account_id, data)
     except InletError as exc:

@@ -336,7 +336,8 @@ async def errors_csv(request: Request, viewer: Viewer) -> Response:
 
     def work():
         imp = service.get_import(viewer.account_id, import_id)
-        return imp.filename, service.errors_csv(viewer.account_id, import_id, language)
+        return imp.filename, service.errors_csv(viewer.account_id, import_id,
+                                                browser_language=language)
     filename, body = await in_db(work)
     stem = (filename.rsplit(".", 1)[0] or "import").replace('"', "")[:100]
     return Response(body, media_type="text/csv; charset=utf-8", headers={

@@ -200,9 +200,9 @@ async def errors_csv(request: Request) -> Response:
     """GET /api/imports/{id}/errors.csv: the failing rows with a reason column."""
     token = await authorize(request, "imports:write", "contacts:read")
     import_id = request.path_params["import_id"]
-    language = request.query_params.get("lang") or texts.from_accept_language(
-        request.headers.get("accept-language"))
-    body = await in_db(service.errors_csv, token.account_id, import_id, language)
+    body = await in_db(service.errors_csv, token.account_id, import_id,
+                       request.query_params.get("lang"),
+                       texts.from_accept_language(request.headers.get("accept-language")))
     return Response(body, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'})
 

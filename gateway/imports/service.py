@@ -14,6 +14,7 @@ from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.imports import fixes, jobs, mapping, reader, report, spool, texts
 from gateway.imports.models import Import, ImportRowError
 from gateway.imports.rows import FIXABLE, apply_fixes, fix_table
+from gateway.models import Account
 from gateway.tenancy import owned
 from gateway.validation import AccountVocabulary, FieldError, normalise_email, suggest
 
@@ -373,15 +374,18 @@ def set_fixes(account_id: int, import_id, given) -> dict:
     return state(account_id, import_id)
 
 
-def errors_csv(account_id: int, import_id, language: str | None = None) -> bytes:
+def errors_csv(account_id: int, import_id, language: str | None = None,
+               browser_language: str | None = None) -> bytes:
     """The failing rows in the file's own separator, with the fixes already chosen applied,
-    and three columns added: the original row number, the reason (in ``language`` where we
-    have a translation) and the suggested fix."""
+    and three columns added: the original row number, the reason and the suggested fix, in
+    ``language`` (asked for), else the account's (Settings), else ``browser_language``,
+    else English."""
     imp = get_import(account_id, import_id)
     if not spool.file_path(imp).exists():
         raise NotFound("The uploaded file was deleted after its retention period "
                    "(INLET_RETENTION_UPLOADS); the counts are kept.")
-    lang = texts.pick_language(language)
+    account = Account.select(Account.report_language).where(Account.id == account_id).scalar()
+    lang = texts.pick_language(language, account, browser_language)
     problems: dict[int, tuple[int, list[str], list[str]]] = {}
     for record, row, column, value, code, reason, suggestion in (ImportRowError.select(
             ImportRowError.record, ImportRowError.row, ImportRowError.column,

@@ -305,3 +305,33 @@ def test_review_report_and_mail_count_rows_and_values_alike(admin_client, tenant
     mail = OutgoingMail.get(OutgoingMail.purpose == "import-report").text.lower()
     assert "failed:           3 rows" in mail
     assert "unknown interest: 2 rows (3 values)" in mail, mail
+
+
+def test_errors_csv_speaks_the_accounts_language_once_set(admin_client, tenant, run_jobs):
+    """Settings → "Language of errors.csv": reasons and fixes in it, whatever the browser
+    says; unset, the browser's; the API's ?lang= still wins."""
+    import csv as csvlib
+    import io
+
+    from tests.gateway.imports.conftest import Importer, csv_bytes
+    imp = Importer(admin_client, tenant, run_jobs).validate(csv_bytes([
+        ["email", "language", "source"], ["nope", "nl", "Website"]]))
+    url = f"/admin/imports/{imp['id']}/errors.csv"
+
+    def header_and_reason(path: str, **headers) -> tuple[list, str]:
+        rows = list(csvlib.reader(io.StringIO(admin_client.get(path, headers=headers).text)))
+        return rows[0], rows[1][-2]
+    english = {"accept-language": "en-GB,en;q=0.9"}
+    assert header_and_reason(url, **english)[1] == "email: This is not a valid e-mail address."
+    page = admin_client.get("/admin/settings").text
+    r = admin_client.post("/admin/settings/sender", data={
+        "csrf_token": csrf_of(page), "report_language": "fr"}, follow_redirects=False)
+    assert r.status_code == 303
+    header, reason = header_and_reason(url, **english)
+    assert header[-3:] == ["ligne", "reason", "correction suggérée"]
+    assert reason == "email: Adresse e-mail non valide"
+    api = f"/api/imports/{imp['id']}/errors.csv?lang=nl"
+    assert header_and_reason(api, **tenant.headers)[1] == "email: Geen geldig e-mailadres"
+    bad = admin_client.post("/admin/settings/sender", data={
+        "csrf_token": csrf_of(page), "report_language": "de"})
+    assert bad.status_code == 422 and "One of en, nl, fr." in bad.text
