@@ -23,3 +23,44 @@ def test_an_endpoint_deleted_by_another_process_does_not_fail_writes(
         assert EventDelivery.select().count() == 0
     deliver()
     assert receiver.requests == []
+
+
+# Values whose JSON needs escaping, and an empty cell (a null first name).
+ODD_NAMES = ['Quo"te', "back\\slash", "Chloé ☃ 😀", "</script>", "O'Brien", "", "tab\there"]
+
+
+def test_set_based_events_carry_the_contact_as_each_change_committed_it(
+        client, tenant, receiver, subscribe, deliver, run_jobs):
+    """The import's events (one statement per kind of change) hold the API's contact shape,
+    as of their own change: a later change never alters an earlier event's payload."""
+    from gateway.accounts import add_custom_field
+    from tests.gateway.imports.conftest import Importer, csv_bytes
+    add_custom_field(tenant.id, {"name": "birthday", "type": "date"})
+    add_custom_field(tenant.id, {"name": "topics", "type": "multiple_choice",
+                                 "choices": ["News", "Jobs"]})
+    add_custom_field(tenant.id, {"name": "note", "type": "text"})
+    subscribe(["contact.created", "contact.updated"], batch=True)
+    importer = Importer(client, tenant, run_jobs)
+    header = ["email", "first_name", "language", "source", "interests", "birthday", "topics",
+              "note"]
+    rows = [[f"c{i}@example.com", ODD_NAMES[i % len(ODD_NAMES)], "nl", "Fair",
+             "Sports,Music" if i % 2 else "", "2001-02-03" if i % 3 else "",
+             "News,Jobs" if i % 4 else "", f'say "{i}" \\ é']
+            for i in range(21)]
+    assert importer.run(csv_bytes([header, *rows]))["counts"]["created"] == 21
+    as_created = {c: importer.contact(c) for c in (row[0] for row in rows)}
+    # every other contact changes: their ids are not consecutive (the id-list statement)
+    changed = [[row[0], f"{row[1]}-2", *row[2:7], ""] for row in rows[::2]]
+    assert importer.run(csv_bytes([header, *changed]))["counts"]["updated"] == len(changed)
+    as_updated = {row[0]: importer.contact(row[0]) for row in changed}
+    client.patch(f"/api/contacts/{as_created['c0@example.com']['id']}",
+                 headers=tenant.headers, json={"first_name": "Later"})
+    deliver()
+    events = receiver.events()
+    created = [e["data"] for e in events if e["type"] == "contact.created"]
+    assert [d["contact"] for d in created] == list(as_created.values())
+    assert {(d["channel"], tuple(d["changed"])) for d in created} == {("import", ())}
+    updated = [e["data"] for e in events if e["type"] == "contact.updated"]
+    assert [d["contact"] for d in updated[:len(changed)]] == list(as_updated.values())
+    assert all(d["changed"] == ["first_name"] for d in updated[:len(changed)])
+    assert updated[-1]["contact"]["first_name"] == "Later" and updated[-1]["channel"] == "api"
