@@ -101,7 +101,7 @@ def update_endpoint(account_id: int, endpoint_id, data) -> EventEndpoint:
     endpoint = get_endpoint(account_id, endpoint_id)
     values = _checked(data, creating=False)
     if values.get("enabled") and not endpoint.enabled:
-        values.update(failing_since=None, disabled_reason=None)
+        values.update(failing_since=None, disabled_reason=None, held_until=None)
     for name, value in values.items():
         setattr(endpoint, name, value)
     endpoint.updated_at = utcnow()
@@ -232,7 +232,7 @@ def replay(account_id: int, endpoint_id, delivery_id) -> int:
         raise NotFound("No such delivery.")
     if found.status != "dead":
         raise Conflict(f"This delivery is {found.status}; only dead ones are replayed.")
-    _revive([found.id])
+    _revive([found.id], endpoint)
     return found.id
 
 
@@ -241,7 +241,7 @@ def replay_all(account_id: int, endpoint_id) -> int:
     endpoint = get_endpoint(account_id, endpoint_id)
     ids = [d.id for d in EventDelivery.select(EventDelivery.id).where(
         (EventDelivery.endpoint == endpoint.id) & (EventDelivery.status == "dead"))]
-    _revive(ids)
+    _revive(ids, endpoint)
     return len(ids)
 
 
@@ -252,11 +252,13 @@ def _whole(raw) -> int:
         raise NotFound("No such delivery.") from None
 
 
-def _revive(ids: list[int]) -> None:
+def _revive(ids: list[int], endpoint: EventEndpoint) -> None:
     if not ids:
         return
     now = utcnow()
     with db.atomic():
+        # Someone asked for these now (the receiver is fixed, say): no hold keeps them back.
+        EventEndpoint.update(held_until=None).where(EventEndpoint.id == endpoint.id).execute()
         for start in range(0, len(ids), 500):
             EventDelivery.update(status="pending", next_at=now, updated_at=now).where(
                 EventDelivery.id.in_(ids[start:start + 500])).execute()

@@ -129,7 +129,9 @@ def _deliver_due(helper: bool) -> int:
 
 
 def _due_where(now):
-    return (EventDelivery.status == "pending") & (EventDelivery.next_at <= now)
+    held = EventEndpoint.select(EventEndpoint.id).where(EventEndpoint.held_until > now)
+    return ((EventDelivery.status == "pending") & (EventDelivery.next_at <= now)
+            & EventDelivery.endpoint.not_in(held))
 
 
 def due_count(limit: int = 1000) -> int:
@@ -143,8 +145,9 @@ def claim(limit: int, ids: list[int] | None = None) -> list[tuple]:
     id, attempts) each."""
     p, now = db.param, utcnow()
     where = (f"id IN ({', '.join([p] * len(ids))})" if ids else
-             f"status = 'pending' AND next_at <= {p} ORDER BY next_at, id LIMIT {p}")
-    params = list(ids) if ids else [now, limit]
+             f"status = 'pending' AND next_at <= {p} AND endpoint_id NOT IN (SELECT id FROM "  # noqa: S608
+             f"event_endpoint WHERE held_until > {p}) ORDER BY next_at, id LIMIT {p}")
+    params = list(ids) if ids else [now, now, limit]
     lock = " FOR UPDATE SKIP LOCKED" if is_postgres() else ""
     with db.atomic():
         rows = db.execute_sql(
@@ -262,7 +265,7 @@ def record(endpoint: EventEndpoint, results: list[tuple[list[tuple], delivery.Ou
         for row, outcome in failed:
             _retry_or_bury(row, outcome.error, now)
         if delivered and endpoint.failing_since is not None:  # it answers again
-            EventEndpoint.update(failing_since=None).where(
+            EventEndpoint.update(failing_since=None, held_until=None).where(
                 EventEndpoint.id == endpoint.id).execute()
         elif failed and not delivered and endpoint.failing_since is None:
             EventEndpoint.update(failing_since=now).where(
@@ -294,13 +297,11 @@ def _postpone(rows: list[tuple]) -> None:
 def _hold(endpoint: EventEndpoint) -> None:
     """An unreachable endpoint's other due deliveries wait too (no attempt charged), longer
     the longer it has been failing (5 s up to 10 min): a dead receiver with a backlog must
-    not keep the workers claiming and postponing it."""
+    not keep the workers claiming and postponing it. One row: the endpoint is held."""
     now = utcnow()
     failing = (now - endpoint.failing_since).total_seconds() if endpoint.failing_since else 0
     until = now + timedelta(seconds=min(max(RETRY_SCHEDULE[0], failing), 600))
-    EventDelivery.update(next_at=until, updated_at=now).where(
-        (EventDelivery.endpoint == endpoint.id) & (EventDelivery.status == "pending")
-        & (EventDelivery.next_at < until)).execute()
+    EventEndpoint.update(held_until=until).where(EventEndpoint.id == endpoint.id).execute()
 
 
 def _bury(rows: list[tuple], reason: str) -> None:

@@ -34,6 +34,9 @@ class EventEndpoint(BaseModel):
     previous_salt = pw.CharField(max_length=64, null=True)
     previous_expires_at = pw.DateTimeField(null=True)
     failing_since = pw.DateTimeField(null=True)  # first failure since the last success
+    # Unreachable: none of its deliveries is claimed before this (one row held, not each
+    # pending delivery moved: an import's 100,000 would be rewritten at every failed wave).
+    held_until = pw.DateTimeField(null=True)
     disabled_reason = pw.CharField(max_length=300, null=True)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)

@@ -157,6 +157,12 @@ def _notification_address() -> None:
         db.execute_sql("ALTER TABLE account ADD COLUMN report_language VARCHAR(8)")
 
 
+def _endpoint_hold() -> None:
+    """Version 20: an unreachable event endpoint is held as a whole (``held_until``)."""
+    if "held_until" not in {c.name for c in db.get_columns("event_endpoint")}:
+        db.execute_sql("ALTER TABLE event_endpoint ADD COLUMN held_until TIMESTAMP")
+
+
 # Each upgrade is (version, function); new ones are appended, never edited.
 MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (1, _initial_schema),
@@ -175,6 +181,7 @@ MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (17, _privacy),
     (18, _search_indexes_and_logo),
     (19, _notification_address),
+    (20, _endpoint_hold),
 ]
 
 

@@ -164,9 +164,17 @@ def test_an_unreachable_receiver_holds_its_backlog_without_busy_work(client, ten
         assert 1 <= attempts <= jobs.PARALLEL  # one wave was tried, not every delivery
         now = utcnow()
         waiting = EventDelivery.select().where(EventDelivery.status == "pending")
-        assert waiting.count() == 40 and all(d.next_at > now for d in waiting)
+        assert waiting.count() == 40  # none given up, none charged an attempt beyond the wave
         assert EventDelivery.select().where(EventDelivery.attempts > 0).count() == attempts
+        # the endpoint is held as a whole: one row, not every pending delivery rewritten
+        [endpoint] = EventEndpoint.select()
+        assert endpoint.held_until > now and jobs.due_count() == 0
     assert jobs.deliver_due() == 0  # nothing due: the backlog waits for the receiver
+    _add(client, tenant, 10, start=100)  # changes made during the outage wait with it
+    with db.connection_context():
+        assert jobs.due_count() == 0
+        EventEndpoint.update(held_until=utcnow()).execute()  # the hold is over
+        assert jobs.due_count() == 10
 
 
 def test_a_second_run_leaves_the_work_to_the_running_one(client, tenant, receiver, subscribe,
