@@ -97,12 +97,17 @@ def queue_mail(to: str, subject: str, text: str, html: str | None = None, *,
     return mail
 
 
-def schedule_delivery(*, force: bool = False) -> None:
-    """Make sure a drain will send the queued mails (with Redis: unless one is scheduled)."""
+def schedule_delivery(*, force: bool = False, helper: bool = False) -> None:
+    """Make sure a drain will send the queued mails (with Redis: unless one is scheduled);
+    ``helper``: a second drain beside a running one (a burst: one drain builds and sends on
+    one core, and the other worker would stay idle)."""
+    jobs = runtime.queue()
+    if helper and isinstance(jobs, EmbeddedQueue):
+        return  # one process runs the embedded jobs: a helper would only wait its turn
     try:
         # ``force`` (the sweep): the mark may belong to a drain that was lost with its worker.
-        schedule_once(runtime.queue(), _mark_key(), deliver_queued, ttl=SCHEDULE_SECONDS,
-                      force=force)
+        schedule_once(jobs, _mark_key(helper=helper), deliver_queued, *([True] if helper else []),
+                      ttl=SCHEDULE_SECONDS, force=force)
     except (redis.exceptions.RedisError, ServiceUnavailable):
         # The mail is safe in the database: the next mail or the sweep schedules again.
         log.warning("could not schedule mail delivery; the sweep will", exc_info=True)
@@ -224,23 +229,10 @@ def deliver_queued(helper: bool = False) -> int:
             if not batch:
                 break
             if len(batch) == BATCH * CONNECTIONS and not helper:
-                _ask_for_help()
+                schedule_delivery(helper=True)
             sent += _send_batch(settings, batch)
         _hand_over(helper)
     return sent
-
-
-def _ask_for_help() -> None:
-    """Schedule a helper drain unless one is scheduled or running: one drain process builds
-    and sends mails on one core, and a burst of sign-ups leaves the other worker idle."""
-    queue = runtime.queue()
-    if isinstance(queue, EmbeddedQueue):
-        return  # one process runs the embedded jobs: a helper would only wait its turn
-    try:
-        schedule_once(queue, _mark_key(helper=True), deliver_queued, True,
-                      ttl=SCHEDULE_SECONDS)
-    except (redis.exceptions.RedisError, ServiceUnavailable):
-        log.warning("could not schedule a helper mail drain", exc_info=True)
 
 
 def deliver_mail(mail_id: int) -> str:
