@@ -12,6 +12,7 @@ import peewee
 from gateway import runtime
 from gateway.db import db, is_sqlite
 from gateway.errors import Conflict, NotFound, ValidationFailed
+from gateway.imports import texts
 from gateway.models import (
     FIELD_TYPES,
     VOCABULARY_KINDS,
@@ -225,10 +226,6 @@ def sender_of(account: Account) -> str:
                        account.sender_address or default_sender_address()))
 
 
-# The languages errors.csv is written in (gateway.imports.texts has their texts).
-REPORT_LANGUAGES = ("en", "nl", "fr")
-
-
 def update_profile(account_id: int, data: dict) -> Account:
     """Set the account's mail sender (name, address), notification address and website, as
     far as ``data`` names them; blank means the default."""
@@ -240,8 +237,9 @@ def update_profile(account_id: int, data: dict) -> Account:
              "news@example.com."),
             ("notification_email", 254, _ADDRESS.match, "An e-mail address such as "
              "team@example.com."),
-            ("report_language", 8, REPORT_LANGUAGES.__contains__, "One of "
-             + ", ".join(REPORT_LANGUAGES) + "."),
+            # the languages errors.csv has texts in
+            ("report_language", 8, texts.LANGUAGES.__contains__, "One of "
+             + ", ".join(texts.LANGUAGES) + "."),
             ("website_url", 2000, _is_site_url, "A web address such as "
              "https://www.example.com.")):
         if key not in data:
