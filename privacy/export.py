@@ -162,27 +162,26 @@ def chunks(account_id: int, options: Options, on_rows=None) -> Iterator[bytes]:
 
 
 def _json_chunks(account_id: int, options: Options) -> Iterator[tuple[bytes, int]]:
-    lines = []
-    for row in rows(account_id, options, _JSON_COLUMNS):
-        lines.append(json_line(row))
-        if len(lines) == PAGE:
-            yield "".join(lines).encode("utf-8"), len(lines)
-            lines = []
-    if lines:
-        yield "".join(lines).encode("utf-8"), len(lines)
+    return _chunked(json_line(row) for row in rows(account_id, options, _JSON_COLUMNS))
+
+
+def _chunked(lines: Iterator[str]) -> Iterator[tuple[bytes, int]]:
+    """``lines`` (each with its line ending) as chunks of ``PAGE`` lines and their count."""
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == PAGE:
+            yield "".join(batch).encode("utf-8"), len(batch)
+            batch = []
+    if batch:
+        yield "".join(batch).encode("utf-8"), len(batch)
 
 
 def _printed(account_id: int, options: Options, cells: Line) -> Iterator[tuple[bytes, int]]:
     """SQLite: a page of lines a chunk."""
-    lines = []
     with _scanning():
-        for row in rows(account_id, options, (SQL(cells.printf()),)):
-            lines.append(row[0])
-            if len(lines) == PAGE:
-                yield ("\r\n".join(lines) + "\r\n").encode("utf-8"), len(lines)
-                lines = []
-    if lines:
-        yield ("\r\n".join(lines) + "\r\n").encode("utf-8"), len(lines)
+        yield from _chunked(row[0] + "\r\n"
+                            for row in rows(account_id, options, (SQL(cells.printf()),)))
 
 
 @contextmanager
