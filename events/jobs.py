@@ -144,17 +144,18 @@ def claim(limit: int, ids: list[int] | None = None) -> list[tuple]:
     """Lease up to ``limit`` due deliveries (or the given ``ids``): (id, event id, endpoint
     id, attempts) each."""
     p, now = db.param, utcnow()
-    where = (f"id IN ({', '.join([p] * len(ids))})" if ids else
-             f"status = 'pending' AND next_at <= {p} AND endpoint_id NOT IN (SELECT id FROM "  # noqa: S608
-             f"event_endpoint WHERE held_until > {p}) ORDER BY next_at, id LIMIT {p}")
-    params = list(ids) if ids else [now, now, limit]
-    lock = " FOR UPDATE SKIP LOCKED" if is_postgres() else ""
+    due = EventDelivery.select(EventDelivery.id)
+    due = (due.where(EventDelivery.id.in_(ids)) if ids else
+           due.where(_due_where(now)).order_by(EventDelivery.next_at, EventDelivery.id)
+           .limit(limit))
+    if is_postgres():
+        due = due.for_update(skip_locked=True)  # another worker's claim: take the next rows
+    due_sql, due_params = due.sql()
     with db.atomic():
         rows = db.execute_sql(
             f"UPDATE event_delivery SET next_at = {p}, updated_at = {p} WHERE id IN "  # noqa: S608
-            f"(SELECT id FROM event_delivery WHERE {where}{lock}) AND status = 'pending' "
-            "RETURNING id, event_id, endpoint_id, attempts",
-            [now + LEASE, now, *params]).fetchall()
+            f"({due_sql}) AND status = 'pending' RETURNING id, event_id, endpoint_id, attempts",
+            [now + LEASE, now, *due_params]).fetchall()
     return rows
 
 
