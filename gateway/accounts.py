@@ -45,6 +45,14 @@ def create_account(name: str, languages=("nl", "fr", "en")) -> Account:
     return account
 
 
+def first_language(account_id: int) -> str | None:
+    """The account's first language (the one it lists first), or None without any."""
+    row = (Vocabulary.select(Vocabulary.name)
+           .where((Vocabulary.account == account_id) & (Vocabulary.kind == "language"))
+           .order_by(Vocabulary.id).first())
+    return row.name if row else None
+
+
 def vocabulary_to_dict(row: Vocabulary) -> dict:
     return {"id": row.id, "name": row.name}
 

@@ -12,7 +12,7 @@ from starlette.routing import Mount
 import gateway.convertors  # noqa: F401  (registers the {…:vocab} path convertor)
 from gateway import intake, ratelimit, runtime
 from gateway.errors import EXCEPTION_HANDLERS
-from gateway.middleware import RefuseNul, SecurityHeaders
+from gateway.middleware import Language, RefuseNul, SecurityHeaders
 from gateway.registry import AREAS
 from gateway.settings import Settings
 
@@ -55,7 +55,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             await ratelimit.aclose()
 
     app = Starlette(routes=build_routes(),
-                    middleware=[Middleware(SecurityHeaders), Middleware(RefuseNul)],
+                    middleware=[Middleware(SecurityHeaders), Middleware(RefuseNul),
+                                Middleware(Language)],
                     exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.settings = settings
     app.state.queue = queue

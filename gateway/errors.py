@@ -8,6 +8,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from gateway import i18n
+from gateway.i18n import N_
+
 log = logging.getLogger("inlet")
 
 
@@ -16,7 +19,7 @@ class InletError(Exception):
 
     status = 400
     code = "bad_request"
-    message = "The request is not valid."
+    message = N_("The request is not valid.")
 
     def __init__(self, message: str | None = None, details: list | None = None,
                  headers: dict[str, str] | None = None):
@@ -27,7 +30,8 @@ class InletError(Exception):
 
     def to_dict(self) -> dict:
         """The one error body (README, "API")."""
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+        return {"error": {"code": self.code, "message": i18n.gettext(self.message),
+                          "details": self.details}}
 
 
 class BadRequest(InletError):
@@ -35,63 +39,64 @@ class BadRequest(InletError):
 
 
 class MalformedJSON(InletError):
-    status, code, message = 400, "malformed_json", "The body is not valid JSON."
+    status, code, message = 400, "malformed_json", N_("The body is not valid JSON.")
 
 
 class Unauthorized(InletError):
-    status, code, message = 401, "unauthorized", "Authentication is required."
+    status, code, message = 401, "unauthorized", N_("Authentication is required.")
 
     def __init__(self, message: str | None = None, details: list | None = None):
         super().__init__(message, details, {"WWW-Authenticate": 'Basic realm="inlet", Bearer'})
 
 
 class Forbidden(InletError):
-    status, code, message = 403, "forbidden", "This token may not do that."
+    status, code, message = 403, "forbidden", N_("This token may not do that.")
 
 
 class NotFound(InletError):
-    status, code, message = 404, "not_found", "Not found."
+    status, code, message = 404, "not_found", N_("Not found.")
 
 
 class MethodNotAllowed(InletError):
-    status, code, message = 405, "method_not_allowed", "Method not allowed."
+    status, code, message = 405, "method_not_allowed", N_("Method not allowed.")
 
 
 class Conflict(InletError):
-    status, code, message = 409, "conflict", "It exists already."
+    status, code, message = 409, "conflict", N_("It exists already.")
 
 
 class IdempotencyInProgress(Conflict):
     code = "idempotency_in_progress"
-    message = "A request with this Idempotency-Key is still running; retry in a moment."
+    message = N_("A request with this Idempotency-Key is still running; retry in a moment.")
 
 
 class IdempotencyKeyReused(InletError):
     status, code = 422, "idempotency_key_reused"
-    message = "This Idempotency-Key was used for a different request."
+    message = N_("This Idempotency-Key was used for a different request.")
 
 
 class PayloadTooLarge(InletError):
-    status, code, message = 413, "payload_too_large", "The body is too large."
+    status, code, message = 413, "payload_too_large", N_("The body is too large.")
 
 
 class UnsupportedMediaType(InletError):
-    status, code, message = 415, "unsupported_media_type", "Unsupported content type."
+    status, code, message = 415, "unsupported_media_type", N_("Unsupported content type.")
 
 
 class ValidationFailed(InletError):
-    status, code, message = 422, "validation_failed", "Some fields are not valid."
+    status, code, message = 422, "validation_failed", N_("Some fields are not valid.")
 
 
 class RateLimited(InletError):
-    status, code, message = 429, "rate_limited", "Too many requests; try again later."
+    status, code, message = 429, "rate_limited", N_("Too many requests; try again later.")
 
     def __init__(self, retry_after: int, message: str | None = None):
         super().__init__(message, headers={"Retry-After": str(max(1, int(retry_after)))})
 
 
 class ServiceUnavailable(InletError):
-    status, code, message = 503, "unavailable", "A backing service is unavailable; retry later."
+    status, code = 503, "unavailable"
+    message = N_("A backing service is unavailable; retry later.")
 
     def __init__(self, message: str | None = None, retry_after: int = 5):
         super().__init__(message, headers={"Retry-After": str(retry_after)})
@@ -122,13 +127,16 @@ async def handle_http_exception(request: Request, exc: HTTPException) -> JSONRes
 async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     """Log the traceback; never show internals to the client."""
     import peewee
+    # This handler runs outside the middleware that set the answer's language.
+    i18n.activate(i18n.from_accept_language(request.headers.get("accept-language")))
     if isinstance(exc, peewee.OperationalError | peewee.InterfaceError):
         # The database is down or restarting (or SQLite is locked): a retryable 503.
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
                     exc.__class__.__name__)
-        return error_response(ServiceUnavailable("The database is unavailable; retry later."))
+        return error_response(ServiceUnavailable(N_("The database is unavailable; retry later.")))
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    body = {"error": {"code": "internal_error", "message": "Something went wrong on our side.",
+    body = {"error": {"code": "internal_error",
+                      "message": i18n.gettext("Something went wrong on our side."),
                       "details": []}}
     return JSONResponse(body, status_code=500)
 

@@ -1,8 +1,11 @@
-"""Pure-ASGI middleware: security headers on every answer; NUL in a URL refused."""
+"""Pure-ASGI middleware: security headers on every answer; NUL in a URL refused; the
+language of the answer."""
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+
+from gateway import i18n
 
 DEFAULT_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -46,3 +49,19 @@ class RefuseNul:
             response = error_response(BadRequest("The URL holds a NUL character."))
             return await response(scope, receive, send)
         await self.app(scope, receive, send)
+
+
+class Language:
+    """Texts of the answer in the browser's language (``Accept-Language``); English otherwise.
+
+    Admin pages refine it with the user's own choice (``gateway.admin.pages``)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        header = Headers(scope=scope).get("accept-language")
+        with i18n.use(i18n.from_accept_language(header)):
+            await self.app(scope, receive, send)

@@ -38,6 +38,9 @@ class User(BaseModel):
     email = pw.CharField(max_length=254, unique=True)
     password_hash = pw.CharField(max_length=300)
     created_at = pw.DateTimeField(default=utcnow)
+    # The admin's language for this user (en, nl, fr); unset: the browser's, then the
+    # account's first language (gateway.admin.pages).
+    language = pw.CharField(max_length=8, null=True)
 
 
 class ApiToken(BaseModel):

@@ -163,6 +163,12 @@ def _endpoint_hold() -> None:
         db.execute_sql("ALTER TABLE event_endpoint ADD COLUMN held_until TIMESTAMP")
 
 
+def _user_language() -> None:
+    """Version 21: each admin user's language."""
+    if "language" not in {c.name for c in db.get_columns("user")}:
+        db.execute_sql('ALTER TABLE "user" ADD COLUMN language VARCHAR(8)')
+
+
 # Each upgrade is (version, function); new ones are appended, never edited.
 MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (1, _initial_schema),
@@ -182,6 +188,7 @@ MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (18, _search_indexes_and_logo),
     (19, _notification_address),
     (20, _endpoint_hold),
+    (21, _user_language),
 ]
 
 

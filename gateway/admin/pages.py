@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from gateway import i18n
+from gateway.accounts import first_language
 from gateway.admin import csrf, links, wording
 from gateway.admin.dates import Clock, zone, zone_names
 from gateway.admin.session import pop_flashes, session_user
@@ -28,6 +30,8 @@ class Viewer:
     account_id: int
     account_name: str
     time_zone: str | None = None  # None until set: the browser's is offered on first login
+    language: str = i18n.SOURCE_LANGUAGE  # of the pages: the user's, the browser's, the account's
+    chosen_language: str | None = None  # the user's own choice (None: follow the browser)
 
     @property
     def tz(self):
@@ -35,12 +39,15 @@ class Viewer:
         return zone(self.time_zone)
 
 
-def _load_viewer(session: dict) -> Viewer | None:
+def _load_viewer(session: dict, accept_language: str | None) -> Viewer | None:
     user: User | None = session_user(session)
     if user is None:
         return None
     account = Account.get_by_id(user.account_id)
-    return Viewer(user.id, user.email, account.id, account.name, account.time_zone)
+    language = i18n.pick(user.language or i18n.from_accept_language(accept_language)
+                         or first_language(account.id))
+    return Viewer(user.id, user.email, account.id, account.name, account.time_zone, language,
+                  user.language)
 
 
 def render(request: Request, name: str, context: dict | None = None, status: int = 200,
@@ -86,9 +93,12 @@ def page(login: bool = True):
         async def endpoint(request: Request) -> Response:
             request.state.viewer = None
             try:
-                viewer = await in_db(_load_viewer, dict(request.session))
+                viewer = await in_db(_load_viewer, dict(request.session),
+                                     request.headers.get("accept-language"))
                 if login and viewer is None:
                     return _to_login(request)
+                if viewer is not None:
+                    i18n.activate(viewer.language)
                 request.state.viewer = viewer  # also for pages open to everyone (login)
                 return await fn(request, viewer) if login else await fn(request)
             except InletError as exc:

@@ -19,6 +19,7 @@ from gateway.admin import (
     login,
     logo,
     time_zone,
+    user_language,
 )
 from gateway.admin.pages import not_found, page
 from gateway.admin.session import AdminSession
@@ -71,6 +72,7 @@ _routes = [
     Route("/settings/custom-fields/{entry_id:int}/label", account_settings.rename_field,
           methods=["POST"], name="field_rename"),
     Route("/settings/time-zone", time_zone.save, methods=["POST"], name="time_zone"),
+    Route("/settings/language", user_language.save, methods=["POST"], name="language_save"),
     Route("/settings/sender", account_settings.save_sender, methods=["POST"],
           name="sender_save"),
     Route("/settings/logo", logo.save, methods=["POST"], name="logo_save"),
