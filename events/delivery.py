@@ -1,7 +1,7 @@
 """One POST of events to an endpoint: the body, the signed headers, the guarded request.
 
-No redirect is followed (httpcore never does; a 3xx is a failure), the whole exchange has
-``TIMEOUT`` seconds, and at most ``BODY_CAP`` bytes of the answer are read (``KEPT`` of them
+No redirect is followed (``events.wire`` never does; a 3xx is a failure), the whole exchange
+has ``TIMEOUT`` seconds, and at most ``BODY_CAP`` bytes of the answer are read (``KEPT`` of them
 kept for the attempt log).
 """
 
@@ -12,9 +12,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-import httpcore2
-
-from events.targets import GuardedBackend, TargetRefused
+from events import wire
+from events.targets import TargetRefused
 from gateway import runtime
 from gateway.signing import derive_secret, signed_headers
 
@@ -23,7 +22,7 @@ BODY_CAP = 64 * 1024
 KEPT = 1024
 USER_AGENT = "Inlet-Webhooks/1"
 SALT_PURPOSE = "event-endpoint:"  # endpoint secrets never equal a hook's with the same salt
-_pools: dict[tuple, httpcore2.ConnectionPool] = {}
+_pools: dict[tuple, wire.Pool] = {}
 
 
 @dataclass
@@ -71,55 +70,34 @@ def body_and_id(events: list[dict], batch: bool) -> tuple[bytes, str]:
     return json.dumps(events, ensure_ascii=False).encode(), msg_id
 
 
-def _pool() -> httpcore2.ConnectionPool:
+def _pool() -> wire.Pool:
     allowed = runtime.settings().allow_private_targets
     key = tuple(str(network) for network in allowed)
     if key not in _pools:
-        _pools[key] = httpcore2.ConnectionPool(network_backend=GuardedBackend(allowed),
-                                               max_connections=20, keepalive_expiry=30,
-                                               retries=0)
+        _pools[key] = wire.Pool(allowed, keepalive=30.0)
     return _pools[key]
 
 
 def post(url: str, secrets: list[str], body: bytes, msg_id: str) -> Outcome:
     """POST ``body`` signed by every one of ``secrets``; never raises for the target's faults."""
-    headers = {"content-type": "application/json", "user-agent": USER_AGENT,
-               **signed_headers(secrets, msg_id, body)}
+    headers = [("content-type", "application/json"), ("user-agent", USER_AGENT),
+               *signed_headers(secrets, msg_id, body).items()]
     started = time.monotonic()
-    limits = {"connect": TIMEOUT, "read": TIMEOUT, "write": TIMEOUT, "pool": TIMEOUT}
     try:
-        with _pool().stream("POST", url, headers=list(headers.items()), content=body,
-                            extensions={"timeout": limits}) as answer:
-            kept = _read_capped(answer, started)
-            status = answer.status
+        answer = _pool().post(url, headers, body, timeout=TIMEOUT, cap=BODY_CAP, keep=KEPT * 4)
     except TargetRefused as exc:
         return Outcome(None, _ms(started), error=str(exc)[:300])
-    except httpcore2.TimeoutException:
+    except TimeoutError:
         return Outcome(None, _ms(started), error=f"no answer within {TIMEOUT:.0f} s")
-    except (httpcore2.NetworkError, httpcore2.ProtocolError, httpcore2.UnsupportedProtocol,
-            OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
         return Outcome(None, _ms(started), error=(f"{type(exc).__name__}: {exc}")[:300])
-    text = kept.decode("utf-8", "replace")[:KEPT]
+    status, text = answer.status, answer.body.decode("utf-8", "replace")[:KEPT]
     error = None
     if 300 <= status < 400:
         error = "redirects are not followed: point the endpoint at the final URL"
     elif not 200 <= status < 300:
         error = f"answered {status}"
     return Outcome(status, _ms(started), text, error)
-
-
-def _read_capped(answer, started: float) -> bytes:
-    """At most ``BODY_CAP`` bytes of the answer, within the overall ``TIMEOUT``."""
-    kept, size = [], 0
-    for chunk in answer.iter_stream():
-        size += len(chunk)
-        if size <= KEPT * 4:
-            kept.append(chunk)
-        if size > BODY_CAP:
-            break  # capped: the rest is not read (the connection is then dropped)
-        if time.monotonic() - started > TIMEOUT:
-            raise httpcore2.ReadTimeout("too slow")
-    return b"".join(kept)
 
 
 def _ms(started: float) -> int:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from standardwebhooks import Webhook
 
 from events import jobs
-from events.models import EventAttempt, EventDelivery, EventEndpoint
+from events.models import Event, EventAttempt, EventDelivery, EventEndpoint
 from gateway.db import db, utcnow
 
 
@@ -187,3 +187,45 @@ def test_a_second_run_leaves_the_work_to_the_running_one(client, tenant, receive
         assert receiver.requests == []
     assert jobs.deliver_due() == 3
     assert len(receiver.events()) == 3
+
+
+def test_every_post_of_a_wave_is_logged_as_its_own_attempt(client, tenant, receiver, subscribe,
+                                                           deliver):
+    endpoint, _ = subscribe(["contact.created"])
+    receiver.answer = (202, {})
+    _add(client, tenant, jobs.PARALLEL + 4)  # more than one wave, written set-based per wave
+    deliver()
+    with db.connection_context():
+        attempts = list(EventAttempt.select().order_by(EventAttempt.id))
+        deliveries = {d.id: d for d in EventDelivery.select()}
+    assert len(attempts) == len(receiver.requests) == jobs.PARALLEL + 4
+    assert {a.delivery_id for a in attempts} == set(deliveries)
+    for attempt in attempts:
+        assert (attempt.endpoint_id, attempt.events, attempt.status_code, attempt.response,
+                attempt.error) == (endpoint["id"], 1, 202, '{"ok": true}', None)
+        assert attempt.latency_ms >= 0 and attempt.at is not None
+    assert {(d.status, d.attempts) for d in deliveries.values()} == {("delivered", 1)}
+    receiver.answer = (500, {})
+    _add(client, tenant, 3, start=100)
+    deliver()
+    with db.connection_context():
+        failed = list(EventAttempt.select().where(EventAttempt.status_code == 500))
+        waiting = EventDelivery.select().where(EventDelivery.status == "pending")
+        assert len(failed) == 3 and {a.error for a in failed} == {"answered 500"}
+        assert {(d.attempts, d.last_error) for d in waiting} == {(1, "answered 500")}
+        assert all(d.next_at > utcnow() for d in waiting)  # after the first backoff step
+
+
+def test_the_purge_drops_the_oldest_events_with_their_deliveries(client, tenant, receiver,
+                                                                 subscribe, deliver):
+    subscribe(["contact.created"])
+    _add(client, tenant, 5)
+    deliver()
+    with db.connection_context():
+        ids = [e.id for e in Event.select().order_by(Event.id)]
+        Event.update(created_at=utcnow() - jobs.KEEP_EVENTS - timedelta(hours=1)).where(
+            Event.id.in_(ids[:3])).execute()
+        assert jobs.purge_old() == 3
+        assert [e.id for e in Event.select().order_by(Event.id)] == ids[3:]
+        assert EventDelivery.select().count() == EventAttempt.select().count() == 2
+        assert jobs.purge_old() == 0  # the oldest left is recent: the walk stops there

@@ -64,3 +64,13 @@ def test_set_based_events_carry_the_contact_as_each_change_committed_it(
     assert [d["contact"] for d in updated[:len(changed)]] == list(as_updated.values())
     assert all(d["changed"] == ["first_name"] for d in updated[:len(changed)])
     assert updated[-1]["contact"]["first_name"] == "Later" and updated[-1]["channel"] == "api"
+
+
+def test_event_writes_skip_the_index_and_the_check_they_do_not_need(store):
+    """Schema version 22: no created_at index (the purge walks ids); on PostgreSQL a delivery
+    does not check by constraint the event it is written with."""
+    from gateway.db import db, is_postgres
+    schema = db.execute_sql("SELECT current_schema()").fetchone()[0] if is_postgres() else None
+    assert "event_created_at" not in {index.name for index in db.get_indexes("event", schema)}
+    targets = {fk.dest_table for fk in db.get_foreign_keys("event_delivery", schema)}
+    assert targets == ({"event_endpoint"} if is_postgres() else {"event", "event_endpoint"})
