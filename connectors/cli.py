@@ -8,13 +8,15 @@ import uuid
 import click
 
 from connectors import service, signatures
-from gateway.clitools import configure, require_account, run
+from gateway.clitools import configure, require_account, run, use_environment_language
 from gateway.db import db
+from gateway.i18n import _
 
 
 @click.group()
 def hook() -> None:
     """Connector webhooks (generic and Efficy)."""
+    use_environment_language()
 
 
 def _json_option(value: str | None, name: str):
@@ -23,7 +25,8 @@ def _json_option(value: str | None, name: str):
     try:
         return json.loads(value)
     except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"not valid JSON: {exc}", param_hint=name) from None
+        raise click.BadParameter(_("not valid JSON: %(why)s") % {"why": exc},
+                                 param_hint=name) from None
 
 
 @hook.command("create")
@@ -60,7 +63,7 @@ def hook_create(account_id: int, kind: str, name: str, auth: str, source: str | 
         created, secret = run(_create, account_id, data)
         url = service.to_dict(created)["url"]
     click.echo(f"id: {created.id}\nurl: {url}\nsecret: {secret}")
-    click.echo("Keep the secret now: it is not shown again.", err=True)
+    click.echo(_("Keep the secret now: it is not shown again."), err=True)
 
 
 def _create(account_id: int, data: dict):
@@ -70,7 +73,7 @@ def _create(account_id: int, data: dict):
     except ValidationFailed as exc:
         problems = "; ".join(f"{d.get('field')}: {d.get('message', d.get('code'))}"
                              for d in exc.details)
-        raise ValidationFailed(f"{exc.message} {problems}") from None
+        raise ValidationFailed(f"{_(exc.message)} {problems}") from None
 
 
 @hook.command("list")
@@ -93,7 +96,7 @@ def hook_rotate(account_id: int, hook_id: int) -> None:
     """Give a hook a new secret (the old one keeps working for 24 hours)."""
     configure()
     with db.connection_context():
-        _, secret = run(service.rotate_secret, account_id, hook_id)
+        _hook, secret = run(service.rotate_secret, account_id, hook_id)
     click.echo(f"secret: {secret}")
 
 

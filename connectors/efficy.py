@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.errors import BadRequest
+from gateway.i18n import N_, _
 
 CONTACT_TABLE = 11000
 OPERATIONS = ("Create", "Update", "Delete")
@@ -42,18 +43,18 @@ class EfficyRecord:
 def split(payload) -> tuple[list[EfficyRecord], int]:
     """The contact records of a payload and how many other-table records were skipped."""
     if not isinstance(payload, dict) or not isinstance(payload.get("records"), list):
-        raise BadRequest("An Efficy payload is an object with a records list.")
+        raise BadRequest(N_("An Efficy payload is an object with a records list."))
     found, skipped = [], 0
     for index, record in enumerate(payload["records"]):
         if not isinstance(record, dict):
-            raise BadRequest(f"records[{index}] is not an object.")
+            raise BadRequest(_("records[%(index)s] is not an object.") % {"index": index})
         if str(record.get("table")) != str(CONTACT_TABLE):
             skipped += 1
             continue
         operation = str(record.get("operation", "")).capitalize()
         if operation not in OPERATIONS or record.get("key") in (None, ""):
-            raise BadRequest(f"records[{index}] needs a key and an operation "
-                             "(Create, Update or Delete).")
+            raise BadRequest(_("records[%(index)s] needs a key and an operation "
+                               "(Create, Update or Delete).") % {"index": index})
         found.append(EfficyRecord(str(record["key"]), operation, record))
     return found, skipped
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 
 from gateway.errors import ValidationFailed
+from gateway.i18n import _
 from gateway.merge import is_empty
 
 SCALAR_TARGETS = ("email", "first_name", "name", "language", "source", "status")
@@ -120,7 +121,7 @@ def check(mapping, language_map=None, *, required_email: bool = True) -> dict:
     """Validate a mapping (and language map) as given by a client; 422 naming each problem."""
     details = []
     if not isinstance(mapping, dict):
-        raise ValidationFailed("mapping must be an object {field: rule}.",
+        raise ValidationFailed(_("mapping must be an object {field: rule}."),
                                details=[{"field": "mapping", "code": "invalid"}])
     for target, rule in mapping.items():
         problem = _target_problem(target) or _rule_problem(rule)
@@ -129,14 +130,15 @@ def check(mapping, language_map=None, *, required_email: bool = True) -> dict:
                             "message": problem})
     if required_email and "email" not in mapping:
         details.append({"field": "mapping.email", "code": "required",
-                        "message": "Map the e-mail address, e.g. {\"email\": \"data.email\"}."})
+                        "message": _("Map the e-mail address, e.g. %(example)s.")
+                        % {"example": '{"email": "data.email"}'}})
     if language_map is not None and not (
             isinstance(language_map, dict)
             and all(isinstance(v, str) for v in language_map.values())):
         details.append({"field": "language_map", "code": "invalid",
-                        "message": "language_map is an object {value: language code}."})
+                        "message": _("language_map is an object {value: language code}.")})
     if details:
-        raise ValidationFailed("The mapping is not valid.", details=details)
+        raise ValidationFailed(_("The mapping is not valid."), details=details)
     return mapping
 
 
@@ -145,20 +147,23 @@ def _target_problem(target) -> str | None:
         return None
     if isinstance(target, str) and target.startswith(CUSTOM_PREFIX) and len(target) > 14:
         return None
-    return (f"Unknown field {target!r}: use email, first_name, name, language, source, "
-            "preferences, interests, status or custom_fields.<name>.")
+    return _("Unknown field '%(field)s': use %(targets)s or %(custom)s.") % {
+        "field": target, "targets": ", ".join(SCALAR_TARGETS[:-1] + LIST_TARGETS
+                                                   + SCALAR_TARGETS[-1:]),
+        "custom": CUSTOM_PREFIX + "<name>"}
 
 
 def _rule_problem(rule) -> str | None:
     if isinstance(rule, str):
-        return None if rule.strip() else "A path may not be empty."
+        return None if rule.strip() else _("A path may not be empty.")
     if not isinstance(rule, dict) or ("path" in rule) == ("value" in rule):
-        return "A rule is a path, {\"path\": ...} or {\"value\": ...}."
+        return _("A rule is a path, %(path)s or %(value)s.") % {
+            "path": '{"path": ...}', "value": '{"value": ...}'}
     if "path" in rule:
         paths = rule["path"] if isinstance(rule["path"], list) else [rule["path"]]
         if not paths or not all(isinstance(p, str) and p.strip() for p in paths):
-            return "path is a dotted path or a list of them."
+            return _("path is a dotted path or a list of them.")
     if "map" in rule and not isinstance(rule["map"], dict):
-        return "map is an object {incoming value: stored value}."
+        return _("map is an object {incoming value: stored value}.")
     unknown = set(rule) - {"path", "value", "map"}
-    return f"Unknown keys {sorted(unknown)}." if unknown else None
+    return _("Unknown keys %(keys)s.") % {"keys": sorted(unknown)} if unknown else None

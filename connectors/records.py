@@ -18,10 +18,11 @@ from types import SimpleNamespace
 
 from connectors import efficy, mapping
 from connectors.models import MAX_EFFICY_KEY, EfficyKey, Hook
-from gateway import contacts
+from gateway import contacts, i18n
 from gateway.contacts import Provenance
 from gateway.db import db
 from gateway.errors import BadRequest
+from gateway.i18n import N_, _
 from gateway.merge import CLEAR, is_empty, merge
 from gateway.models import Contact
 from gateway.validation import AccountVocabulary, clean_contact, normalise_email
@@ -66,14 +67,21 @@ class Step:
     contact_id: int | None = None
 
 
+WAITING = N_("Waiting for the Create of Efficy key %(key)s: it is not linked to a contact "
+             "yet and the record has no e-mail address. Retried for at most %(minutes)s "
+             "minutes, then a dead letter.")
+UNLINKED = N_("Efficy key %(key)s is not linked to a contact yet and the record has no e-mail "
+              "address.")
+KEY_TOO_LONG = N_("An Efficy key has at most %(max)s characters; this one has %(num)s.")
+
+
 class Waiting(Exception):
     """A record waits for the Create of its Efficy key (not linked to a contact yet)."""
 
     def __init__(self, key: str, minutes: int):
         super().__init__(key)
-        self.message = (f"Waiting for the Create of Efficy key {key}: it is not linked to a "
-                        "contact yet and the record has no e-mail address. Retried for at "
-                        f"most {minutes} minutes, then a dead letter.")
+        # Stored with the delivery (in English): ``i18n.stored`` translates it when shown.
+        self.message = WAITING % {"key": key, "minutes": minutes}
 
 
 def records_of(kind: str, payload) -> tuple[list, int]:
@@ -87,11 +95,12 @@ def records_of(kind: str, payload) -> tuple[list, int]:
         elif isinstance(payload, list) and all(isinstance(r, dict) for r in payload):
             found = payload
         else:
-            raise BadRequest("The body must be a JSON object or an array of objects.")
+            raise BadRequest(N_("The body must be a JSON object or an array of objects."))
         total, skipped = len(found), 0
     if total + skipped > MAX_RECORDS:
         from gateway.errors import PayloadTooLarge
-        raise PayloadTooLarge(f"At most {MAX_RECORDS} records per request; split the batch.")
+        raise PayloadTooLarge(_("At most %(num)s records per request; split the batch.")
+                              % {"num": MAX_RECORDS})
     return found, skipped
 
 
@@ -161,8 +170,8 @@ def _plan_efficy(ctx: Context, index: int, rec: efficy.EfficyRecord) -> Step:
     hook = ctx.hook
     if len(rec.key) > MAX_EFFICY_KEY:
         return Step(index, "fail", efficy_key=rec.key, operation=rec.operation, errors=[
-            {"field": "key", "code": "too_long", "message": f"An Efficy key has at most "
-             f"{MAX_EFFICY_KEY} characters; this one has {len(rec.key)}."}])
+            {"field": "key", "code": "too_long", "message": _(KEY_TOO_LONG) % {
+                "max": MAX_EFFICY_KEY, "num": len(rec.key)}}])
     data = _mapped(ctx, rec)
     linked = _linked_contact(ctx, rec.key)
     if rec.operation == "Delete":
@@ -178,8 +187,7 @@ def _plan_efficy(ctx: Context, index: int, rec: efficy.EfficyRecord) -> Step:
     step.efficy_key, step.operation = rec.key, rec.operation
     if step.action == "fail" and is_empty(data.get("email")):
         step.errors = [{"field": "email", "code": "unknown_key",
-                        "message": f"Efficy key {rec.key} is not linked to a contact yet and "
-                                   "the record has no e-mail address."}]
+                        "message": _(UNLINKED) % {"key": rec.key}}]
         if ctx.wait:
             step.action = "wait"
     return step
@@ -257,12 +265,31 @@ def describe(step: Step, outcome: str) -> dict:
 
 
 def reasons(result: dict) -> list[str]:
-    """Why records failed, in words: ``record 1: email: an e-mail address is required``."""
+    """Why records failed, in words: ``record 1: email: an e-mail address is required``
+    (in the task's language, also what a job stored in English)."""
     lines = []
     for view in (result or {}).get("records", []):
         for error in view.get("errors", []):
-            message = str(error.get("message") or error.get("code") or "not valid")
+            message = i18n.stored(str(error.get("message") or error.get("code") or ""), STORED) \
+                or _("not valid")
             message = message[:1].lower() + message[1:] if message[1:2].islower() else message
-            lines.append(f"record {view.get('index', 0) + 1}: {error.get('field')}: "
-                         f"{message.rstrip('.')}")
+            lines.append(_("record %(num)s: %(field)s: %(message)s") % {
+                "num": view.get("index", 0) + 1, "field": error.get("field"),
+                "message": message.rstrip(".")})
     return lines
+
+
+# Texts a job stores in English with values in them (a delivery's error, a record's reason),
+# matched back to their English text when shown so they read in the reader's language; a text
+# without values needs no pattern. ``connectors.jobs`` and ``connectors.batch`` store the last
+# five.
+STORED = i18n.stored_texts(
+    WAITING, UNLINKED, KEY_TOO_LONG,
+    N_("%(failed)s of %(total)s records were not valid; fix the mapping or the sender, "
+       "then replay."),
+    N_("An internal error stopped this attempt; the server log has the details "
+       "(delivery %(id)s)."),
+    N_("The database was unavailable during this attempt."),
+    N_("This address was erased at the person's request and is suppressed: it cannot "
+       "be added again."),
+    N_("A new contact needs a language and a source."))

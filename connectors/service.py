@@ -35,6 +35,7 @@ from connectors.signatures import derive_secret
 from gateway import runtime
 from gateway.db import db, utcnow
 from gateway.errors import BadRequest, NotFound, ValidationFailed
+from gateway.i18n import N_, _
 from gateway.models import Vocabulary
 from gateway.tenancy import owned
 from gateway.validation import AccountVocabulary
@@ -50,11 +51,11 @@ EDITABLE = ("name", "auth", "source", "language", "mapping", "language_map", "co
 def create_hook(account_id: int, data: dict) -> tuple[Hook, str]:
     """A new hook; returns it with its secret (shown once, never stored)."""
     if not isinstance(data, dict):
-        raise BadRequest("The body must be a JSON object.")
+        raise BadRequest(N_("The body must be a JSON object."))
     kind = data.get("kind", "generic")
     if kind not in KINDS:
         raise ValidationFailed(details=[{"field": "kind", "code": "invalid", "value": kind,
-                                         "message": "kind is generic or efficy."}])
+                                         "message": _("kind is generic or efficy.")}])
     if kind == "generic" and not data.get("mapping"):
         # No mapping given: the flat body the README shows, custom fields by their names.
         fields = AccountVocabulary.load(account_id).fields
@@ -83,10 +84,10 @@ def update_hook(account_id: int, hook_id, data: dict) -> Hook:
     """Change a hook's settings (the kind is fixed); takes effect within ``CONFIG_TTL``."""
     hook = get_hook(account_id, hook_id)
     if not isinstance(data, dict):
-        raise BadRequest("The body must be a JSON object.")
+        raise BadRequest(N_("The body must be a JSON object."))
     if "kind" in data and data["kind"] != hook.kind:
         raise ValidationFailed(details=[{"field": "kind", "code": "immutable",
-                                         "message": "The kind of a hook cannot change."}])
+                                         "message": _("The kind of a hook cannot change.")}])
     current = {name: getattr(hook, name) for name in EDITABLE}
     values = _checked(account_id, hook.kind, {**current, **data}, creating=False)
     for name, value in values.items():
@@ -140,14 +141,15 @@ def _iso(value: datetime | None) -> str | None:
 def _checked(account_id: int, kind: str, data: dict, *, creating: bool) -> dict:
     """The editable values of ``data``, validated against the account; 422 otherwise."""
     unknown = set(data) - set(EDITABLE) - {"kind"}
-    details = [{"field": name, "code": "unknown_field", "message": f"Unknown field {name!r}."}
+    details = [{"field": name, "code": "unknown_field",
+                "message": _("Unknown field '%(field)s'.") % {"field": name}}
                for name in sorted(unknown)]
     vocab = AccountVocabulary.load(account_id)
     values = {name: data.get(name) for name in EDITABLE}
     name = values["name"]
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 200:
         details.append({"field": "name", "code": "required",
-                        "message": "A name of 1 to 200 characters is required."})
+                        "message": _("A name of 1 to 200 characters is required.")})
     else:
         values["name"] = name.strip()
     _choice(details, values, "auth", AUTH_MODES)
@@ -155,10 +157,11 @@ def _checked(account_id: int, kind: str, data: dict, *, creating: bool) -> dict:
     _choice(details, values, "on_delete", DELETE_ACTIONS)
     if not isinstance(values["mapping"] or {}, dict) or not isinstance(
             values["language_map"] or {}, dict):
-        raise ValidationFailed("mapping and language_map are JSON objects.", details=[
-            {"field": "mapping", "code": "invalid", "message": "An object."}])
+        raise ValidationFailed(_("mapping and language_map are JSON objects."), details=[
+            {"field": "mapping", "code": "invalid", "message": _("An object.")}])
     if not isinstance(values["enabled"], bool):
-        details.append({"field": "enabled", "code": "invalid", "message": "true or false."})
+        details.append({"field": "enabled", "code": "invalid",
+                        "message": _("true or false.")})
     details.extend(_mapping_problems(kind, values))
     details.extend(_default_problems(account_id, vocab, kind, values))
     details.extend(_form_problems(account_id, values))
@@ -166,18 +169,20 @@ def _checked(account_id: int, kind: str, data: dict, *, creating: bool) -> dict:
         value = values[field_name]
         if value is not None and (not isinstance(value, str) or len(value) > limit):
             details.append({"field": field_name, "code": "invalid",
-                            "message": f"Text of at most {limit} characters."})
+                            "message": _("Text of at most %(num)s characters.")
+                            % {"num": limit}})
         elif isinstance(value, str) and not value.strip():
             values[field_name] = None
     if details:
-        raise ValidationFailed("The hook is not valid.", details=details)
+        raise ValidationFailed(_("The hook is not valid."), details=details)
     return values
 
 
 def _choice(details: list, values: dict, name: str, allowed) -> None:
     if values[name] not in allowed:
         details.append({"field": name, "code": "invalid", "value": values[name],
-                        "message": f"{name} is one of {', '.join(allowed)}."})
+                        "message": _("%(field)s is one of %(choices)s.")
+                        % {"field": name, "choices": ", ".join(allowed)}})
 
 
 def _mapping_problems(kind: str, values: dict) -> list:
@@ -198,17 +203,17 @@ def _default_problems(account_id: int, vocab: AccountVocabulary, kind: str,
     for name, value in (("source", source), ("language", language)):
         if value is not None and not isinstance(value, str):
             values[name] = None
-            details.append({"field": name, "code": "invalid", "message": "Text, or null."})
+            details.append({"field": name, "code": "invalid", "message": _("Text, or null.")})
     if details:
         return details
     if source in (None, ""):
         values["source"] = None
         if kind == "efficy" or "source" not in values["mapping"]:
             details.append({"field": "source", "code": "required",
-                            "message": "Give the source new contacts get (or map one)."})
+                            "message": _("Give the source new contacts get (or map one).")})
     elif source not in vocab.sources:
         details.append({"field": "source", "code": "unknown_source", "value": source,
-                        "message": f"Unknown source {source!r}."})
+                        "message": _("Unknown source '%(value)s'.") % {"value": source}})
     if language in (None, ""):
         # New contacts need a language: the account's first one unless told otherwise.
         first = (Vocabulary.select(Vocabulary.name).where(
@@ -217,7 +222,7 @@ def _default_problems(account_id: int, vocab: AccountVocabulary, kind: str,
         values["language"] = first.name if first else None
     elif not isinstance(language, str) or language.lower() not in vocab.languages:
         details.append({"field": "language", "code": "unknown_language", "value": language,
-                        "message": "Use one of the account's language codes."})
+                        "message": _("Use one of the account's language codes.")})
     else:
         values["language"] = language.lower()
     return details
@@ -229,7 +234,8 @@ def _form_problems(account_id: int, values: dict) -> list:
     form_id = values["form_id"]
     if form_id is None:
         return [{"field": "form_id", "code": "required",
-                 "message": "Unconfirmed contacts get the opt-in mail of a form: choose one."}]
+                 "message": _("Unconfirmed contacts get the opt-in mail of a form: "
+                              "choose one.")}]
     try:
         from forms.models import Form
     except ImportError:  # forms area not installed: nothing to check against
@@ -237,7 +243,7 @@ def _form_problems(account_id: int, values: dict) -> list:
     if not isinstance(form_id, int) or isinstance(form_id, bool) or not Form.get_or_none(
             (Form.id == form_id) & (Form.account == account_id)):
         return [{"field": "form_id", "code": "unknown_form", "value": form_id,
-                 "message": "No such form in this account."}]
+                 "message": _("No such form in this account.")}]
     return []
 
 
@@ -283,9 +289,11 @@ def list_deliveries(account_id: int, hook_id, *, status: str | None = None,
     """The hook's most recent deliveries (optionally of one status), newest first."""
     hook = get_hook(account_id, hook_id)
     if not 1 <= limit <= 500:
-        raise BadRequest("limit must be between 1 and 500.")
+        raise BadRequest(_("limit must be between %(low)s and %(high)s.")
+                         % {"low": 1, "high": 500})
     if status not in (None, *DELIVERY_STATUSES):
-        raise BadRequest(f"status must be one of {', '.join(DELIVERY_STATUSES)}.")
+        raise BadRequest(_("status must be one of %(choices)s.")
+                         % {"choices": ", ".join(DELIVERY_STATUSES)})
     where = Delivery.hook == hook.id
     if status:
         where &= Delivery.status == status
@@ -304,7 +312,7 @@ def get_delivery(account_id: int, hook_id, delivery_id: str) -> Delivery:
     delivery = Delivery.get_or_none((Delivery.id == str(delivery_id))
                                     & (Delivery.hook == hook.id))
     if delivery is None:
-        raise NotFound("No such delivery.")
+        raise NotFound(N_("No such delivery."))
     return delivery
 
 
@@ -313,7 +321,8 @@ def replay(account_id: int, hook_id, delivery_id: str) -> Delivery:
     from gateway.errors import Conflict
     delivery = get_delivery(account_id, hook_id, delivery_id)
     if delivery.status != "dead":
-        raise Conflict(f"Only dead deliveries can be replayed; this one is {delivery.status}.")
+        raise Conflict(_("Only dead deliveries can be replayed; this one is %(status)s.")
+                       % {"status": delivery.status})
     return _requeue(delivery)
 
 

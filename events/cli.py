@@ -6,13 +6,15 @@ import click
 
 from events import endpoints as service
 from events.models import TYPES
-from gateway.clitools import configure, require_account, run
+from gateway.clitools import configure, require_account, run, use_environment_language
 from gateway.db import db
+from gateway.i18n import _
 
 
 @click.group()
 def endpoint() -> None:
     """Outbound event endpoints (signed webhooks Inlet sends)."""
+    use_environment_language()
 
 
 @endpoint.command("create")
@@ -32,7 +34,7 @@ def endpoint_create(account_id: int, url: str, events: tuple[str, ...], descript
                               {"url": url, "events": list(events),
                                "description": description, "batch": batch})
     click.echo(f"id: {created.id}\nurl: {created.url}\nsecret: {secret}")
-    click.echo("Keep the secret now: it is not shown again.", err=True)
+    click.echo(_("Keep the secret now: it is not shown again."), err=True)
 
 
 @endpoint.command("list")
@@ -57,7 +59,7 @@ def endpoint_rotate(account_id: int, endpoint_id: int) -> None:
     """Give an endpoint a new secret (events carry the old one's signature for 24 hours)."""
     configure()
     with db.connection_context():
-        _, secret = run(service.rotate_secret, account_id, endpoint_id)
+        _endpoint, secret = run(service.rotate_secret, account_id, endpoint_id)
     click.echo(f"secret: {secret}")
 
 
@@ -69,7 +71,7 @@ def endpoint_delete(account_id: int, endpoint_id: int) -> None:
     configure()
     with db.connection_context():
         run(service.delete_endpoint, account_id, endpoint_id)
-    click.echo(f"deleted endpoint {endpoint_id}")
+    click.echo(_("deleted endpoint %(id)s") % {"id": endpoint_id})
 
 
 commands = [endpoint]

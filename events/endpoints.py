@@ -29,6 +29,7 @@ from events.models import (
 from events.targets import check_url
 from gateway.db import db, utcnow
 from gateway.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from gateway.i18n import N_, _
 from gateway.tenancy import owned
 from gateway.validation import single_line
 
@@ -44,10 +45,11 @@ def _refuse(field: str, message: str, value=None) -> ValidationFailed:
 def _checked(data, *, creating: bool) -> dict:
     """The editable values of ``data``, validated; 422 naming the field otherwise."""
     if not isinstance(data, dict):
-        raise BadRequest("The body must be a JSON object.")
+        raise BadRequest(N_("The body must be a JSON object."))
     unknown = sorted(set(data) - set(EDITABLE))
     if unknown:
-        raise _refuse(unknown[0], f"Unknown field {unknown[0]!r}; known: {', '.join(EDITABLE)}.")
+        raise _refuse(unknown[0], _("Unknown field '%(field)s'; known: %(known)s.") % {
+            "field": unknown[0], "known": ", ".join(EDITABLE)})
     values = {}
     if creating or "url" in data:
         values["url"] = check_url(data.get("url"))
@@ -55,23 +57,25 @@ def _checked(data, *, creating: bool) -> dict:
         kinds = data.get("events")
         if (not isinstance(kinds, list) or not kinds
                 or not all(isinstance(k, str) for k in kinds)):
-            raise _refuse("events", "events is a non-empty list of event types: "
-                          + ", ".join(TYPES) + " (or \"*\" for all).", kinds)
+            raise _refuse("events", _("events is a non-empty list of event types: %(types)s "
+                                      "(or %(all)s for all).")
+                          % {"types": ", ".join(TYPES), "all": '"*"'}, kinds)
         kinds = list(TYPES) if "*" in kinds else list(dict.fromkeys(kinds))
         wrong = [k for k in kinds if k not in TYPES]
         if wrong:
-            raise _refuse("events", f"Unknown event type {wrong[0]!r}; known: "
-                          + ", ".join(TYPES) + ".", wrong[0])
+            raise _refuse("events", _("Unknown event type '%(type)s'; known: %(known)s.")
+                          % {"type": wrong[0], "known": ", ".join(TYPES)}, wrong[0])
         values["events"] = kinds
     if "description" in data:
         text = data["description"]
         if text is not None and not isinstance(text, str):
-            raise _refuse("description", "description is text.", text)
+            raise _refuse("description", _("description is text."), text)
         values["description"] = single_line(text or "")[:500]
     for flag in ("enabled", "batch"):
         if flag in data:
             if not isinstance(data[flag], bool):
-                raise _refuse(flag, f"{flag} is true or false.", data[flag])
+                raise _refuse(flag, _("%(field)s is true or false.") % {"field": flag},
+                              data[flag])
             values[flag] = data[flag]
     return values
 
@@ -173,7 +177,7 @@ def _event_id(raw) -> int | None:
         return None
     text = str(raw).removeprefix("evt_")
     if not text.isascii() or not text.isdigit() or len(text) > 18:
-        raise BadRequest("after must be an event id (evt_123).")
+        raise BadRequest(_("after must be an event id (%(example)s).") % {"example": "evt_123"})
     return int(text)
 
 
@@ -181,9 +185,10 @@ def list_events(account_id: int, *, kind: str | None = None, after=None,
                 limit: int = 50) -> dict:
     """Events in id order after the cursor ``after``; without it, the latest ``limit``."""
     if not 1 <= limit <= 500:
-        raise BadRequest("limit must be between 1 and 500.")
+        raise BadRequest(_("limit must be between %(low)s and %(high)s.")
+                         % {"low": 1, "high": 500})
     if kind and kind not in (*TYPES, TEST_TYPE):
-        raise BadRequest(f"type must be one of {', '.join(TYPES)}.")
+        raise BadRequest(_("type must be one of %(choices)s.") % {"choices": ", ".join(TYPES)})
     cursor = _event_id(after)
     query = Event.select(Event.id, Event.type, Event.data, Event.created_at).where(
         Event.account == account_id)
@@ -229,9 +234,10 @@ def replay(account_id: int, endpoint_id, delivery_id) -> int:
     found = EventDelivery.get_or_none((EventDelivery.id == _whole(delivery_id))
                                       & (EventDelivery.endpoint == endpoint.id))
     if found is None:
-        raise NotFound("No such delivery.")
+        raise NotFound(N_("No such delivery."))
     if found.status != "dead":
-        raise Conflict(f"This delivery is {found.status}; only dead ones are replayed.")
+        raise Conflict(_("This delivery is %(status)s; only dead ones are replayed.")
+                       % {"status": found.status})
     _revive([found.id], endpoint)
     return found.id
 
@@ -249,7 +255,7 @@ def _whole(raw) -> int:
     try:
         return int(raw)
     except (TypeError, ValueError):
-        raise NotFound("No such delivery.") from None
+        raise NotFound(N_("No such delivery.")) from None
 
 
 def _revive(ids: list[int], endpoint: EventEndpoint) -> None:
@@ -285,5 +291,5 @@ def send_test(account_id: int, endpoint_id) -> dict:
     return {"event_id": f"evt_{event.id}", "status_code": attempt and attempt.status_code,
             "latency_ms": attempt and attempt.latency_ms,
             "response": attempt.response if attempt else "",
-            "error": attempt.error if attempt else "not sent", "ok": bool(
+            "error": attempt.error if attempt else _("not sent"), "ok": bool(
                 attempt and attempt.status_code and 200 <= attempt.status_code < 300)}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from gateway.clitools import configure, require_account, run
+from gateway.clitools import configure, require_account, run, use_environment_language
 from gateway.db import db
 from gateway.errors import InletError
+from gateway.i18n import _
 
 
 def _print_form(form, settings) -> None:
@@ -14,10 +15,10 @@ def _print_form(form, settings) -> None:
     click.echo(f"id: {form.id}")
     click.echo(f"slug: {form.slug}")
     snippets = embed.snippets_for(form, settings.base_url)
-    click.echo(f"\nhosted page:\n{snippets['hosted']}")
-    for name, label in (("script", "script embed"), ("iframe", "iframe embed"),
-                        ("html", "plain HTML form (works without JavaScript)")):
-        click.echo(f"\n{label}:\n{snippets[name]}")
+    click.echo("\n" + _("hosted page:") + "\n" + snippets["hosted"])
+    for name, label in (("script", _("script embed:")), ("iframe", _("iframe embed:")),
+                        ("html", _("plain HTML form (works without JavaScript):"))):
+        click.echo(f"\n{label}\n{snippets[name]}")
 
 
 def _split(value: str | None) -> list[str]:
@@ -27,6 +28,7 @@ def _split(value: str | None) -> list[str]:
 @click.group("form")
 def form_group() -> None:
     """Opt-in forms."""
+    use_environment_language()
 
 
 @form_group.command("create")
@@ -65,7 +67,7 @@ def form_create(account_id: int, name: str, source: str, fields: str, languages:
             form = definitions.create_form(account_id, data)
         except InletError as exc:
             problems = "".join(f"\n  {d.get('field')}: {d.get('message')}" for d in exc.details)
-            raise click.ClickException(exc.message + problems) from None
+            raise click.ClickException(_(exc.message) + problems) from None
         _print_form(form, settings)
 
 

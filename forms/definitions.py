@@ -18,6 +18,7 @@ from forms.texts import MAIL_KINDS, TEXT_KEYS
 from gateway import runtime
 from gateway.db import db, utcnow
 from gateway.errors import Conflict, ValidationFailed
+from gateway.i18n import _
 from gateway.models import Vocabulary
 from gateway.tenancy import owned
 from gateway.validation import AccountVocabulary, suggest
@@ -67,7 +68,7 @@ def create_form(account_id: int, data: dict) -> Form:
         with db.atomic():
             return Form.create(account=account_id, **values)
     except peewee.IntegrityError:
-        raise Conflict(f"The slug {values['slug']!r} is taken.") from None
+        raise Conflict(_("The slug '%(slug)s' is taken.") % {"slug": values["slug"]}) from None
 
 
 def update_form(account_id: int, form_id, data: dict) -> Form:
@@ -81,7 +82,8 @@ def update_form(account_id: int, form_id, data: dict) -> Form:
         with db.atomic():
             form.save()
     except peewee.IntegrityError:
-        raise Conflict(f"The slug {values.get('slug')!r} is taken.") from None
+        raise Conflict(_("The slug '%(slug)s' is taken.")
+                       % {"slug": values.get("slug")}) from None
     clear_cache()  # this process sees the change at once; others within CACHE_SECONDS
     return form
 
@@ -97,13 +99,14 @@ def clean_definition(account_id: int, data, *, creating: bool, current: Form | N
                      ) -> dict:
     """The storable values of a form definition, or 422 with one detail per problem."""
     if not isinstance(data, dict):
-        raise ValidationFailed("The body must be a JSON object.")
+        raise ValidationFailed(_("The body must be a JSON object."))
     vocab = AccountVocabulary.load(account_id)
     errors: list[dict] = []
     out: dict = {}
     unknown = sorted(set(data) - set(_CLEANERS))
     for key in unknown:
-        errors.append({"field": key, "code": "unknown_field", "message": f"Unknown key {key!r}."})
+        errors.append({"field": key, "code": "unknown_field",
+                       "message": _("Unknown key '%(key)s'.") % {"key": key}})
     for key, cleaner in _CLEANERS.items():
         if key in data:
             try:
@@ -113,7 +116,8 @@ def clean_definition(account_id: int, data, *, creating: bool, current: Form | N
     if creating:
         for key in ("name", "source"):
             if key not in data:
-                errors.append({"field": key, "code": "required", "message": f"{key} is required."})
+                errors.append({"field": key, "code": "required",
+                               "message": _("%(key)s is required.") % {"key": key}})
         out.setdefault("languages", _default_languages(vocab))
         # A new form showing labels offers those that exist now, listed: ones added later in
         # Settings stay off it until chosen.
@@ -138,19 +142,20 @@ def _default_languages(vocab: AccountVocabulary) -> list[str]:
 
 def _text(value, vocab=None, *, limit: int = 200, required: bool = True) -> str:
     if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit:
-        raise _Bad("invalid", f"A text of {1 if required else 0} to {limit} characters.")
+        raise _Bad("invalid", _("A text of %(min)s to %(max)s characters.")
+                   % {"min": 1 if required else 0, "max": limit})
     return value.strip()
 
 
 def _bool(value, vocab=None) -> bool:
     if not isinstance(value, bool):
-        raise _Bad("invalid", "true or false.")
+        raise _Bad("invalid", _("true or false."))
     return value
 
 
 def _slug(value, vocab=None) -> str:
     if not isinstance(value, str) or not _SLUG.match(value):
-        raise _Bad("invalid", "3 to 64 lower-case letters, digits and dashes.")
+        raise _Bad("invalid", _("3 to 64 lower-case letters, digits and dashes."))
     return value
 
 
@@ -158,14 +163,16 @@ def _source(value, vocab: AccountVocabulary) -> str:
     if isinstance(value, str) and value in vocab.sources:
         return value
     hint = suggest(str(value), vocab.sources)
-    raise _Bad("unknown_source", f"Unknown source {value!r}."
-               + (f" Did you mean {hint!r}?" if hint else ""), value=value, suggestion=hint)
+    message = _("Unknown source '%(value)s'.") % {"value": value}
+    if hint:
+        message += " " + _("Did you mean '%(hint)s'?") % {"hint": hint}
+    raise _Bad("unknown_source", message, value=value, suggestion=hint)
 
 
 def _string_list(value, limit: int = 50) -> list[str]:
     if not isinstance(value, list) or len(value) > limit or not all(
             isinstance(v, str) and v.strip() for v in value):
-        raise _Bad("invalid", f"A list of at most {limit} texts.")
+        raise _Bad("invalid", _("A list of at most %(num)s texts.") % {"num": limit})
     return list(dict.fromkeys(v.strip() for v in value))
 
 
@@ -173,9 +180,9 @@ def _fields(value, vocab: AccountVocabulary) -> list[str]:
     names = _string_list(value)
     bad = [n for n in names if n not in BUILTIN_FIELDS and n not in vocab.fields]
     if bad:
-        raise _Bad("unknown_field", f"Unknown fields: {', '.join(bad)}. Use "
-                   f"{', '.join(BUILTIN_FIELDS)} or one of the account's custom fields.",
-                   value=bad)
+        raise _Bad("unknown_field", _("Unknown fields: %(fields)s. Use %(builtin)s or one of the "
+                                      "account's custom fields.")
+                   % {"fields": ", ".join(bad), "builtin": ", ".join(BUILTIN_FIELDS)}, value=bad)
     return names
 
 
@@ -185,9 +192,10 @@ def _labels(kind: str):
         allowed = getattr(vocab, kind)
         bad = [n for n in names if n not in allowed]
         if bad:
+            message = (_("Unknown interests: %(labels)s.") if kind == "interests"
+                       else _("Unknown preferences: %(labels)s.")) % {"labels": ", ".join(bad)}
             raise _Bad(f"unknown_{kind[:-1] if kind == 'interests' else 'preference'}",
-                       f"Unknown {kind}: {', '.join(bad)}.", value=bad,
-                       suggestion=suggest(bad[0], allowed))
+                       message, value=bad, suggestion=suggest(bad[0], allowed))
         return names
     return clean
 
@@ -196,8 +204,9 @@ def _languages(value, vocab: AccountVocabulary) -> list[str]:
     codes = [c.lower() for c in _string_list(value, 20)]
     bad = [c for c in codes if c not in vocab.languages]
     if not codes or bad:
-        raise _Bad("unknown_language", "Use one or more of the account's languages: "
-                   f"{', '.join(sorted(vocab.languages))}.", value=bad)
+        raise _Bad("unknown_language", _("Use one or more of the account's languages: "
+                                         "%(languages)s.")
+                   % {"languages": ", ".join(sorted(vocab.languages))}, value=bad)
     return codes
 
 
@@ -205,11 +214,12 @@ def _url(value, vocab=None) -> str | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str) or len(value) > 2000:
-        raise _Bad("invalid_url", "An absolute http(s) URL.")
+        raise _Bad("invalid_url", _("An absolute http(s) URL."))
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname or any(
             c in value for c in " \t\r\n\\"):
-        raise _Bad("invalid_url", f"{value!r} is not an absolute http(s) URL.", value=value)
+        raise _Bad("invalid_url", _("'%(url)s' is not an absolute http(s) URL.") % {"url": value},
+                   value=value)
     return value
 
 
@@ -237,50 +247,55 @@ def _origins(value, vocab=None) -> list[str]:
     for item in _string_list(value, 20):
         origin = normalise_origin(item)
         if origin is None:
-            raise _Bad("invalid_origin", f"{item!r} is not an origin such as "
-                       "https://www.example.com (no path).", value=item)
+            raise _Bad("invalid_origin", _("'%(origin)s' is not an origin such as "
+                                           "https://www.example.com (no path).")
+                       % {"origin": item}, value=item)
         out.append(origin)
     return list(dict.fromkeys(out))
 
 
 def _min_fill(value, vocab=None) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 60:
-        raise _Bad("invalid", "A number of seconds from 0 to 60.")
+        raise _Bad("invalid", _("A number of seconds from 0 to 60."))
     return value
 
 
 def _texts(value, vocab: AccountVocabulary) -> dict:
     if not isinstance(value, dict):
-        raise _Bad("invalid", "An object {language: {key: text}}.")
+        raise _Bad("invalid", _("An object {language: {key: text}}."))
     out = {}
     for lang, entries in value.items():
         if lang not in vocab.languages or not isinstance(entries, dict):
-            raise _Bad("unknown_language", f"Texts for unknown language {lang!r}.", value=lang)
+            raise _Bad("unknown_language", _("Texts for unknown language '%(language)s'.")
+                       % {"language": lang}, value=lang)
         for key, text in entries.items():
             if key not in TEXT_KEYS and not _LABEL_KEY.match(str(key)):
-                raise _Bad("unknown_text", f"Unknown text {key!r}.", value=key,
+                raise _Bad("unknown_text", _("Unknown text '%(key)s'.") % {"key": key}, value=key,
                            allowed=sorted(TEXT_KEYS))
             if not isinstance(text, str) or len(text) > MAX_TEXT:
-                raise _Bad("invalid", f"Text {lang}.{key} must be at most {MAX_TEXT} characters.")
+                raise _Bad("invalid", _("Text %(text)s must be at most %(num)s characters.")
+                           % {"text": f"{lang}.{key}", "num": MAX_TEXT})
         out[lang] = dict(entries)
     return out
 
 
 def _mails(value, vocab: AccountVocabulary) -> dict:
     if not isinstance(value, dict):
-        raise _Bad("invalid", "An object {confirm|welcome: {language: {subject, body}}}.")
+        raise _Bad("invalid", _("An object {confirm|welcome: {language: {subject, body}}}."))
     out: dict = {}
     for kind, by_lang in value.items():
         if kind not in MAIL_KINDS or not isinstance(by_lang, dict):
-            raise _Bad("unknown_mail", f"Unknown mail {kind!r}; use {', '.join(MAIL_KINDS)}.")
+            raise _Bad("unknown_mail", _("Unknown mail '%(kind)s'; use %(kinds)s.")
+                       % {"kind": kind, "kinds": ", ".join(MAIL_KINDS)})
         for lang, spec in by_lang.items():
             if lang not in vocab.languages or not isinstance(spec, dict) or set(spec) - {
                     "subject", "body"}:
-                raise _Bad("invalid", f"mails.{kind}.{lang} must be {{subject, body}} for one "
-                           "of the account's languages.")
+                raise _Bad("invalid", _("%(mail)s must be {subject, body} for one of the "
+                                        "account's languages.") % {"mail": f"mails.{kind}.{lang}"})
             for part, source in spec.items():
                 if not isinstance(source, str) or not source.strip() or len(source) > MAX_TEXT:
-                    raise _Bad("invalid", f"mails.{kind}.{lang}.{part} must be a non-empty text.")
+                    raise _Bad("invalid", _("%(part)s must be a non-empty text.")
+                               % {"part": f"mails.{kind}.{lang}.{part}"})
                 try:
                     check_template(source)
                 except MailTemplateError as exc:
@@ -291,22 +306,25 @@ def _mails(value, vocab: AccountVocabulary) -> dict:
 
 def _label_texts(value, vocab: AccountVocabulary) -> dict:
     if not isinstance(value, dict):
-        raise _Bad("invalid", "An object {label: {language: text}}.")
+        raise _Bad("invalid", _("An object {label: {language: text}}."))
     labels = vocab.preferences | vocab.interests
     out: dict = {}
     for label, by_lang in value.items():
         if label not in labels:
-            raise _Bad("unknown_label", f"Unknown preference or interest {label!r}.",
-                       value=label, suggestion=suggest(str(label), labels))
+            raise _Bad("unknown_label", _("Unknown preference or interest '%(label)s'.")
+                       % {"label": label}, value=label, suggestion=suggest(str(label), labels))
         if not isinstance(by_lang, dict):
-            raise _Bad("invalid", f"label_texts.{label} must be {{language: text}}.")
+            raise _Bad("invalid", _("%(key)s must be {language: text}.")
+                       % {"key": f"label_texts.{label}"})
         for lang, text in by_lang.items():
             if lang not in vocab.languages:
-                raise _Bad("unknown_language", f"Text of {label!r} for unknown language "
-                           f"{lang!r}.", value=lang)
+                raise _Bad("unknown_language", _("Text of '%(label)s' for unknown language "
+                                                 "'%(language)s'.")
+                           % {"label": label, "language": lang}, value=lang)
             if not isinstance(text, str) or len(text) > 200 or "\n" in text:
-                raise _Bad("invalid", f"The {lang} text of {label!r}: one line of at most "
-                           "200 characters.")
+                raise _Bad("invalid", _("The %(language)s text of '%(label)s': one line of at "
+                                        "most 200 characters.")
+                           % {"language": lang, "label": label})
         texts = {lang: text.strip() for lang, text in by_lang.items() if text.strip()}
         if texts:
             out[label] = texts

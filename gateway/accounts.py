@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 
 import peewee
 
-from gateway import runtime
+from gateway import i18n, runtime
 from gateway.db import db, is_sqlite
 from gateway.errors import Conflict, NotFound, ValidationFailed
-from gateway.imports import texts
+from gateway.i18n import N_, _
 from gateway.models import (
     FIELD_TYPES,
     VOCABULARY_KINDS,
@@ -26,6 +26,51 @@ from gateway.validation import single_line
 
 LABEL_MAX = Vocabulary.name.max_length  # sources, languages, preferences, interests, choices
 FIELD_LABEL_MAX = CustomField.label.max_length
+# What the API says about a label, one text per kind (each language names a kind its own way).
+_LABEL_TEXTS = {
+    "language": {
+        "twin": N_("The language '%(twin)s' exists already; '%(name)s' differs from it only in "
+                   "upper and lower case. Use '%(twin)s'."),
+        "exists": N_("The language '%(name)s' exists already."),
+        "used_1": N_("The language '%(name)s' is used by %(users)s. Change it first, then "
+                     "remove it."),
+        "used_n": N_("The language '%(name)s' is used by %(users)s. Change them first, then "
+                     "remove it."),
+        "missing": N_("No such language.")},
+    "source": {
+        "twin": N_("The source '%(twin)s' exists already; '%(name)s' differs from it only in "
+                   "upper and lower case. Use '%(twin)s'."),
+        "exists": N_("The source '%(name)s' exists already."),
+        "used_1": N_("The source '%(name)s' is used by %(users)s. Change it first, then "
+                     "remove it."),
+        "used_n": N_("The source '%(name)s' is used by %(users)s. Change them first, then "
+                     "remove it."),
+        "missing": N_("No such source.")},
+    "preference": {
+        "twin": N_("The preference '%(twin)s' exists already; '%(name)s' differs from it only "
+                   "in upper and lower case. Use '%(twin)s'."),
+        "exists": N_("The preference '%(name)s' exists already."),
+        "used_1": N_("The preference '%(name)s' is used by %(users)s. Change it first, then "
+                     "remove it."),
+        "used_n": N_("The preference '%(name)s' is used by %(users)s. Change them first, then "
+                     "remove it."),
+        "missing": N_("No such preference.")},
+    "interest": {
+        "twin": N_("The interest '%(twin)s' exists already; '%(name)s' differs from it only "
+                   "in upper and lower case. Use '%(twin)s'."),
+        "exists": N_("The interest '%(name)s' exists already."),
+        "used_1": N_("The interest '%(name)s' is used by %(users)s. Change it first, then "
+                     "remove it."),
+        "used_n": N_("The interest '%(name)s' is used by %(users)s. Change them first, then "
+                     "remove it."),
+        "missing": N_("No such interest.")},
+}
+_USER_KINDS = {"form": N_("form '%(name)s'"), "hook": N_("hook '%(name)s'")}
+
+
+def _users_text(users: list[dict]) -> str:
+    """"form 'Newsletter', hook 'Shop'" in the task's language."""
+    return ", ".join(_(_USER_KINDS[u["type"]]) % {"name": u["name"]} for u in users)
 CUSTOM_TARGET = "custom_fields."  # a hook mapping's target for a custom field (connectors)
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -80,27 +125,28 @@ def add_vocabulary(account_id: int, kind: str, name) -> Vocabulary:
     if isinstance(name, str):
         name = single_line(name)  # a label is one line, as every contact will carry it
     if not isinstance(name, str) or not name or len(name) > LABEL_MAX:
-        raise ValidationFailed(f"A name of 1 to {LABEL_MAX} characters is required.",
+        raise ValidationFailed(_("A name of 1 to %(max)s characters is required.")
+                               % {"max": LABEL_MAX},
                                details=[{"field": "name", "code": "invalid",
                                          "value": name if isinstance(name, str) else None}])
     if kind == "language":
         name = name.lower()
         if not _LANGUAGE.match(name):
-            raise ValidationFailed("A language is a two-letter ISO 639-1 code, such as 'de'.",
+            raise ValidationFailed(_("A language is a two-letter ISO 639-1 code, such as "
+                                     "'de'."),
                                    details=[{"field": "name", "code": "invalid_language",
                                              "value": name}])
     twin = next((v.name for v in list_vocabulary(account_id, kind)
                  if v.name != name and v.name.casefold() == name.casefold()), None)
     if twin is not None:  # "website" beside "Website" is what imports then trip over
-        raise Conflict(f"The {kind} {twin!r} exists already; {name!r} differs from it only "
-                       f"in upper and lower case. Use {twin!r}.",
+        raise Conflict(_(_LABEL_TEXTS[kind]["twin"]) % {"twin": twin, "name": name},
                        details=[{"field": "name", "code": "case_duplicate", "value": name,
                                  "existing": twin}])
     try:
         with db.atomic():
             return Vocabulary.create(account=account_id, kind=kind, name=name)
     except peewee.IntegrityError:
-        raise Conflict(f"The {kind} {name!r} exists already.") from None
+        raise Conflict(_(_LABEL_TEXTS[kind]["exists"]) % {"name": name}) from None
 
 
 def delete_vocabulary(account_id: int, kind: str, entry_id) -> None:
@@ -109,9 +155,8 @@ def delete_vocabulary(account_id: int, kind: str, entry_id) -> None:
     row = _own_label(account_id, kind, entry_id)
     users = label_users(account_id, kind, row.name)
     if users:
-        names = ", ".join(f"{u['type']} {u['name']!r}" for u in users)
-        raise Conflict(f"The {kind} {row.name!r} is used by {names}. Change "
-                       f"{'it' if len(users) == 1 else 'them'} first, then remove it.",
+        text = _LABEL_TEXTS[kind]["used_1" if len(users) == 1 else "used_n"]
+        raise Conflict(_(text) % {"name": row.name, "users": _users_text(users)},
                        details=[{"field": "name", "code": "in_use", "value": row.name,
                                  "used_by": users,
                                  "contacts": contacts_with_label(account_id, kind, row.name)}])
@@ -123,7 +168,7 @@ def _own_label(account_id: int, kind: str, entry_id) -> Vocabulary:
                                  & (Vocabulary.account == account_id)
                                  & (Vocabulary.kind == kind))
     if row is None:
-        raise NotFound(f"No such {kind}.")
+        raise NotFound(_(_LABEL_TEXTS[kind]["missing"]))
     return row
 
 
@@ -240,21 +285,23 @@ def update_profile(account_id: int, data: dict) -> Account:
     account = Account.get_by_id(account_id)
     values, details = {}, []
     for key, limit, check, hint in (
-            ("sender_name", 200, None, "A name of at most 200 characters on one line."),
-            ("sender_address", 254, _ADDRESS.match, "An e-mail address such as "
-             "news@example.com."),
-            ("notification_email", 254, _ADDRESS.match, "An e-mail address such as "
-             "team@example.com."),
+            ("sender_name", 200, None, N_("A name of at most 200 characters on one line.")),
+            ("sender_address", 254, _ADDRESS.match, N_("An e-mail address such as "
+                                                        "news@example.com.")),
+            ("notification_email", 254, _ADDRESS.match, N_("An e-mail address such as "
+                                                           "team@example.com.")),
             # the languages errors.csv has texts in
-            ("report_language", 8, texts.LANGUAGES.__contains__, "One of "
-             + ", ".join(texts.LANGUAGES) + "."),
-            ("website_url", 2000, _is_site_url, "A web address such as "
-             "https://www.example.com.")):
+            ("report_language", 8, i18n.LANGUAGES.__contains__, N_("One of %(languages)s.")),
+            ("website_url", 2000, _is_site_url, N_("A web address such as "
+                                                   "https://www.example.com."))):
         if key not in data:
             continue
         value = single_line(str(data.get(key) or "")).strip()
         if value and (len(value) > limit or (check and not check(value))):
-            details.append({"field": key, "code": "invalid", "value": value, "message": hint})
+            message = _(hint) % {"languages": ", ".join(i18n.LANGUAGES)} \
+                if key == "report_language" else _(hint)
+            details.append({"field": key, "code": "invalid", "value": value,
+                            "message": message})
         values[key] = value or None
     if details:
         raise ValidationFailed(details=details)
@@ -299,7 +346,8 @@ def add_custom_field(account_id: int, data: dict) -> CustomField:
                         "message": _field_name_problem(name)})
     if ftype not in FIELD_TYPES:
         details.append({"field": "type", "code": "invalid", "value": ftype,
-                        "message": f"type must be one of {', '.join(FIELD_TYPES)}."})
+                        "message": _("type must be one of %(types)s.")
+                        % {"types": ", ".join(FIELD_TYPES)}})
     needs_choices = ftype in ("choice", "multiple_choice")
     if needs_choices and isinstance(choices, list):
         choices = [single_line(c) if isinstance(c, str) else c for c in choices]
@@ -307,8 +355,8 @@ def add_custom_field(account_id: int, data: dict) -> CustomField:
                           or not all(isinstance(c, str) and 0 < len(c) <= LABEL_MAX
                                      for c in choices)):
         details.append({"field": "choices", "code": "invalid",
-                        "message": f"A choice field needs a list of 1 to 500 choices of 1 to "
-                                   f"{LABEL_MAX} characters each."})
+                        "message": _("A choice field needs a list of 1 to 500 choices of 1 "
+                                     "to %(max)s characters each.") % {"max": LABEL_MAX}})
     if details:
         raise ValidationFailed(details=details)
     _label_free(account_id, label or name, None)
@@ -317,16 +365,22 @@ def add_custom_field(account_id: int, data: dict) -> CustomField:
             return CustomField.create(account=account_id, name=name, type=ftype, label=label,
                                       choices=choices if needs_choices else [])
     except peewee.IntegrityError:
-        raise Conflict(f"The custom field {name!r} exists already.") from None
+        raise Conflict(_("The custom field '%(name)s' exists already.") % {"name": name}) \
+            from None
 
 
 def _field_name_problem(name) -> str:
     """Why ``name`` cannot name a custom field, in words."""
-    shown = repr(name) if isinstance(name, str) and name else "An empty name"
     if isinstance(name, str) and name in RESERVED_FIELDS:
-        return f"{shown} is a built-in field of every contact: choose another name."
-    return (f"{shown} cannot be a field name: start with a lower-case letter and use only "
-            "lower-case letters, digits and _ (no spaces or capitals), such as shoe_size.")
+        return _("'%(name)s' is a built-in field of every contact: choose another name.") \
+            % {"name": name}
+    if not isinstance(name, str) or not name:
+        return _("An empty name cannot be a field name: start with a lower-case letter and "
+                 "use only lower-case letters, digits and _ (no spaces or capitals), such as "
+                 "shoe_size.")
+    return _("'%(name)s' cannot be a field name: start with a lower-case letter and use only "
+             "lower-case letters, digits and _ (no spaces or capitals), such as "
+             "shoe_size.") % {"name": name}
 
 
 def _clean_field_label(value) -> str | None | dict:
@@ -336,8 +390,8 @@ def _clean_field_label(value) -> str | None | dict:
     cleaned = single_line(value).strip() if isinstance(value, str) else None
     if cleaned is None or len(cleaned) > FIELD_LABEL_MAX:
         return {"field": "label", "code": "invalid", "value": cleaned,
-                "message": f"A label is text of at most {FIELD_LABEL_MAX} characters on one "
-                           "line, such as Shoe size."}
+                "message": _("A label is text of at most %(max)s characters on one line, "
+                             "such as Shoe size.") % {"max": FIELD_LABEL_MAX}}
     return cleaned or None
 
 
@@ -345,8 +399,8 @@ def _label_free(account_id: int, shown: str, field_id: int | None) -> None:
     """409 when another field of the account is shown as ``shown`` (in any case)."""
     for other in list_custom_fields(account_id):
         if other.id != field_id and field_label(other).casefold() == shown.casefold():
-            raise Conflict(f"The field {other.name!r} is shown as {field_label(other)!r} "
-                           "already: choose another label.",
+            raise Conflict(_("The field '%(name)s' is shown as '%(label)s' already: choose "
+                             "another label.") % {"name": other.name, "label": field_label(other)},
                            details=[{"field": "label", "code": "duplicate", "value": shown,
                                      "existing": other.name}])
 
@@ -355,7 +409,7 @@ def _own_field(account_id: int, field_id) -> CustomField:
     row = CustomField.get_or_none((CustomField.id == _int(field_id))
                                   & (CustomField.account == account_id))
     if row is None:
-        raise NotFound("No such custom field.")
+        raise NotFound(_("No such custom field."))
     return row
 
 
@@ -365,8 +419,8 @@ def rename_custom_field(account_id: int, field_id, data: dict) -> CustomField:
     row = _own_field(account_id, field_id)
     if "name" in data and data["name"] != row.name:
         raise ValidationFailed(
-            f"A field's name ({row.name!r}) is the key contacts, imports, the API, forms and "
-            "hooks use, and cannot change: change its label instead.",
+            _("A field's name ('%(name)s') is the key contacts, imports, the API, forms and "
+              "hooks use, and cannot change: change its label instead.") % {"name": row.name},
             details=[{"field": "name", "code": "immutable", "value": data["name"]}])
     if "label" not in data:
         return row
@@ -405,9 +459,11 @@ def delete_custom_field(account_id: int, field_id) -> None:
     usage = field_removal(account_id, field_id)
     users = usage["forms"] + usage["hooks"]
     if users:
-        names = ", ".join(f"{u['type']} {u['name']!r}" for u in users)
-        raise Conflict(f"The custom field {usage['name']!r} is used by {names}. Take it off "
-                       f"{'it' if len(users) == 1 else 'them'} first, then remove it.",
+        text = _("The custom field '%(name)s' is used by %(users)s. Take it off it first, "
+                 "then remove it.") if len(users) == 1 else \
+            _("The custom field '%(name)s' is used by %(users)s. Take it off them first, then "
+              "remove it.")
+        raise Conflict(text % {"name": usage["name"], "users": _users_text(users)},
                        details=[{"field": "name", "code": "in_use", "value": usage["name"],
                                  "used_by": users, "contacts": usage["contacts"]}])
     CustomField.delete().where(CustomField.id == usage["id"]).execute()

@@ -10,6 +10,7 @@ import secrets
 
 from gateway.db import utcnow
 from gateway.errors import Forbidden, Unauthorized, ValidationFailed
+from gateway.i18n import _
 from gateway.models import SCOPES, Account, ApiToken, User
 
 TOKEN_PREFIX = "inl_"  # noqa: S105 (a public prefix, not a secret)
@@ -26,7 +27,7 @@ def create_token(account_id: int, scopes=DEFAULT_SCOPES, name: str = "") -> tupl
     scopes = list(dict.fromkeys(scopes))
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
-        raise ValidationFailed(f"Unknown scopes: {', '.join(unknown)}.",
+        raise ValidationFailed(_("Unknown scopes: %(scopes)s.") % {"scopes": ", ".join(unknown)},
                                details=[{"field": "scopes", "value": unknown,
                                          "allowed": list(SCOPES)}])
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -46,7 +47,7 @@ def parse_authorization(header: str | None) -> tuple[str | None, str]:
     """(account id or None, token) from a Basic or Bearer header; 401 when absent."""
     if not header:
         raise Unauthorized()
-    scheme, _, value = header.partition(" ")
+    scheme, _sep, value = header.partition(" ")
     scheme = scheme.lower()
     if scheme == "bearer" and value.strip():
         return None, value.strip()
@@ -54,11 +55,11 @@ def parse_authorization(header: str | None) -> tuple[str | None, str]:
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
-            raise Unauthorized("Malformed Basic credentials.") from None
+            raise Unauthorized(_("Malformed Basic credentials.")) from None
         account, sep, token = decoded.partition(":")
         if sep and token:
             return account, token
-    raise Unauthorized("Use HTTP Basic (account_id:token) or a Bearer token.")
+    raise Unauthorized(_("Use HTTP Basic (account_id:token) or a Bearer token."))
 
 
 def authenticate(header: str | None) -> ApiToken:
@@ -68,9 +69,9 @@ def authenticate(header: str | None) -> ApiToken:
     row = ApiToken.get_or_none(ApiToken.token_hash == digest)
     # compare_digest keeps the final check constant-time even if the lookup is not.
     if row is None or not hmac.compare_digest(row.token_hash, digest) or row.revoked_at:
-        raise Unauthorized("The token is not valid.")
+        raise Unauthorized(_("The token is not valid."))
     if account_ref is not None and account_ref != str(row.account_id):
-        raise Unauthorized("The token is not valid.")
+        raise Unauthorized(_("The token is not valid."))
     if row.last_used_at is None or (utcnow() - row.last_used_at).total_seconds() > 60:
         ApiToken.update(last_used_at=utcnow()).where(ApiToken.id == row.id).execute()
     return row
@@ -80,7 +81,7 @@ def require_scope(token: ApiToken, scope: str, *alternatives: str) -> None:
     """403 unless the token carries ``scope`` or an alternative (``admin`` carries them all)."""
     scopes = set(token.scopes or [])
     if "admin" not in scopes and not scopes & {scope, *alternatives}:
-        raise Forbidden(f"This token lacks the {scope!r} scope.")
+        raise Forbidden(_("This token lacks the '%(scope)s' scope.") % {"scope": scope})
 
 
 # ---- passwords ---------------------------------------------------------------------------
@@ -98,7 +99,7 @@ def hash_password(password: str) -> str:
 def check_password(stored: str, password: str) -> bool:
     """Constant-time check of ``password`` against ``hash_password``'s output."""
     try:
-        _, salt, digest = stored.split("$")
+        _algorithm, salt, digest = stored.split("$")
         fresh = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), dklen=32, **_SCRYPT)
     except ValueError:
         return False
@@ -108,7 +109,7 @@ def check_password(stored: str, password: str) -> bool:
 def create_user(account_id: int, email: str, password: str) -> User:
     """An admin-UI login for an account."""
     if len(password) < 8:
-        raise ValidationFailed("The password needs at least 8 characters.")
+        raise ValidationFailed(_("The password needs at least 8 characters."))
     Account.get_by_id(account_id)
     return User.create(account=account_id, email=email.strip().lower(),
                        password_hash=hash_password(password))

@@ -7,9 +7,10 @@ import sys
 
 import click
 
-from gateway import runtime
-from gateway.clitools import configure, require_account, run
+from gateway import i18n, runtime
+from gateway.clitools import configure, require_account, run, use_environment_language
 from gateway.db import db
+from gateway.i18n import _
 from gateway.registry import AREAS
 from gateway.schema import upgrade
 from gateway.settings import Settings, SettingsError, served_url
@@ -18,6 +19,13 @@ from gateway.settings import Settings, SettingsError, served_url
 @click.group()
 def main() -> None:
     """Inlet: a self-hosted contact-ingestion gateway."""
+    use_environment_language()  # what the commands print, in the shell's language
+
+
+def server_language() -> None:
+    """A server's texts follow each request, user or recipient, never the shell it was started
+    from: its jobs and requests start from English (``gateway.i18n``), as without the CLI."""
+    i18n.activate(i18n.SOURCE_LANGUAGE)
 
 
 @main.command()
@@ -32,6 +40,7 @@ def serve(host: str, port: int, access_log: bool) -> None:
     import uvicorn
 
     from gateway.app import create_app
+    server_language()
     logging.basicConfig(level=logging.INFO)
     try:
         # Unset INLET_BASE_URL: links in mails point at the address served here.
@@ -50,9 +59,10 @@ def serve(host: str, port: int, access_log: bool) -> None:
 def worker(burst: bool) -> None:
     """Run an RQ worker for Inlet's queue (needs INLET_REDIS_URL)."""
     settings = configure()
+    server_language()
     if settings.embedded_queue:
-        raise click.ClickException("INLET_REDIS_URL is not set: `inlet serve` runs the jobs "
-                                   "in-process on embedded defaults.")
+        raise click.ClickException(_("INLET_REDIS_URL is not set: `inlet serve` runs the "
+                                     "jobs in-process on embedded defaults."))
     from rq import Worker
 
     from gateway.worker import load_job_modules, start_sweeper
@@ -80,7 +90,8 @@ def db_upgrade() -> None:
     """Create or upgrade the schema (safe to run again)."""
     configure(migrate=False)
     applied = upgrade()
-    click.echo(f"applied: {', '.join(map(str, applied))}" if applied else "schema up to date")
+    click.echo(_("applied: %(migrations)s") % {"migrations": ", ".join(map(str, applied))}
+               if applied else _("schema up to date"))
 
 
 @main.group()
@@ -115,7 +126,7 @@ def token_create(account_id: int, scopes: str, name: str) -> None:
     configure()
     with db.connection_context():
         require_account(account_id)
-        _, plain = run(create_token, account_id,
+        _token, plain = run(create_token, account_id,
                        [s.strip() for s in scopes.split(",") if s.strip()], name)
     click.echo(plain)
 
@@ -129,8 +140,8 @@ def token_revoke(account_id: int, token_id: int) -> None:
     configure()
     with db.connection_context():
         if not revoke_token(account_id, token_id):
-            raise click.ClickException("no such live token")
-    click.echo("revoked")
+            raise click.ClickException(_("no such live token"))
+    click.echo(_("revoked"))
 
 
 @main.group()
@@ -149,11 +160,12 @@ def user_create(account_id: int, email: str, password_stdin: bool) -> None:
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(_("Password"), hide_input=True,
+                                confirmation_prompt=_("Repeat for confirmation"))
     with db.connection_context():
         require_account(account_id)
         created = run(create_user, account_id, email, password)
-    click.echo(f"user {created.email} created")
+    click.echo(_("user %(email)s created") % {"email": created.email})
 
 
 def _add_area_commands() -> None:

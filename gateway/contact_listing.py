@@ -13,6 +13,7 @@ from peewee import SQL, NodeList, Tuple, Value
 from gateway.contact_search import search_condition
 from gateway.db import is_postgres
 from gateway.errors import BadRequest
+from gateway.i18n import _
 from gateway.models import STATUSES, Contact, ContactEvent
 
 MAX_ID = 2**31 - 1  # ids are PostgreSQL ``integer``s
@@ -34,7 +35,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
             raise ValueError(contact_id)  # 1e999, -1e308, 10**30: no row has such an id
         return datetime.fromisoformat(stamp), contact_id
     except (ValueError, TypeError, RecursionError):
-        raise BadRequest("The cursor is not valid.") from None
+        raise BadRequest(_("The cursor is not valid.")) from None
 
 
 def instant(name: str, value: str | datetime | date | None) -> datetime | None:
@@ -45,7 +46,8 @@ def instant(name: str, value: str | datetime | date | None) -> datetime | None:
         try:
             value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise BadRequest(f"{name} must be an ISO 8601 date or date-time.") from None
+            raise BadRequest(_("%(name)s must be an ISO 8601 date or date-time.")
+                             % {"name": name}) from None
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
@@ -69,7 +71,8 @@ class Filters:
     def where(self, account_id: int):
         """The condition on ``Contact`` (400 on an unknown status)."""
         if self.status not in (None, "", *STATUSES):
-            raise BadRequest(f"status must be one of {', '.join(STATUSES)}.")
+            raise BadRequest(_("status must be one of %(statuses)s.")
+                             % {"statuses": ", ".join(STATUSES)})
         where = Contact.account == account_id
         for column, value in ((Contact.status, self.status), (Contact.source, self.source),
                               (Contact.language, self.language)):
@@ -101,9 +104,9 @@ def import_id(value) -> int | None:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise BadRequest("import must be an import id.") from None
+        raise BadRequest(_("import must be an import id.")) from None
     if not 0 < number <= MAX_ID:
-        raise BadRequest("import must be an import id.")
+        raise BadRequest(_("import must be an import id."))
     return number
 
 
@@ -123,7 +126,7 @@ def keyset_page(where, *, sort: str, cursor: str | None, before: str | None,
     A previous page walks the index in the reverse order from its first row and turns the
     rows round, so Previous costs what Next costs."""
     if sort not in SORTS:
-        raise BadRequest("sort must be -created_at or created_at.")
+        raise BadRequest(_("sort must be -created_at or created_at."))
     desc = sort.startswith("-")
     backwards = bool(before)
     key = Tuple(Contact.created_at, Contact.id)

@@ -12,6 +12,7 @@ from gateway import changes, contact_rows
 from gateway.contact_listing import SORTS, Filters, decode_cursor, encode_cursor, keyset_page
 from gateway.db import db, is_postgres, utcnow
 from gateway.errors import BadRequest, Conflict, ValidationFailed
+from gateway.i18n import _
 from gateway.merge import CLEAR, MergeResult, is_clear, is_empty, merge
 from gateway.models import STATUSES, Consent, Contact, ContactEvent
 from gateway.tenancy import owned
@@ -69,7 +70,7 @@ def validate(account_id: int, data: dict, *, creating: bool,
              vocab: AccountVocabulary | None = None) -> dict:
     """Clean ``data`` or raise 422 with every field error."""
     if not isinstance(data, dict):
-        raise BadRequest("The body must be a JSON object.")
+        raise BadRequest(_("The body must be a JSON object."))
     vocab = vocab or AccountVocabulary.load(account_id)
     clean, errors = clean_contact(vocab, data, creating=creating)
     if errors:
@@ -204,7 +205,7 @@ def create(account_id: int, data: dict, provenance: Provenance) -> Contact:
 def _require_object(data) -> None:
     """400 unless the body is a JSON object (a list or a string would crash ``dict()``)."""
     if not isinstance(data, dict):
-        raise BadRequest("The body must be a JSON object.")
+        raise BadRequest(_("The body must be a JSON object."))
 
 
 def _status(value, default: str | None) -> str | None:
@@ -212,7 +213,8 @@ def _status(value, default: str | None) -> str | None:
         return default
     if value not in STATUSES:
         raise ValidationFailed(details=[{"field": "status", "code": "invalid_status",
-                                         "message": f"status must be one of {STATUSES}",
+                                         "message": _("status must be one of %(statuses)s")
+                                         % {"statuses": STATUSES},
                                          "value": value}])
     return value
 
@@ -246,7 +248,8 @@ def patch(account_id: int, contact_id, data: dict, provenance: Provenance, *,
     data = dict(data)
     if data.get("email") not in (None, contact.email):
         raise ValidationFailed(details=[{"field": "email", "code": "immutable",
-                                         "message": "The e-mail of a contact cannot change."}])
+                                         "message": _("The e-mail of a contact cannot "
+                                                      "change.")}])
     data["email"] = contact.email
     status = _status(data.get("status"), default=None)
     vocab = AccountVocabulary.load(account_id)
@@ -298,7 +301,7 @@ def _refuse_existing(existing: Contact) -> None:
     """409 for an e-mail that is known; a blacklisted one says so, since when and why."""
     details = [{"id": existing.id, "email": existing.email, "status": existing.status}]
     if existing.status != "blacklisted":
-        raise Conflict("A contact with this e-mail exists already.", details=details)
+        raise Conflict(_("A contact with this e-mail exists already."), details=details)
     at, reason = blacklistings([existing.id]).get(existing.id, (existing.updated_at, None))
     details[0] |= {"blacklisted_at": _iso(at), "reason": reason}
     raise Conflict(blacklisted_message(existing.email, at.date(), reason), details=details)
@@ -306,8 +309,11 @@ def _refuse_existing(existing: Contact) -> None:
 
 def blacklisted_message(email: str, day, reason: str | None) -> str:
     """Why ``email`` cannot be added: blacklisted since ``day``, and why."""
-    return (f"{email} is blacklisted (since {day:%Y-%m-%d}" + (f": {reason}" if reason else "")
-            + ") and cannot be added again.")
+    if reason:
+        return _("%(email)s is blacklisted (since %(day)s: %(reason)s) and cannot be added "
+                 "again.") % {"email": email, "day": f"{day:%Y-%m-%d}", "reason": reason}
+    return _("%(email)s is blacklisted (since %(day)s) and cannot be added again.") % {
+        "email": email, "day": f"{day:%Y-%m-%d}"}
 
 
 # ---- listing with keyset pagination (filters and pages: gateway/contact_listing.py) -------
@@ -321,9 +327,9 @@ def list_contacts(account_id: int, *, status: str | None = None, email: str | No
     ``filters``: the other ``contact_listing.Filters`` (language, interest, preference,
     added_after, added_before, import_id); ``before`` asks for the page before a cursor."""
     if sort not in SORTS:
-        raise BadRequest("sort must be -created_at or created_at.")
+        raise BadRequest(_("sort must be -created_at or created_at."))
     if not 1 <= limit <= 500:
-        raise BadRequest("limit must be between 1 and 500.")
+        raise BadRequest(_("limit must be between 1 and 500."))
     where = Filters(status=status, email=email, q=q, source=source, **filters).where(account_id)
     total, estimated = count_contacts(where)
     rows, next_cursor, prev_cursor = keyset_page(where, sort=sort, cursor=cursor,

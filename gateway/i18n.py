@@ -13,7 +13,8 @@ browser (``gateway.middleware.Language``, ``gateway.admin.pages``); a job sets i
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, tzinfo
@@ -30,7 +31,9 @@ NAMES = {"en": "English", "nl": "Nederlands", "fr": "Français"}  # each in its 
 SOURCE_LANGUAGE = "en"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 
-_current: ContextVar[str] = ContextVar("inlet_language", default=SOURCE_LANGUAGE)
+# None: nobody named a language (no Accept-Language, a job): texts are in English, and what is
+# written for someone later (an import's report) may take the account's language instead.
+_current: ContextVar[str | None] = ContextVar("inlet_language", default=None)
 
 
 def catalogue_files(language: str) -> list[Path]:
@@ -39,7 +42,7 @@ def catalogue_files(language: str) -> list[Path]:
 
 
 def read_catalogue(language: str) -> Catalog:
-    """Every ``.po`` of ``language`` as one catalogue (a later file wins on a shared text)."""
+    """Every ``.po`` of ``language`` as one catalogue (the first file wins on a shared text)."""
     merged = Catalog(locale=language)
     for path in catalogue_files(language):
         with path.open("rb") as fp:
@@ -66,37 +69,53 @@ def translations(language: str) -> support.NullTranslations:
 
 def current() -> str:
     """The language of the task (``en`` unless set)."""
+    return _current.get() or SOURCE_LANGUAGE
+
+
+def named() -> str | None:
+    """The task's language when someone asked for one (a user, a browser), else None."""
     return _current.get()
 
 
 def activate(language: str | None) -> None:
-    """Make ``language`` (one of ``LANGUAGES``) the task's language from here on."""
-    _current.set(pick(language))
+    """Make ``language`` (one of ``LANGUAGES``; None: nobody's) the task's language."""
+    _current.set(pick(language) if language else None)
 
 
 @contextmanager
 def use(language: str | None) -> Iterator[str]:
     """Within the block, texts are in ``language`` (jobs writing a mail or a file)."""
-    token = _current.set(pick(language))
+    token = _current.set(pick(language) if language else None)
     try:
-        yield _current.get()
+        yield current()
     finally:
         _current.reset(token)
 
 
+def in_english(step: Callable) -> Callable:
+    """Run ``step`` in English whatever the caller's language: what a job stores (reasons,
+    warnings) is English, translated when shown, and a job run inline in a request must
+    store the same as one a worker runs."""
+    @functools.wraps(step)
+    def run(*args, **kwargs):
+        with use(SOURCE_LANGUAGE):
+            return step(*args, **kwargs)
+    return run
+
+
 def gettext(message: str) -> str:
     """``message`` in the task's language."""
-    return translations(_current.get()).ugettext(message)
+    return translations(current()).ugettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural of a text, by ``n``, in the task's language."""
-    return translations(_current.get()).ungettext(singular, plural, n)
+    return translations(current()).ungettext(singular, plural, n)
 
 
 def pgettext(context: str, message: str) -> str:
     """``message`` in the task's language, told apart by ``context`` ("Import" the noun)."""
-    return translations(_current.get()).upgettext(context, message)
+    return translations(current()).upgettext(context, message)
 
 
 _ = gettext
@@ -105,6 +124,35 @@ _ = gettext
 def N_(message: str) -> str:
     """Mark a text for the catalogue where it is defined; translated where it is shown."""
     return message
+
+
+def stored_texts(*texts: str) -> tuple[tuple[re.Pattern, str], ...]:
+    """Marked English texts with ``%(name)s`` values, as patterns ``stored`` reads back."""
+    patterns = []
+    for text in texts:
+        parts = re.split(r"%\((\w+)\)s", text)  # literal, name, literal, name, …
+        regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)"
+                        for i, part in enumerate(parts))
+        patterns.append((re.compile(regex, re.DOTALL), text))
+    return tuple(patterns)
+
+
+def stored(text: str | None, known: tuple[tuple[re.Pattern, str], ...] = ()) -> str:
+    """A text a job stored in English (an error, a reason) in the task's language.
+
+    Jobs run in no one's language, so what they store is English; the reader's page matches
+    it back to one of the ``known`` texts (values kept) or to any marked text. A value named
+    ``reason`` is such a text too ("refused: <why>"). Anything else is shown as it is."""
+    if not text:
+        return text or ""
+    for pattern, english in known:
+        found = pattern.fullmatch(text)
+        if found:
+            values = found.groupdict()
+            if "reason" in values:
+                values["reason"] = stored(values["reason"], known)
+            return gettext(english) % values
+    return gettext(text)
 
 
 def pick(*candidates: str | None) -> str:
@@ -135,26 +183,26 @@ def from_accept_language(header: str | None) -> str | None:
 
 def locale() -> Locale:
     """The Babel locale of the task's language."""
-    return Locale.parse(_current.get())
+    return Locale.parse(current())
 
 
 def number(value: int | float | None) -> str:
     """A number as people of the task's language write it: 1,234 · 1.234 · 1 234."""
-    return numbers.format_decimal(value or 0, locale=_current.get())
+    return numbers.format_decimal(value or 0, locale=current())
 
 
 def format_date(value: date, style: str = "medium") -> str:
     """A date in the task's language ("7 Dec 2026", "7 dec 2026", "7 déc. 2026")."""
-    return dates.format_date(value, style, locale=_current.get())
+    return dates.format_date(value, style, locale=current())
 
 
 def format_datetime(value: datetime, style: str = "medium", tz: tzinfo | None = None) -> str:
     """A moment in the task's language, in ``tz`` when given."""
-    return dates.format_datetime(value, style, tzinfo=tz, locale=_current.get())
+    return dates.format_datetime(value, style, tzinfo=tz, locale=current())
 
 
 def format_pattern(value: date | datetime, pattern: str) -> str:
     """A date or moment by a CLDR pattern ("d MMM", "HH:mm") in the task's language."""
     if isinstance(value, datetime):
-        return dates.format_datetime(value, pattern, locale=_current.get())
-    return dates.format_date(value, pattern, locale=_current.get())
+        return dates.format_datetime(value, pattern, locale=current())
+    return dates.format_date(value, pattern, locale=current())

@@ -32,6 +32,7 @@ from gateway.errors import (
     ValidationFailed,
     error_response,
 )
+from gateway.i18n import _
 from gateway.models import IdempotencyKey
 from gateway.web import in_db
 
@@ -60,7 +61,8 @@ def key_of(request: Request) -> str | None:
     if raw is None:
         return None
     if not _VALID_KEY.fullmatch(raw):
-        raise ValidationFailed(f"{HEADER} is 1 to {MAX_KEY_LENGTH} visible ASCII characters.",
+        raise ValidationFailed(_("%(header)s is 1 to %(max)s visible ASCII characters.")
+                               % {"header": HEADER, "max": MAX_KEY_LENGTH},
                                details=[{"field": HEADER, "code": "invalid"}])
     return raw
 
@@ -79,7 +81,7 @@ def claim(account_id: int, key: str, label: str, digest: str,
     ``IdempotencyInProgress`` while the first one has not answered yet.
     """
     now = now or utcnow()
-    for _ in range(3):  # a taken-over or purged row frees the key: insert again
+    for _attempt in range(3):  # a taken-over or purged row frees the key: insert again
         try:
             with db.atomic():
                 row = IdempotencyKey.create(account=account_id, key=key, request=label[:300],
@@ -99,7 +101,8 @@ def claim(account_id: int, key: str, label: str, digest: str,
             continue
         if row.fingerprint != digest:
             raise IdempotencyKeyReused(details=[{"field": HEADER, "code": "reused",
-                                                 "message": f"First used for {row.request}."}])
+                                                 "message": _("First used for %(request)s.")
+                                                 % {"request": row.request}}])
         if row.status is None:
             raise IdempotencyInProgress(headers={"Retry-After": "1"})
         return Claim(answer={"status": row.status, **row.response})

@@ -90,6 +90,7 @@ from gateway import intake_order as order
 from gateway import ratelimit, runtime
 from gateway.dotted import job_path, resolve
 from gateway.errors import RateLimited, ServiceUnavailable
+from gateway.i18n import _
 from gateway.queue import release, schedule_once
 from gateway.scripts import ScriptCaller
 from gateway.settings import Settings
@@ -230,7 +231,7 @@ async def submit(settings: Settings, stream: str, handler: Callable, item: dict,
                                       [entry, item_id, dedupe, *ratelimit.script_args(limits, now)])
     except (redis.exceptions.RedisError, OSError):
         log.warning("Redis unreachable: refusing an item for %s", stream)
-        raise ServiceUnavailable("The queue is unavailable; nothing was accepted.") from None
+        raise ServiceUnavailable(_("The queue is unavailable; nothing was accepted.")) from None
     if outcome == "limited":
         raise RateLimited(max(1, ratelimit.retry_after(limits, value, now)))
     if outcome == "duplicate":

@@ -43,7 +43,7 @@ from urllib.parse import unquote, urlparse
 import jinja2
 import redis
 
-from gateway import runtime
+from gateway import i18n, runtime
 from gateway.db import db, is_postgres, utcnow
 from gateway.errors import ServiceUnavailable
 from gateway.models import OutgoingMail
@@ -73,7 +73,12 @@ REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMT
 _text_templates = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
                                      autoescape=False,  # noqa: S701 (text, not HTML)
                                      undefined=jinja2.StrictUndefined,
-                                     keep_trailing_newline=True)
+                                     keep_trailing_newline=True,
+                                     extensions=["jinja2.ext.i18n"])
+# {{ _("…") }} and {{ ngettext(…) }} in the task's language, as in gateway.templating
+_text_templates.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True,
+                                          pgettext=i18n.pgettext)
+_text_templates.globals.update(language=i18n.current, number=i18n.number)
 
 
 def render_text(name: str, **context) -> str:

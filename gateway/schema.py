@@ -169,6 +169,21 @@ def _user_language() -> None:
         db.execute_sql('ALTER TABLE "user" ADD COLUMN language VARCHAR(8)')
 
 
+def _lighter_event_writes() -> None:
+    """Version 22: events are purged by id (no ``created_at`` index); on PostgreSQL a delivery
+    row no longer checks its event by constraint (written together: see ``EventDelivery``)."""
+    db.execute_sql("DROP INDEX IF EXISTS event_created_at")
+    if not is_sqlite():  # PostgreSQL (SQLite would rebuild the table, for a cheap check)
+        db.execute_sql("ALTER TABLE event_delivery "
+                       "DROP CONSTRAINT IF EXISTS event_delivery_event_id_fkey")
+
+
+def _import_language() -> None:
+    """Version 23: the language an import was started in (for its report mail)."""
+    if "language" not in {c.name for c in db.get_columns("import")}:
+        db.execute_sql('ALTER TABLE "import" ADD COLUMN language VARCHAR(8)')
+
+
 # Each upgrade is (version, function); new ones are appended, never edited.
 MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (1, _initial_schema),
@@ -189,6 +204,8 @@ MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (19, _notification_address),
     (20, _endpoint_hold),
     (21, _user_language),
+    (22, _lighter_event_writes),
+    (23, _import_language),
 ]
 
 

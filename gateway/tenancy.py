@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from gateway.errors import NotFound
+from gateway.i18n import N_, _
+
+# "No such …." for each label callers name, one text each (a translation names it its way).
+_MISSING = {"contact": N_("No such contact."), "import": N_("No such import."),
+            "form": N_("No such form."), "hook": N_("No such hook."),
+            "event endpoint": N_("No such event endpoint.")}
 
 
 def owned(model, account_id: int, object_id, label: str):
@@ -13,8 +19,13 @@ def owned(model, account_id: int, object_id, label: str):
     try:
         object_id = int(object_id)
     except (TypeError, ValueError):
-        raise NotFound(f"No such {label}.") from None
+        raise NotFound(_missing(label)) from None
     row = model.get_or_none((model.id == object_id) & (model.account == account_id))
     if row is None:
-        raise NotFound(f"No such {label}.")
+        raise NotFound(_missing(label))
     return row
+
+
+def _missing(label: str) -> str:
+    """"No such contact." in the task's language (a label we have no text for: "Not found.")."""
+    return _(_MISSING[label]) if label in _MISSING else _("Not found.")

@@ -11,6 +11,8 @@ from functools import partial
 import email_validator
 from email_validator import EmailNotValidError, validate_email
 
+from gateway import i18n
+from gateway.i18n import N_, _
 from gateway.merge import CLEAR, is_clear, is_empty, is_plain
 from gateway.models import CustomField, Vocabulary
 
@@ -34,6 +36,22 @@ _NOT_SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]+")
 _NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]+")
 # A number field holds what a spreadsheet and JavaScript keep exactly: |x| < 2**53.
 MAX_NUMBER = 2.0**53
+# A field's name inside a sentence, one text per field (a translation names it its own way);
+# messages are translated only when an error is made, never for a clean row.
+_MUST_BE_TEXT = {"first_name": N_("The first_name must be text."),
+                 "name": N_("The name must be text."),
+                 "language": N_("The language must be text."),
+                 "source": N_("The source must be text.")}
+_REQUIRED = {"language": N_("The language is required."),
+             "source": N_("The source is required.")}
+_UNKNOWN_LABEL = {"source": N_("Unknown source '%(value)s'."),
+                  "preference": N_("Unknown preference '%(value)s'."),
+                  "interest": N_("Unknown interest '%(value)s'.")}
+_NOT_VALID = {"number": N_("Not a valid number."), "date": N_("Not a valid date."),
+              "boolean": N_("Not a valid boolean."), "choice": N_("Not a valid choice."),
+              "multiple_choice": N_("Not a valid multiple_choice."),
+              "text": N_("Not a valid text.")}
+_NOT_A_VALUE = N_("Not a valid value.")
 
 
 @dataclass
@@ -118,14 +136,17 @@ def normalise_email(value) -> tuple[str | None, FieldError | None]:
     if fast is not None:
         return fast, None
     if len(raw) > MAX_LENGTHS["email"]:
-        return None, FieldError("email", "too_long", "The e-mail address is too long.", raw)
+        return None, FieldError("email", "too_long", _("The e-mail address is too long."), raw)
     if not _EMAIL_SHAPE.match(raw):
-        return None, FieldError("email", "invalid_email", "This is not a valid e-mail address.",
+        return None, FieldError("email", "invalid_email", _("This is not a valid e-mail address."),
                                 raw)
     try:
         checked = validate_email(raw, check_deliverability=False)
     except EmailNotValidError as exc:
-        return None, FieldError("email", "invalid_email", str(exc), raw)
+        # email-validator explains in English only: other languages get our own words
+        why = str(exc) if i18n.current() == i18n.SOURCE_LANGUAGE \
+            else _("This is not a valid e-mail address.")
+        return None, FieldError("email", "invalid_email", why, raw)
     return checked.normalized.lower(), None
 
 
@@ -141,7 +162,7 @@ def clean_contact(vocab: AccountVocabulary, data: dict, *, creating: bool = True
     errors: list[FieldError] = []
     email = data.get("email")
     if is_empty(email):
-        errors.append(FieldError("email", "required", "An e-mail address is required."))
+        errors.append(FieldError("email", "required", _("An e-mail address is required.")))
     else:
         clean["email"], err = normalise_email(email)
         errors.extend([err] if err else [])
@@ -154,7 +175,8 @@ def clean_contact(vocab: AccountVocabulary, data: dict, *, creating: bool = True
     errors.extend(errs)
     custom = data.get("custom_fields") or {}
     if not isinstance(custom, dict):
-        errors.append(FieldError("custom_fields", "invalid", "custom_fields must be an object."))
+        errors.append(FieldError("custom_fields", "invalid",
+                                 _("custom_fields must be an object.")))
         custom = {}
     clean["custom_fields"] = out = {}
     for name, value in custom.items():
@@ -219,14 +241,15 @@ def _clean_text(clean: dict, errors: list, name: str, value) -> None:
         clean[name] = CLEAR
         return
     if isinstance(value, list | dict):  # JSON clients: never store "['a']"
-        errors.append(FieldError(name, "invalid", f"The {name} must be text.", value))
+        errors.append(FieldError(name, "invalid", _(_MUST_BE_TEXT[name]), value))
         return
     text = single_line(str(value))
     if not text:
         return  # only control characters: as empty as a blank cell
     if len(text) > MAX_LENGTHS[name]:
         errors.append(FieldError(name, "too_long",
-                                 f"At most {MAX_LENGTHS[name]} characters.", text))
+                                 _("At most %(max)s characters.") % {"max": MAX_LENGTHS[name]},
+                                 text))
     else:
         clean[name] = text
 
@@ -234,10 +257,10 @@ def _clean_text(clean: dict, errors: list, name: str, value) -> None:
 def _clean_label(clean, errors, name, value, allowed, required) -> None:
     if is_empty(value) or is_clear(value):
         if required:
-            errors.append(FieldError(name, "required", f"The {name} is required."))
+            errors.append(FieldError(name, "required", _(_REQUIRED[name])))
         return
     if isinstance(value, list | dict):
-        errors.append(FieldError(name, "invalid", f"The {name} must be text.", value))
+        errors.append(FieldError(name, "invalid", _(_MUST_BE_TEXT[name]), value))
         return
     text = single_line(str(value))
     if name == "language":
@@ -246,15 +269,21 @@ def _clean_label(clean, errors, name, value, allowed, required) -> None:
             clean[name] = text_cmp
             return
         errors.append(FieldError(name, "unknown_language",
-                                 f"Unknown language {text!r}; use one of the account's "
-                                 "language codes.", text, suggest(text, allowed)))
+                                 _("Unknown language '%(value)s'; use one of the account's "
+                                   "language codes.") % {"value": text},
+                                 text, suggest(text, allowed)))
         return
     if text in allowed:
         clean[name] = text
         return
     hint = suggest(text, allowed)
-    msg = f"Unknown source {text!r}." + (f" Did you mean {hint!r}?" if hint else "")
-    errors.append(FieldError(name, "unknown_source", msg, text, hint))
+    errors.append(FieldError(name, "unknown_source", _unknown("source", text, hint), text, hint))
+
+
+def _unknown(kind: str, value: str, hint: str | None) -> str:
+    """"Unknown source 'x'." with "Did you mean 'X'?" when we can guess."""
+    msg = _(_UNKNOWN_LABEL[kind]) % {"value": value}
+    return msg + " " + _("Did you mean '%(hint)s'?") % {"hint": hint} if hint else msg
 
 
 def split_labels(value) -> list[str]:
@@ -276,15 +305,16 @@ def _clean_labels(clean, errors, name, kind, value, allowed) -> None:
             labels.append(label)
             continue
         hint = suggest(label, allowed)
-        msg = f"Unknown {kind} {label!r}." + (f" Did you mean {hint!r}?" if hint else "")
-        errors.append(FieldError(name, f"unknown_{kind}", msg, label, hint))
+        errors.append(FieldError(name, f"unknown_{kind}", _unknown(kind, label, hint), label,
+                                 hint))
     clean[name] = labels
 
 
 def _clean_custom(out: dict, errors: list, vocab: AccountVocabulary, name: str, value) -> None:
     if name not in vocab.fields:
         hint = suggest(name, vocab.fields)
-        errors.append(FieldError(name, "unknown_field", f"Unknown custom field {name!r}.",
+        errors.append(FieldError(name, "unknown_field",
+                                 _("Unknown custom field '%(name)s'.") % {"name": name},
                                  name, hint))
         return
     if is_empty(value):
@@ -308,7 +338,8 @@ def convert_value(name: str, ftype: str, choices: list, value):
                 else multi_line(str(value))
             if len(text) > MAX_LENGTHS["text"]:
                 return None, FieldError(name, "too_long",
-                                        f"At most {MAX_LENGTHS['text']} characters.", text)
+                                        _("At most %(max)s characters.")
+                                        % {"max": MAX_LENGTHS["text"]}, text)
             return text, None
         if ftype == "number":
             return _number(name, value)
@@ -321,14 +352,17 @@ def convert_value(name: str, ftype: str, choices: list, value):
         if ftype == "multiple_choice":
             return [_choice(v, choices) for v in split_labels(value)], None
     except _BadChoice as exc:
-        return None, FieldError(name, "unknown_choice", f"Unknown choice {exc.value!r}.",
+        return None, FieldError(name, "unknown_choice",
+                                _("Unknown choice '%(value)s'.") % {"value": exc.value},
                                 exc.value, suggest(exc.value, choices))
     except (ValueError, TypeError, OverflowError):
         code = {"date": "invalid_date", "number": "invalid_number",
                 "boolean": "invalid_boolean"}.get(ftype, "invalid")
-        hint = "Use an ISO 8601 date such as 2018-08-25." if ftype == "date" else None
-        return None, FieldError(name, code, f"Not a valid {ftype}.", value, hint)
-    return None, FieldError(name, "invalid", f"Unknown field type {ftype}.", value)
+        hint = _("Use an ISO 8601 date such as 2018-08-25.") if ftype == "date" else None
+        return None, FieldError(name, code, _(_NOT_VALID.get(ftype, _NOT_A_VALUE)),
+                                value, hint)
+    return None, FieldError(name, "invalid", _("Unknown field type %(type)s.") % {"type": ftype},
+                            value)
 
 
 def _number(name: str, value) -> tuple[object, FieldError | None]:
@@ -340,7 +374,7 @@ def _number(name: str, value) -> tuple[object, FieldError | None]:
     number = float(value)  # OverflowError past 1e308: the caller makes it invalid_number
     if not math.isfinite(number) or abs(number) >= MAX_NUMBER:
         return None, FieldError(name, "number_out_of_range",
-                                "A number must be finite and between -2^53 and 2^53.",
+                                _("A number must be finite and between -2^53 and 2^53."),
                                 str(value)[:40])
     return (int(number) if number.is_integer() else number), None
 

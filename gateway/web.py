@@ -20,6 +20,7 @@ from gateway.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from gateway.i18n import _
 from gateway.models import ApiToken
 
 
@@ -53,12 +54,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 before it is read whole when it exceeds ``limit``."""
     declared = whole_number(request.headers.get("content-length"))
     if declared is not None and declared > limit:
-        raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
+        raise PayloadTooLarge(_("The body is larger than %(limit)s bytes.") % {"limit": limit})
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
+            raise PayloadTooLarge(_("The body is larger than %(limit)s bytes.") % {"limit": limit})
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -67,7 +68,7 @@ async def read_json(request: Request, limit: int | None = None):
     """Parse a JSON body: 415 for another content type, 413 too large, 400 malformed."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/json" and not ctype.endswith("+json"):
-        raise UnsupportedMediaType("Send the body as application/json.")
+        raise UnsupportedMediaType(_("Send the body as application/json."))
     limit = limit or request.app.state.settings.max_body_bytes
     return parse_json(await read_body(request, limit))
 
@@ -108,10 +109,11 @@ def parse_json(raw: bytes | str):
     except _NotFinite as exc:
         raise _out_of_range(str(exc)) from None
     except json.JSONDecodeError as exc:
-        raise MalformedJSON(f"Not valid JSON (line {exc.lineno}, column {exc.colno}): "
-                            f"{exc.msg}.") from None
+        raise MalformedJSON(_("Not valid JSON (line %(line)s, column %(column)s): %(why)s.")
+                            % {"line": exc.lineno, "column": exc.colno, "why": exc.msg}) \
+            from None
     except UnicodeDecodeError:
-        raise MalformedJSON("The body is not UTF-8 text.") from None
+        raise MalformedJSON(_("The body is not UTF-8 text.")) from None
     except RecursionError:
         raise _too_deep() from None
     except ValueError:  # int() past sys.get_int_max_str_digits()
@@ -121,18 +123,19 @@ def parse_json(raw: bytes | str):
     if _SUSPECT_ESCAPE.search(text) and has_unstorable_text(data):
         # PostgreSQL refuses NUL in text and nothing can encode a lone surrogate as UTF-8:
         # refuse here, in the one error shape, rather than fail later with a 500.
-        raise MalformedJSON("The body holds a \\u0000 or an unpaired surrogate escape.")
+        raise MalformedJSON(_("The body holds a \\u0000 or an unpaired surrogate escape."))
     return data
 
 
 def _out_of_range(what: str) -> ValidationFailed:
-    return ValidationFailed("A number in the body cannot be stored.", [{
+    return ValidationFailed(_("A number in the body cannot be stored."), [{
         "code": "number_out_of_range", "value": what,
-        "message": "Numbers must be finite (no NaN or Infinity) and fit a 64-bit float."}])
+        "message": _("Numbers must be finite (no NaN or Infinity) and fit a 64-bit float.")}])
 
 
 def _too_deep() -> MalformedJSON:
-    return MalformedJSON(f"The body is nested more than {MAX_JSON_DEPTH} levels deep.")
+    return MalformedJSON(_("The body is nested more than %(depth)s levels deep.")
+                         % {"depth": MAX_JSON_DEPTH})
 
 
 def _nesting_exceeds(data, limit: int) -> bool:
@@ -140,7 +143,7 @@ def _nesting_exceeds(data, limit: int) -> bool:
     if not isinstance(data, dict | list):
         return False
     level = [data]
-    for _ in range(limit):
+    for _level in range(limit):
         level = [child for node in level
                  for child in (node.values() if isinstance(node, dict) else node)
                  if isinstance(child, dict | list)]
@@ -247,5 +250,5 @@ def query_int(request: Request, name: str, default: int) -> int:
         return default
     number = whole_number(raw.removeprefix("-"))
     if number is None:
-        raise BadRequest(f"{name} must be a whole number.")
+        raise BadRequest(_("%(name)s must be a whole number.") % {"name": name})
     return -number if raw.startswith("-") else number

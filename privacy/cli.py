@@ -8,6 +8,7 @@ import click
 
 from gateway.clitools import configure, require_account
 from gateway.errors import InletError
+from gateway.i18n import _
 
 
 @click.command("export")
@@ -40,13 +41,13 @@ def export_command(account: int, fmt: str, delimiter: str, bom: bool, **filters)
             options: Options = export_options(params)
             where = options.filters.where(account)
             total = contacts.count_contacts(where, limit=10**9)[0]
-            with click.progressbar(length=max(total, 1), label="exporting", file=sys.stderr,
+            with click.progressbar(length=max(total, 1), label=_("exporting"), file=sys.stderr,
                                    show_pos=True, show_percent=True) as bar:
                 for chunk in chunks(account, options, on_rows=bar.update):
                     out.write(chunk)
             out.flush()
     except InletError as exc:
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(_(exc.message)) from None
 
 
 commands = [export_command]

@@ -28,6 +28,7 @@ from gateway.accounts import list_custom_fields
 from gateway.contact_listing import SORTS, Filters
 from gateway.db import db, is_postgres, loads_stored
 from gateway.errors import BadRequest
+from gateway.i18n import _
 from gateway.models import Contact
 from privacy.csv_sql import Line, literal
 
@@ -52,11 +53,11 @@ class Options:
     def __init__(self, filters: Filters, *, fmt: str = "csv", delimiter: str = ",",
                  bom: bool = False, sort: str = "created_at"):
         if fmt not in FORMATS:
-            raise BadRequest("format must be csv or jsonl.")
+            raise BadRequest(_("format must be csv or jsonl."))
         if delimiter not in DELIMITERS:
-            raise BadRequest("delimiter must be , or ; (comma or semicolon).")
+            raise BadRequest(_("delimiter must be , or ; (comma or semicolon)."))
         if sort not in SORTS:
-            raise BadRequest("sort must be -created_at or created_at.")
+            raise BadRequest(_("sort must be -created_at or created_at."))
         self.filters, self.fmt, self.bom, self.sort = filters, fmt, bom, sort
         self.delimiter = DELIMITERS[delimiter]
 

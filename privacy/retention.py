@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from gateway import runtime
 from gateway.db import db, utcnow
 from gateway.dotted import resolve
+from gateway.i18n import N_
 from gateway.registry import AREAS
 
 log = logging.getLogger("inlet.privacy")
@@ -42,10 +43,11 @@ def sweep() -> dict[str, int]:
 
 
 def policy() -> list[tuple[str, int]]:
-    """(what, days) for the settings page and the README's promise."""
+    """(what, days) for the settings page (which translates ``what``) and the README's
+    promise."""
     days = runtime.settings().retention_days
-    return [("Uploaded import files, and imports never finalised", days("uploads")),
-            ("Import row errors (errors.csv)", days("errors")),
-            ("Hook delivery payloads", days("deliveries")),
-            ("Outbound event payloads", days("events")),
-            ("Sent mail bodies", days("mails"))]
+    return [(N_("Uploaded import files, and imports never finalised"), days("uploads")),
+            (N_("Import row errors (errors.csv)"), days("errors")),
+            (N_("Hook delivery payloads"), days("deliveries")),
+            (N_("Outbound event payloads"), days("events")),
+            (N_("Sent mail bodies"), days("mails"))]

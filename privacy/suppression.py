@@ -12,6 +12,7 @@ import hmac
 
 from gateway import runtime
 from gateway.errors import InletError
+from gateway.i18n import N_
 from privacy.models import Suppression
 
 _BATCH = 900  # stays under SQLite's bound-variable limit
@@ -22,8 +23,8 @@ class Suppressed(InletError):
 
     status = 422
     code = "suppressed"
-    message = ("This address was erased at the person's request and is suppressed: it "
-               "cannot be added again.")
+    message = N_("This address was erased at the person's request and is suppressed: it "
+                 "cannot be added again.")
 
 
 def digest(account_id: int, email: str) -> str:

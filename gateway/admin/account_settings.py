@@ -12,23 +12,34 @@ from gateway.admin import csrf
 from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import flash
 from gateway.errors import BadRequest, InletError
+from gateway.i18n import N_, _
 from gateway.models import FIELD_TYPES, Account
 from gateway.web import in_db
 from privacy import retention
 
-# URL segment → (vocabulary kind, heading)
-KINDS = {"languages": ("language", "Languages"), "sources": ("source", "Sources"),
-         "preferences": ("preference", "Preferences"), "interests": ("interest", "Interests")}
+# URL segment → (vocabulary kind, heading, the label of the input adding one)
+KINDS = {"languages": ("language", N_("Languages"), N_("New language")),
+         "sources": ("source", N_("Sources"), N_("New source")),
+         "preferences": ("preference", N_("Preferences"), N_("New preference")),
+         "interests": ("interest", N_("Interests"), N_("New interest"))}
 HINTS = {
-    "languages": "The languages contacts, forms and mails can have, as two-letter ISO 639-1 "
-                 "codes such as de for German.",
-    "sources": "Where a contact came from, such as Website or Fair: every import, form and "
-               "hook gives new contacts one.",
-    "preferences": "What contacts choose about your mails, such as Weekly or Monthly; a form "
-                   "can offer them as tick boxes.",
-    "interests": "Topics a contact cares about, such as Sports or Music; a form can offer them "
-                 "as tick boxes.",
+    "languages": N_("The languages contacts, forms and mails can have, as two-letter ISO 639-1 "
+                    "codes such as de for German."),
+    "sources": N_("Where a contact came from, such as Website or Fair: every import, form and "
+                  "hook gives new contacts one."),
+    "preferences": N_("What contacts choose about your mails, such as Weekly or Monthly; a form "
+                      "can offer them as tick boxes."),
+    "interests": N_("Topics a contact cares about, such as Sports or Music; a form can offer "
+                    "them as tick boxes."),
 }
+# The notices after adding and removing a value, one per kind (each language has its genders).
+ADDED = {"language": N_("Language '%(name)s' added."), "source": N_("Source '%(name)s' added."),
+         "preference": N_("Preference '%(name)s' added."),
+         "interest": N_("Interest '%(name)s' added.")}
+REMOVED = {"language": N_("The language was removed; contacts keep the values they have."),
+           "source": N_("The source was removed; contacts keep the values they have."),
+           "preference": N_("The preference was removed; contacts keep the values they have."),
+           "interest": N_("The interest was removed; contacts keep the values they have.")}
 
 
 def _context(account_id: int, errors: dict | None = None, values: dict | None = None) -> dict:
@@ -38,10 +49,13 @@ def _context(account_id: int, errors: dict | None = None, values: dict | None = 
             "values": values or {}, "account": account,
             "sender": accounts.sender_of(account),
             "default_address": accounts.default_sender_address(),
-            "first_user": accounts.first_user_email(account_id) or "nobody",
-            "sections": [(segment, heading, kind, accounts.list_vocabulary(account_id, kind))
-                         for segment, (kind, heading) in KINDS.items()],
-            "hints": HINTS, "language_names": LANGUAGE_NAMES,
+            "first_user": accounts.first_user_email(account_id) or _("nobody"),
+            "sections": [(segment, heading, new_label,
+                          accounts.list_vocabulary(account_id, kind))
+                         for segment, (kind, heading, new_label) in KINDS.items()],
+            "kinds": {segment: kind for segment, (kind, _h, _n) in KINDS.items()},
+            # the names of the contacts' languages (the admin's own are ``language_names``)
+            "hints": HINTS, "vocabulary_names": LANGUAGE_NAMES,
             "usage": accounts.label_usage(account_id), "field_label": accounts.field_label,
             "custom_fields": accounts.list_custom_fields(account_id),
             "retention": retention.policy()}
@@ -56,13 +70,13 @@ async def settings_page(request: Request, viewer: Viewer) -> Response:
 def _kind(request: Request) -> tuple[str, str]:
     segment = request.path_params["kind"]
     if segment not in KINDS:
-        raise BadRequest("Unknown kind of setting.")
+        raise BadRequest(_("Unknown kind of setting."))
     return segment, KINDS[segment][0]
 
 
 def _error_text(exc: InletError) -> str:
     messages = [d.get("message") for d in exc.details if d.get("message")]
-    return " ".join(messages) or exc.message
+    return " ".join(messages) or _(exc.message)
 
 
 async def failed(request: Request, viewer: Viewer, section: str, exc: InletError,
@@ -96,7 +110,7 @@ async def add_entry(request: Request, viewer: Viewer) -> Response:
         row = await in_db(accounts.add_vocabulary, viewer.account_id, kind, name)
     except InletError as exc:
         return await failed(request, viewer, segment, exc, {"name": name})
-    flash(request, f"{kind.capitalize()} {row.name!r} added.")
+    flash(request, _(ADDED[kind]) % {"name": row.name})
     return redirect(request, "settings")
 
 
@@ -128,7 +142,7 @@ async def delete_entry(request: Request, viewer: Viewer) -> Response:
         if exc.status == 404:
             raise
         return await failed(request, viewer, segment, exc, {})
-    flash(request, f"The {kind} was removed; contacts keep the values they have.")
+    flash(request, _(REMOVED[kind]))
     return redirect(request, "settings")
 
 
@@ -145,7 +159,8 @@ async def add_field(request: Request, viewer: Viewer) -> Response:
     except InletError as exc:
         return await failed(request, viewer, "custom-fields", exc,
                              {**data, "choices": ", ".join(choices)})
-    flash(request, f"Custom field {accounts.field_label(row)!r} ({row.name}) added.")
+    flash(request, _("Custom field '%(label)s' (%(name)s) added.")
+          % {"label": accounts.field_label(row), "name": row.name})
     return redirect(request, "settings")
 
 
@@ -162,7 +177,8 @@ async def rename_field(request: Request, viewer: Viewer) -> Response:
             raise
         return await failed(request, viewer, "custom-fields", exc,
                              {"rename": request.path_params["entry_id"], "label": label})
-    flash(request, f"The field {row.name} is now shown as {accounts.field_label(row)!r}.")
+    flash(request, _("The field %(name)s is now shown as '%(label)s'.")
+          % {"name": row.name, "label": accounts.field_label(row)})
     return redirect(request, "settings")
 
 
@@ -182,7 +198,7 @@ async def delete_field(request: Request, viewer: Viewer) -> Response:
         if exc.status == 404:
             raise
         return await failed(request, viewer, "custom-fields", exc, {})
-    flash(request, "The custom field was removed.")
+    flash(request, _("The custom field was removed."))
     return redirect(request, "settings")
 
 
@@ -197,6 +213,7 @@ async def save_sender(request: Request, viewer: Viewer) -> Response:
         account = await in_db(accounts.update_profile, viewer.account_id, data)
     except InletError as exc:
         return await failed(request, viewer, "sender", exc, data)
-    flash(request, f"Mails now go from {accounts.sender_of(account)}; reports and alerts to "
-                   f"{await in_db(accounts.notification_address, account.id)}.")
+    flash(request, _("Mails now go from %(sender)s; reports and alerts to %(address)s.")
+          % {"sender": accounts.sender_of(account),
+             "address": await in_db(accounts.notification_address, account.id)})
     return redirect(request, "settings")

@@ -17,12 +17,15 @@ from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import flash
 from gateway.db import db
 from gateway.errors import Conflict, ValidationFailed
+from gateway.i18n import N_, _
 from gateway.validation import AccountVocabulary, single_line
 from gateway.web import in_db
 
-CONSENT_TEXT = "Added by hand; the user stated the data was obtained rightfully."
-# Offered when the account has no source yet (a new account): one click, no trip to Settings.
-DEFAULT_SOURCES = ("Website", "Fair", "Shop", "Phone", "Business card")
+# Kept with the consent record in the language of the person who added the contact.
+CONSENT_TEXT = N_("Added by hand; the user stated the data was obtained rightfully.")
+# Offered when the account has no source yet (a new account): one click, no trip to Settings;
+# in the user's language, as the source is then created with that name.
+DEFAULT_SOURCES = (N_("Website"), N_("Fair"), N_("Shop"), N_("Phone"), N_("Business card"))
 EMPTY = {"email": "", "first_name": "", "name": "", "language": "", "source": "",
          "new_source": "", "preferences": [], "interests": [], "custom_fields": {},
          "obtained_rightfully": False}
@@ -50,10 +53,14 @@ def form_choices(account_id: int) -> dict:
     choices = {kind: [v.name for v in list_vocabulary(account_id, kind)]
                for kind in ("language", "source", "preference", "interest")}
     fields = list_custom_fields(account_id)
+    # not "language": that name is the templates' language() (the page's own language)
+    codes = choices.pop("language")
     return choices | {
-        "languages": [(code, language_label(code)) for code in choices["language"]],
+        "language_codes": codes,
+        "languages": [(code, language_label(code)) for code in codes],
         "custom_fields": fields, "field_labels": {f.name: field_label(f) for f in fields},
-        "default_sources": [s for s in DEFAULT_SOURCES if s not in choices["source"]]}
+        "default_sources": [name for name in map(_, DEFAULT_SOURCES)
+                            if name not in choices["source"]]}
 
 
 def contact_data(form: FormData, custom_fields) -> dict:
@@ -87,19 +94,22 @@ def email_reason(value: str) -> str:
     try:
         validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
-        return f"This is not a valid e-mail address: {exc}"
-    return "This is not a valid e-mail address."
+        # email-validator's reason is English only: kept, after a translated lead
+        return _("This is not a valid e-mail address: %(reason)s") % {"reason": exc}
+    return _("This is not a valid e-mail address.")
 
 
 def errors_by_field(details: list) -> dict[str, list[str]]:
     """ValidationFailed details grouped per input, for inline messages."""
     grouped: dict[str, list[str]] = {}
     for d in details:
-        message = d.get("message") or "This value is not valid."
+        message = d.get("message") or _("This value is not valid.")
         if d.get("code") == "invalid_email" and d.get("value"):
             message = email_reason(str(d["value"]))  # the store's shape check gives no reason
-        if d.get("suggestion") and "Did you mean" not in message:
-            message += f" Did you mean {d['suggestion']!r}?"
+        if d.get("suggestion"):
+            guess = _("Did you mean '%(hint)s'?") % {"hint": d["suggestion"]}
+            if guess not in message:  # the store's message may say it already
+                message += " " + guess
         grouped.setdefault(d.get("field") or "_", []).append(message)
     return grouped
 
@@ -125,7 +135,8 @@ def _check(account_id: int, data: dict) -> tuple[list, str | None]:
     details = []
     if not data["obtained_rightfully"]:
         details.append({"field": "obtained_rightfully", "code": "required",
-                        "message": "Confirm that this contact's data was obtained rightfully."})
+                        "message": _("Confirm that this contact's data was obtained "
+                                     "rightfully.")})
     try:
         contacts.validate(account_id, data, creating=True, vocab=vocab)
     except ValidationFailed as exc:
@@ -167,7 +178,7 @@ def _add(viewer: Viewer, form: FormData, prov) -> dict:
             blacklisted = exc.details and exc.details[0].get("status") == "blacklisted"
             return {**choices, "data": data, "errors": {"email": [
                 _blacklisted(exc.details[0], viewer.tz) if blacklisted else
-                "A contact with this e-mail address exists already."]}, "existing": existing}
+                _("A contact with this e-mail address exists already.")]}, "existing": existing}
     return {**choices, "data": data, "errors": errors_by_field(details), "existing": None}
 
 
@@ -179,9 +190,9 @@ async def add_one(request: Request, viewer: Viewer) -> Response:
         return render(request, "add_one.html", {
             "active": "contacts", **choices, "errors": {}, "existing": None, "data": EMPTY})
     form = await csrf.checked_form(request)
-    result = await in_db(_add, viewer, form, provenance(request, viewer, CONSENT_TEXT))
+    result = await in_db(_add, viewer, form, provenance(request, viewer, _(CONSENT_TEXT)))
     if "created" in result:
         contact = result["created"]
-        flash(request, f"{contact.email} was added.")
+        flash(request, _("%(email)s was added.") % {"email": contact.email})
         return redirect(request, "contact", contact_id=contact.id)
     return render(request, "add_one.html", {"active": "contacts", **result}, status=422)

@@ -10,6 +10,7 @@ from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import flash
 from gateway.auth import create_token, revoke_token
 from gateway.errors import NotFound, ValidationFailed
+from gateway.i18n import _
 from gateway.models import SCOPES, ApiToken
 from gateway.web import in_db
 
@@ -39,11 +40,12 @@ async def api_access(request: Request, viewer: Viewer) -> Response:
     def work():
         if not scopes:
             return _context(viewer, errors=[{"field": "scopes",
-                                             "message": "Pick at least one scope."}])
+                                             "message": _("Pick at least one scope.")}])
         try:
-            _, plain = create_token(viewer.account_id, scopes, name or f"by {viewer.email}")
+            _row, plain = create_token(viewer.account_id, scopes,
+                                       name or _("by %(email)s") % {"email": viewer.email})
         except ValidationFailed as exc:
-            return _context(viewer, errors=exc.details or [{"message": exc.message}])
+            return _context(viewer, errors=exc.details or [{"message": _(exc.message)}])
         return plain
     result = await in_db(work)
     if isinstance(result, dict):
@@ -57,6 +59,6 @@ async def revoke(request: Request, viewer: Viewer) -> Response:
     """POST /admin/api/tokens/{token_id}/revoke"""
     await csrf.checked_form(request)
     if not await in_db(revoke_token, viewer.account_id, request.path_params["token_id"]):
-        raise NotFound("No such live token in this account.")
-    flash(request, "The token was revoked: requests using it are refused from now on.")
+        raise NotFound(_("No such live token in this account."))
+    flash(request, _("The token was revoked: requests using it are refused from now on."))
     return redirect(request, "api")

@@ -14,14 +14,15 @@ from starlette.routing import Route
 
 from connectors import jobs, mapping, records, refusals, samples, selftest, service
 from connectors.models import AUTH_MODES, DELETE_ACTIONS, HOOK_STATUSES, KINDS, Hook
-from gateway import web
+from gateway import i18n, web
 from gateway.accounts import list_custom_fields, list_vocabulary
-from gateway.admin import csrf, hook_mapping
+from gateway.admin import csrf, hook_mapping, wording
 from gateway.admin.add_contact import errors_by_field
 from gateway.admin.hook_mapping import BadJson, parse_json
 from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import flash
 from gateway.errors import InletError
+from gateway.i18n import _, ngettext, pgettext
 from gateway.web import in_db
 
 __all__ = ["BadJson", "hook_from_form", "routes"]
@@ -65,8 +66,8 @@ def _preview_body(account_id: int, values: dict, hook_id=None):
                  source=values.get("source"))
     payload = samples.last_payload(draft) if hook_id else None
     if payload is not None:
-        return payload, "the last delivery"
-    return samples.sample(draft), "a sample body"
+        return payload, _("the last delivery")
+    return samples.sample(draft), _("a sample body")
 
 
 def _editor(account_id: int, values: dict, hook_id=None, errors=None, raw=None) -> dict:
@@ -140,7 +141,7 @@ async def _save(request: Request, viewer: Viewer, hook_id=None) -> Response:
             if exc.status == 404:
                 raise
             return _editor(viewer.account_id, {**data, "kind": kind}, hook_id,
-                           exc.details or [{"field": "_", "message": exc.message}])
+                           exc.details or [{"field": "_", "message": _(exc.message)}])
     result = await in_db(work)
     if isinstance(result, dict):
         status = 200 if form.get("action") == "preview" else 422
@@ -148,7 +149,8 @@ async def _save(request: Request, viewer: Viewer, hook_id=None) -> Response:
     hook, secret = result
     if secret:
         request.session["new_secret"] = secret  # shown once by the page that follows
-    flash(request, f"The hook {hook.name!r} was {'created' if secret else 'saved'}.")
+    flash(request, (_("The hook '%(name)s' was created.") if secret
+                    else _("The hook '%(name)s' was saved.")) % {"name": hook.name})
     return redirect(request, "hook", hook_id=hook.id)
 
 
@@ -185,9 +187,16 @@ def _delivery_view(delivery) -> dict:
     view["contact_ids"] = [r["contact_id"] for r in result.get("records", [])
                            if r.get("contact_id")][:5]
     view["reasons"] = records.reasons(result)
+    view["error"] = i18n.stored(view["error"], records.STORED)  # stored in English by the job
     view["counts"] = {k: v for k, v in result.get("counts", {}).items()
                       if isinstance(v, int) and v}
     return view
+
+
+def _field_labels() -> dict:
+    """The contact fields of the test preview by their names for people."""
+    return {**{name: _(label) for name, label in hook_mapping.LABELS.items()},
+            "status": pgettext("contact", "Status"), "custom_fields": _("Custom fields")}
 
 
 def _detail(account_id: int, hook_id, secret=None, test=None, outcome=None) -> dict:
@@ -199,16 +208,17 @@ def _detail(account_id: int, hook_id, secret=None, test=None, outcome=None) -> d
             "mapping_rows": [r for r in hook_mapping.rows(hook.mapping or {}, ())
                              if r["mode"] != "none"] if hook.kind == "generic" else [],
             "examples": samples.requests(info["url"], hook.auth, body, secret),
-            "outcome": outcome,
+            "outcome": outcome, "field_labels": _field_labels(),
             "waiting": jobs.waiting(hook.id),
             "deliveries": [_delivery_view(d)
                            for d in service.list_deliveries(account_id, hook.id, limit=20)],
             "dead": [_delivery_view(d) | {"payload": samples.pretty(d.payload)}
                      for d in service.dead_letters(account_id, hook.id, limit=50)],
-            "refused": [refusals.to_dict(r) for r in refusals.recent(hook.id)],
+            "refused": [refusals.to_dict(r) | {"reason": i18n.stored(r.reason, records.STORED)}
+                        for r in refusals.recent(hook.id)],
             "test": test or {"payload": samples.pretty(last if last is not None else body),
-                             "origin": "the last delivery" if last is not None
-                             else "a sample body", "result": None, "error": None}}
+                             "origin": _("the last delivery") if last is not None
+                             else _("a sample body"), "result": None, "error": None}}
 
 
 @page()
@@ -219,6 +229,8 @@ async def hook_detail(request: Request, viewer: Viewer) -> Response:
     outcome = request.session.get("test_outcome")
     if outcome and outcome.get("hook_id") == hook_id:
         request.session.pop("test_outcome")
+        # the answer of the app's own endpoint (English) or a job's stored error
+        outcome = outcome | {"reason": i18n.stored(outcome.get("reason"), records.STORED)}
     else:
         outcome = None
     ctx = await in_db(_detail, viewer.account_id, hook_id, secret, None, outcome)
@@ -242,7 +254,7 @@ async def test_payload(request: Request, viewer: Viewer) -> Response:
         except InletError as exc:
             if exc.status == 404:
                 raise
-            test["error"] = exc.message
+            test["error"] = _(exc.message)
         return _detail(viewer.account_id, hook_id, test=test)
     ctx = await in_db(work)
     return render(request, "connectors/detail.html", ctx,
@@ -269,9 +281,9 @@ async def rotate(request: Request, viewer: Viewer) -> Response:
     """POST /admin/connectors/{id}/rotate: a new secret, the old one valid 24 h more."""
     hook_id = request.path_params["hook_id"]
     await csrf.checked_form(request)
-    _, secret = await in_db(service.rotate_secret, viewer.account_id, hook_id)
+    _hook, secret = await in_db(service.rotate_secret, viewer.account_id, hook_id)
     request.session["new_secret"] = secret
-    flash(request, "A new secret was made; the previous one keeps working for 24 hours.")
+    flash(request, _("A new secret was made; the previous one keeps working for 24 hours."))
     return redirect(request, "hook", hook_id=hook_id)
 
 
@@ -283,10 +295,12 @@ async def replay(request: Request, viewer: Viewer) -> Response:
     await csrf.checked_form(request)
     if delivery_id:
         await in_db(service.replay, viewer.account_id, hook_id, delivery_id)
-        flash(request, "The delivery is queued again.")
+        flash(request, _("The delivery is queued again."))
     else:
         replayed = await in_db(service.replay_all, viewer.account_id, hook_id)
-        flash(request, f"{len(replayed)} deliveries are queued again.")
+        flash(request, ngettext("%(num)s delivery is queued again.",
+                                "%(num)s deliveries are queued again.", len(replayed))
+              % {"num": wording.num(len(replayed))})
     return redirect(request, "hook", hook_id=hook_id)
 
 
@@ -296,7 +310,7 @@ async def delete(request: Request, viewer: Viewer) -> Response:
     hook_id = request.path_params["hook_id"]
     await csrf.checked_form(request)
     await in_db(service.delete_hook, viewer.account_id, hook_id)
-    flash(request, "The hook was deleted; the contacts it brought in stay.")
+    flash(request, _("The hook was deleted; the contacts it brought in stay."))
     return redirect(request, "hooks")
 
 

@@ -13,6 +13,7 @@ from gateway.admin.contacts import provenance
 from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import flash
 from gateway.errors import ValidationFailed
+from gateway.i18n import _
 from gateway.web import in_db
 
 CLEAR = "-"  # the merge rules' "clear this field" (README, "Merge rules")
@@ -63,7 +64,7 @@ def _save(account_id: int, contact_id: int, form: FormData, prov) -> dict:
     page_data = _form(account_id, contact_id)
     stored = page_data["contact"]
     if stored["status"] == "blacklisted":
-        return page_data | {"errors": {"_": ["A blacklisted contact is never changed."]}}
+        return page_data | {"errors": {"_": [_("A blacklisted contact is never changed.")]}}
     body, shown = edit_data(form, stored, page_data)
     try:
         contacts.patch(account_id, contact_id, body, prov, replace_labels=True)
@@ -83,6 +84,6 @@ async def edit(request: Request, viewer: Viewer) -> Response:
     result = await in_db(_save, viewer.account_id, contact_id, form,
                          provenance(request, viewer))
     if "saved" in result:
-        flash(request, f"{result['saved']} was saved.")
+        flash(request, _("%(email)s was saved.") % {"email": result["saved"]})
         return redirect(request, "contact", contact_id=contact_id)
     return render(request, "contact_edit.html", {"active": "contacts", **result}, status=422)

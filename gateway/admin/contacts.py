@@ -16,6 +16,7 @@ from gateway.admin.session import flash
 from gateway.contact_listing import import_id, instant
 from gateway.contacts import Provenance
 from gateway.errors import BadRequest
+from gateway.i18n import _
 from gateway.imports.models import Import
 from gateway.models import STATUSES, Consent, Contact, ContactEvent
 from gateway.web import in_db
@@ -53,7 +54,7 @@ class Overview:
     def __init__(self, params, tz):
         self.tab = params.get("tab") or "confirmed"
         if self.tab not in TABS:
-            raise BadRequest("Unknown tab.")
+            raise BadRequest(_("Unknown tab."))
         self.sort = "created_at" if params.get("sort") == "created_at" else "-created_at"
         self.size = int(params.get("size")) if params.get("size") in map(str, PAGE_SIZES) \
             else PAGE_SIZE
@@ -88,7 +89,7 @@ class Overview:
         try:
             day = date.fromisoformat(text) + timedelta(days=1 if next_day else 0)
         except ValueError:
-            raise BadRequest("Dates are written YYYY-MM-DD.") from None
+            raise BadRequest(_("Dates are written YYYY-MM-DD.")) from None
         return instant("date", datetime.combine(day, time(), tzinfo=self.tz))
 
     def link(self, **changes) -> str:
@@ -167,7 +168,8 @@ async def blacklist(request: Request, viewer: Viewer) -> Response:
     reason = str(form.get("reason") or "").strip()[:REASON_LIMIT] or None
     contact = await in_db(contacts.blacklist, viewer.account_id, contact_id,
                           provenance(request, viewer), reason)
-    flash(request, f"{contact.email} is blacklisted: no inbound path will change it again.")
+    flash(request, _("%(email)s is blacklisted: no inbound path will change it again.")
+          % {"email": contact.email})
     return redirect(request, "contact", contact_id=contact_id)
 
 
@@ -182,5 +184,5 @@ async def delete(request: Request, viewer: Viewer) -> Response:
         contacts.delete(viewer.account_id, contact_id)
         return email
     email = await in_db(work)
-    flash(request, f"{email} was deleted.")
+    flash(request, _("%(email)s was deleted.") % {"email": email})
     return redirect(request, "contacts")

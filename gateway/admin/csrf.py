@@ -10,6 +10,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from gateway.errors import Forbidden
+from gateway.i18n import _
 
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"
@@ -34,7 +35,7 @@ def check_origin(request: Request) -> None:
         ours = {request.headers.get("host", ""),
                 urlsplit(request.app.state.settings.base_url).netloc}
         if urlsplit(origin).netloc not in ours:
-            raise Forbidden("This form was sent from another site.")
+            raise Forbidden(_("This form was sent from another site."))
 
 
 def verify(request: Request, supplied: str | None) -> None:
@@ -42,8 +43,8 @@ def verify(request: Request, supplied: str | None) -> None:
     check_origin(request)
     expected = request.session.get("csrf")
     if not expected or not supplied or not hmac.compare_digest(expected, str(supplied)):
-        raise Forbidden("The form expired or was not sent from Inlet; reload the page and "
-                        "try again.")
+        raise Forbidden(_("The form expired or was not sent from Inlet; reload the page and "
+                          "try again."))
 
 
 async def checked_form(request: Request, **limits) -> FormData:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from markupsafe import Markup, escape
 
+from gateway.i18n import _
+
 JUST_NOW = timedelta(minutes=60)
 DEFAULT_ZONE = "Europe/Brussels"
 
@@ -39,14 +41,15 @@ def as_utc(value: datetime | str) -> datetime:
 
 
 def created_label(created_at: datetime | str, now: datetime | str, tz: tzinfo = UTC) -> str:
-    """'Just now' for 60 minutes, then 'Today', then the date, all in ``tz``."""
+    """'Just now' for 60 minutes, then 'Today' (in the task's language), then the ISO date,
+    all in ``tz``."""
     created, current = as_utc(created_at), as_utc(now)
     if current - created < JUST_NOW:
         # A clock a little ahead on another machine still reads as new, never as "future".
-        return "Just now"
+        return _("Just now")
     local = created.astimezone(tz).date()
     if local == current.astimezone(tz).date():
-        return "Today"
+        return _("Today")
     return local.isoformat()
 
 

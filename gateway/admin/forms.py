@@ -18,6 +18,7 @@ from gateway.admin.add_contact import errors_by_field
 from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import flash
 from gateway.errors import InletError
+from gateway.i18n import N_, _
 from gateway.web import in_db, whole_number
 
 TEXT_KEYS = tuple(DEFAULTS["en"])  # in their natural order: title first
@@ -25,11 +26,39 @@ TEXT_KEYS = tuple(DEFAULTS["en"])  # in their natural order: title first
 FORM_TEXT_KEYS = ("title", "intro", "email", "first_name", "name", "language", "preferences",
                   "interests", "consent", "submit")
 MESSAGE_TEXT_KEYS = tuple(key for key in TEXT_KEYS if key not in FORM_TEXT_KEYS)
-BUILTIN_LABELS = {"first_name": "First name", "name": "Name", "language": "Language",
-                  "preferences": "Preferences", "interests": "Interests"}
-SNIPPET_LABELS = {"hosted": "Hosted page (a link to share)", "iframe": "iframe snippet",
-                  "script": "Script snippet (renders into your page)",
-                  "html": "Plain HTML form snippet"}
+BUILTIN_LABELS = {"first_name": N_("First name"), "name": N_("Name"),
+                  "language": N_("Language"), "preferences": N_("Preferences"),
+                  "interests": N_("Interests")}
+SNIPPET_LABELS = {"hosted": N_("Hosted page (a link to share)"), "iframe": N_("iframe snippet"),
+                  "script": N_("Script snippet (renders into your page)"),
+                  "html": N_("Plain HTML form snippet")}
+# The editor's label of each visitor text (the texts themselves are the form's, per language).
+TEXT_LABELS = {
+    "title": N_("Title"), "intro": N_("Intro"), "email": N_("Email"),
+    "first_name": N_("First name"), "name": N_("Name"), "language": N_("Language"),
+    "preferences": N_("Preferences"), "interests": N_("Interests"), "submit": N_("Submit"),
+    "consent": N_("Consent"), "thanks": N_("Thanks"), "thanks_confirmed": N_("Thanks confirmed"),
+    "too_fast": N_("Too fast"), "invalid": N_("Invalid"), "rate_limited": N_("Rate limited"),
+    "failed": N_("Failed"), "confirmed": N_("Confirmed"),
+    "already_confirmed": N_("Already confirmed"), "link_invalid": N_("Link invalid"),
+    "link_expired": N_("Link expired"), "resend": N_("Resend"), "resent": N_("Resent"),
+    "unsubscribe": N_("Unsubscribe"), "unsubscribe_ask": N_("Unsubscribe ask"),
+    "unsubscribed": N_("Unsubscribed"), "back": N_("Back")}
+# What the preview calls a definition's key when it names a problem.
+FIELD_NAMES = {  # as the API names them, in words ("min fill seconds")
+    "name": N_("name"), "slug": N_("slug"), "source": N_("source"), "fields": N_("fields"),
+    "preferences": N_("preferences"), "interests": N_("interests"),
+    "label_texts": N_("label texts"), "languages": N_("languages"), "texts": N_("texts"),
+    "mails": N_("mails"), "double_opt_in": N_("double opt in"), "welcome": N_("welcome"),
+    "redirect_urls": N_("redirect urls"), "after_submit_url": N_("after submit url"),
+    "after_confirm_url": N_("after confirm url"), "allowed_origins": N_("allowed origins"),
+    "min_fill_seconds": N_("min fill seconds")}
+# Per mail kind: the labels of its subject and body (%(lang)s: the language code).
+MAIL_LABELS = {
+    "confirm": {"subject": N_("Confirm mail subject (%(lang)s)"),
+                "body": N_("Confirm mail body (%(lang)s)")},
+    "welcome": {"subject": N_("Welcome mail subject (%(lang)s)"),
+                "body": N_("Welcome mail body (%(lang)s)")}}
 
 
 def lines(value) -> list[str]:
@@ -93,9 +122,10 @@ def _choices(account_id: int) -> dict:
             "sources": [v.name for v in list_vocabulary(account_id, "source")],
             "all_preferences": [v.name for v in list_vocabulary(account_id, "preference")],
             "all_interests": [v.name for v in list_vocabulary(account_id, "interest")],
-            "field_options": [*BUILTIN_LABELS.items(),
-                              *[(f.name, f"{f.name} (custom field)")
+            "field_options": [*[(name, _(label)) for name, label in BUILTIN_LABELS.items()],
+                              *[(f.name, _("%(field)s (custom field)") % {"field": f.name})
                                 for f in list_custom_fields(account_id)]],
+            "text_labels": TEXT_LABELS, "mail_labels": MAIL_LABELS,
             "text_keys": TEXT_KEYS, "mail_kinds": MAIL_KINDS,
             "default_texts": {lang: texts_for({}, lang) for lang in
                               [v.name for v in list_vocabulary(account_id, "language")]},
@@ -151,7 +181,7 @@ async def new_form(request: Request, viewer: Viewer) -> Response:
     result = await in_db(work)
     if isinstance(result, dict):
         return render(request, "forms/edit.html", result, status=422)
-    flash(request, f"The form {result.name!r} was created.")
+    flash(request, _("The form '%(name)s' was created.") % {"name": result.name})
     return redirect(request, "form", form_id=result.id)
 
 
@@ -180,7 +210,7 @@ async def edit_form(request: Request, viewer: Viewer) -> Response:
     result = await in_db(work)
     if isinstance(result, dict):
         return render(request, "forms/edit.html", result, status=422)
-    flash(request, f"The form {result.name!r} was saved.")
+    flash(request, _("The form '%(name)s' was saved.") % {"name": result.name})
     return redirect(request, "form", form_id=result.id)
 
 
@@ -191,7 +221,7 @@ def _preview(account_id: int, data: dict, language: str = "") -> dict:
     try:
         values = definitions.clean_definition(account_id, data, creating=True)
     except InletError as exc:
-        return {"errors": _details(exc)}
+        return {"errors": _details(exc), "field_names": FIELD_NAMES}
     if language in values["languages"]:  # the snippet speaks the first language
         values["languages"] = [language, *[c for c in values["languages"] if c != language]]
     draft = Form(id=0, account=account_id, slug="preview", **values)  # never saved
@@ -228,7 +258,7 @@ async def form_detail(request: Request, viewer: Viewer) -> Response:
         return {"active": "forms", "form": definitions.form_to_dict(form, base_url),
                 "preview_url": f"{hosted}?embed=iframe&lang={quote((form.languages or ['en'])[0])}",
                 "refused": origins.recent_refused(form),
-                "snippets": [(kind, SNIPPET_LABELS[kind], snippets[kind])
+                "snippets": [(kind, _(SNIPPET_LABELS[kind]), snippets[kind])
                              for kind in ("hosted", "iframe", "script", "html")]}
     return render(request, "forms/detail.html", await in_db(work))
 
@@ -243,10 +273,11 @@ async def allow_origin(request: Request, viewer: Viewer) -> Response:
     except InletError as exc:
         if exc.status == 404:
             raise
-        flash(request, f"{origin} could not be allowed: {_details(exc)[0]['message']}",
-              "error")
+        flash(request, _("%(origin)s could not be allowed: %(reason)s")
+              % {"origin": origin, "reason": _details(exc)[0]["message"]}, "error")
         return redirect(request, "form", form_id=form_id)
-    flash(request, f"{origin} may now use the form {form.name!r} (within a few seconds).")
+    flash(request, _("%(origin)s may now use the form '%(name)s' (within a few seconds).")
+          % {"origin": origin, "name": form.name})
     return redirect(request, "form", form_id=form.id)
 
 

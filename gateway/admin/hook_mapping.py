@@ -15,10 +15,11 @@ from starlette.datastructures import FormData
 from connectors import mapping
 from gateway import web
 from gateway.errors import InletError
+from gateway.i18n import N_, _
 
-LABELS = {"email": "E-mail address", "first_name": "First name", "name": "Name",
-          "language": "Language", "source": "Source", "preferences": "Preferences",
-          "interests": "Interests", "status": "Unsubscribe (status)"}
+LABELS = {"email": N_("E-mail address"), "first_name": N_("First name"), "name": N_("Name"),
+          "language": N_("Language"), "source": N_("Source"), "preferences": N_("Preferences"),
+          "interests": N_("Interests"), "status": N_("Unsubscribe (status)")}
 MODES = ("path", "value", "none", "advanced")
 
 
@@ -38,13 +39,13 @@ def parse_json(form: FormData, name: str, default):
     try:
         return web.parse_json(raw)
     except InletError as exc:
-        raise BadJson(name, exc.message) from None
+        raise BadJson(name, _(exc.message)) from None
 
 
 def _label(target: str) -> str:
     if target.startswith(mapping.CUSTOM_PREFIX):
         return target.removeprefix(mapping.CUSTOM_PREFIX)
-    return LABELS.get(target, target)
+    return _(LABELS[target]) if target in LABELS else target
 
 
 def _mode(rule) -> tuple[str, str]:
@@ -111,7 +112,8 @@ def from_form(form: FormData) -> dict:
             try:
                 rules[target] = json.loads(str(form.get(f"rule_json-{target}") or "null"))
             except ValueError:
-                raise BadJson("mapping", f"The rule of {target} is not valid JSON.") from None
+                raise BadJson("mapping", _("The rule of %(field)s is not valid JSON.")
+                              % {"field": target}) from None
     return {t: r for t, r in rules.items() if r is not None}
 
 

@@ -14,11 +14,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway import i18n
 from gateway.accounts import list_vocabulary
 from gateway.admin import csrf
 from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import flash
 from gateway.errors import InletError, ValidationFailed
+from gateway.i18n import N_, _
 from gateway.imports import fixes, mapping, reader, report, service, spool, texts
 from gateway.imports.models import ImportRowError
 from gateway.validation import AccountVocabulary, normalise_email
@@ -28,11 +30,37 @@ UPLOAD_OVERHEAD = 64 * 1024  # multipart headers and the other fields around the
 SAMPLE_ROWS = 3  # sample values shown per column on the mapping screen
 EXAMPLES_PER_REASON = 5
 PROGRESS_STEPS = ("validating", "finalising")
-FIELD_LABELS = {"email": "E-mail address", "first_name": "First name", "name": "Name",
-                "language": "Language", "source": "Source", "preferences": "Preferences",
-                "interests": "Interests"}
-CONSENT_TEXT = ("I confirm the data in this file was obtained rightfully: these contacts "
-                "agreed to receive our e-mails.")
+FIELD_LABELS = {"email": N_("E-mail address"), "first_name": N_("First name"),
+                "name": N_("Name"), "language": N_("Language"), "source": N_("Source"),
+                "preferences": N_("Preferences"), "interests": N_("Interests")}
+CONSENT_TEXT = N_("I confirm the data in this file was obtained rightfully: these contacts "
+                  "agreed to receive our e-mails.")
+# The review's words for an unknown value of each kind, whole sentences because French and
+# Dutch agree them with the kind ("Source … créée", "Centre d'intérêt … créé").
+KIND_TEXTS = {
+    "source": {
+        "name": N_("Source"), "what": N_("What to do with source %(value)s"),
+        "use": N_("Use an existing source:"), "instead": N_("Existing source instead of %(value)s"),
+        "create": N_("Create source ‘%(value)s’"), "mapped": N_("Source %(value)s: uses ‘%(to)s’"),
+        "created": N_("Source %(value)s: created"),
+        "ignored": N_("Source %(value)s: ignored, the rows are kept")},
+    "interest": {
+        "name": N_("Interest"), "what": N_("What to do with interest %(value)s"),
+        "use": N_("Use an existing interest:"),
+        "instead": N_("Existing interest instead of %(value)s"),
+        "create": N_("Create interest ‘%(value)s’"),
+        "mapped": N_("Interest %(value)s: uses ‘%(to)s’"),
+        "created": N_("Interest %(value)s: created"),
+        "ignored": N_("Interest %(value)s: ignored, the rows are kept")},
+    "preference": {
+        "name": N_("Preference"), "what": N_("What to do with preference %(value)s"),
+        "use": N_("Use an existing preference:"),
+        "instead": N_("Existing preference instead of %(value)s"),
+        "create": N_("Create preference ‘%(value)s’"),
+        "mapped": N_("Preference %(value)s: uses ‘%(to)s’"),
+        "created": N_("Preference %(value)s: created"),
+        "ignored": N_("Preference %(value)s: ignored, the rows are kept")},
+}
 
 
 # ---- pure helpers (unit-tested) -------------------------------------------------------------
@@ -40,7 +68,7 @@ CONSENT_TEXT = ("I confirm the data in this file was obtained rightfully: these 
 def samples(records, columns: list[str], per_column: int = SAMPLE_ROWS) -> dict[str, list[str]]:
     """Up to ``per_column`` non-empty example values per column from (index, cells) records."""
     found: dict[str, list[str]] = {c: [] for c in columns}
-    for _, cells in records:
+    for _index, cells in records:
         for column, cell in zip(columns, cells, strict=False):
             if cell.strip() and len(found[column]) < per_column:
                 found[column].append(cell.strip()[:80])
@@ -89,7 +117,7 @@ async def imports_list(request: Request, viewer: Viewer) -> Response:
 
 def _guidelines() -> dict:
     return {"max_mb": reader.MAX_BYTES // (1024 * 1024), "max_rows": reader.MAX_ROWS,
-            "consent_text": CONSENT_TEXT}
+            "consent_text": _(CONSENT_TEXT)}
 
 
 @page()
@@ -110,7 +138,7 @@ async def new_import(request: Request, viewer: Viewer) -> Response:
     upload = form.get("file")
     try:
         if upload is None or isinstance(upload, str) or not upload.filename:
-            return render(request, "imports/new.html", {**ctx, "error": "Choose a .csv file."},
+            return render(request, "imports/new.html", {**ctx, "error": _("Choose a .csv file.")},
                           status=422)
         if not form.get("consent"):
             return render(request, "imports/new.html", {**ctx, "consent_error": True},
@@ -138,7 +166,8 @@ def _mapping_context(viewer: Viewer, import_id, errors=None, chosen=None) -> dic
     imp = service.get_import(viewer.account_id, import_id)
     vocab = AccountVocabulary.load(viewer.account_id)
     records = islice(reader.iter_records(spool.file_path(imp), imp.encoding, imp.delimiter), 50)
-    targets = [(f, FIELD_LABELS.get(f, f"{f} (custom field)")) for f in mapping.fields(vocab)]
+    targets = [(f, _(FIELD_LABELS[f]) if f in FIELD_LABELS
+                else _("%(field)s (custom field)") % {"field": f}) for f in mapping.fields(vocab)]
     current = chosen or imp.mapping or imp.suggested_mapping
     remembered = mapping.memory(viewer.account_id)
     keys = {mapping.normalise(c) for c in imp.columns}
@@ -148,7 +177,7 @@ def _mapping_context(viewer: Viewer, import_id, errors=None, chosen=None) -> dic
                      for i, column in enumerate(imp.columns)],
             "samples": samples(records, imp.columns), "errors": errors or [],
             "origin": remembered.origin if used else None, "consent_error": False,
-            "consent_text": CONSENT_TEXT}
+            "consent_text": _(CONSENT_TEXT)}
 
 
 def _review_context(viewer: Viewer, import_id, errors=None) -> dict:
@@ -159,6 +188,12 @@ def _review_context(viewer: Viewer, import_id, errors=None) -> dict:
         group["examples"] = list(ImportRowError.select().where(
             (ImportRowError.imp == imp.id) & (ImportRowError.code == group["code"]))
             .order_by(ImportRowError.record, ImportRowError.id).limit(EXAMPLES_PER_REASON))
+        for example in group["examples"]:  # the stored English reason, in the page's language
+            example.shown_reason = texts.reason(example.code, example.value, example.reason)
+            # a translated reason is generic: the suggested fix (as errors.csv words it)
+            # follows it; the English one names the suggestion itself
+            example.shown_fix = texts.fix(example.code, example.suggestion) \
+                if example.suggestion and example.shown_reason != example.reason else ""
     remembered = mapping.memory(viewer.account_id)
     return {"active": "imports", "imp": imp, "state": service.to_dict(imp),
             "groups": reasons, "unknown": fixes.unknown_values(imp, vocab),
@@ -167,7 +202,7 @@ def _review_context(viewer: Viewer, import_id, errors=None) -> dict:
             "languages": [v.name for v in list_vocabulary(viewer.account_id, "language")],
             "sources": [v.name for v in list_vocabulary(viewer.account_id, "source")],
             "remembered": (remembered.fallbacks, remembered.origin) if remembered else ({}, {}),
-            "errors": errors or {}}
+            "kinds": KIND_TEXTS, "errors": errors or {}}
 
 
 def _report_context(viewer: Viewer, import_id) -> dict:
@@ -234,8 +269,8 @@ async def save_fixes(request: Request, viewer: Viewer) -> Response:
         imp = service.get_import(viewer.account_id, import_id)
         chosen = fixes_from_form(form, len(fixes.unknown_values(imp)))
         if not chosen:
-            return _review_context(viewer, import_id, {"fixes": "Choose what to do with at "
-                                                       "least one value."})
+            return _review_context(viewer, import_id, {"fixes": _("Choose what to do with at "
+                                                         "least one value.")})
         try:
             service.set_fixes(viewer.account_id, import_id, chosen)
         except ValidationFailed as exc:
@@ -287,7 +322,8 @@ async def cancel(request: Request, viewer: Viewer) -> Response:
         service.cancel(viewer.account_id, import_id)
         return imp.filename
     filename = await in_db(work)
-    flash(request, f"The import of {filename} was cancelled and its file removed.")
+    flash(request, _("The import of %(file)s was cancelled and its file removed.")
+          % {"file": filename})
     return redirect(request, "imports")
 
 
@@ -323,7 +359,7 @@ async def finished(request: Request, viewer: Viewer) -> Response:
         return redirect(request, "import", import_id=import_id)
     summary = await in_db(report.summary, imp)
     report_url = str(request.url_for("admin:import", import_id=import_id).path)
-    flash(request, summary["headline"] + ".", link=(report_url, "See the import report"))
+    flash(request, summary["headline"] + ".", link=(report_url, _("See the import report")))
     return redirect(request, "contacts")
 
 
@@ -332,7 +368,7 @@ async def errors_csv(request: Request, viewer: Viewer) -> Response:
     """GET /admin/imports/{id}/errors.csv: the failing rows, ready to correct and re-import
     (the report mail links here: the admin login, not an API token, opens it)."""
     import_id = request.path_params["import_id"]
-    language = texts.from_accept_language(request.headers.get("accept-language"))
+    language = i18n.from_accept_language(request.headers.get("accept-language"))
 
     def work():
         imp = service.get_import(viewer.account_id, import_id)

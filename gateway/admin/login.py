@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gateway import ratelimit
+from gateway import i18n, ratelimit
 from gateway.admin import csrf
 from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import (
@@ -22,6 +22,7 @@ from gateway.admin.session import (
 from gateway.auth import check_password, hash_password
 from gateway.db import db
 from gateway.errors import RateLimited
+from gateway.i18n import _, ngettext, number
 from gateway.models import User
 from gateway.web import client_ip, in_db
 
@@ -75,14 +76,14 @@ async def login(request: Request) -> Response:
         await ratelimit.check_uncounted(limiter, limits)
     except RateLimited as exc:
         wait = int(exc.headers["Retry-After"])
-        message = f"Too many failed logins. Try again in {_minutes(wait)}."
+        message = _("Too many failed logins. Try again in %(wait)s.") % {"wait": _minutes(wait)}
         return render(request, "login.html", {"email": email, "error": message, "next": nxt},
                       status=429, headers=exc.headers)
     user = await run_in_threadpool(_authenticate, email, password)
     if user is None:
         await limiter.hit(limits)
         return render(request, "login.html", {"email": email, "next": nxt,
-                                              "error": "Wrong e-mail address or password."},
+                                              "error": _("Wrong e-mail address or password.")},
                       status=400)
     session_id = await in_db(open_session, user, request.session.get("sid"))
     log_in(request, session_id)
@@ -92,7 +93,7 @@ async def login(request: Request) -> Response:
 def _minutes(seconds: int) -> str:
     """A wait in words, rounded up to whole minutes."""
     minutes = -(-seconds // 60)
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    return ngettext("%(num)s minute", "%(num)s minutes", minutes) % {"num": number(minutes)}
 
 
 def _authenticate(email: str, password: str) -> User | None:
@@ -110,7 +111,7 @@ async def logout(request: Request) -> Response:
     session_id = request.session.get("sid")
     if isinstance(session_id, str):
         await in_db(end_session, session_id)
-    log_out(request)
+    log_out(request, i18n.current())
     return redirect(request, "login")
 
 
@@ -119,6 +120,6 @@ async def logout_everywhere(request: Request, viewer: Viewer) -> Response:
     """POST only: end every session of this user, this browser's included."""
     await csrf.checked_form(request)
     await in_db(end_all_sessions, viewer.user_id)
-    log_out(request)
-    flash(request, "You were logged out everywhere.")
+    log_out(request, viewer.language)
+    flash(request, _("You were logged out everywhere."))
     return redirect(request, "login")

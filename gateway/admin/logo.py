@@ -19,6 +19,7 @@ from gateway.admin.account_settings import failed
 from gateway.admin.pages import Viewer, page, redirect
 from gateway.admin.session import flash
 from gateway.errors import ValidationFailed
+from gateway.i18n import _, number
 from gateway.models import Account
 from gateway.validation import single_line
 from gateway.web import in_db
@@ -46,19 +47,20 @@ def clean_url(value: str) -> str:
     parts = urlsplit(url)
     if len(url) > URL_LIMIT or parts.scheme not in ("http", "https") or not parts.hostname \
             or " " in url:
-        raise _invalid("logo_url", "A web address of an image, such as "
-                                   "https://www.example.com/logo.png.")
+        raise _invalid("logo_url", _("A web address of an image, such as "
+                                     "https://www.example.com/logo.png."))
     return url
 
 
 def from_upload(data: bytes) -> str:
     """A ``data:`` URI of an uploaded image, or ValidationFailed (too large, not an image)."""
     if len(data) > MAX_BYTES:
-        raise _invalid("logo_file", f"The image is over {MAX_BYTES // 1024} KB: make it smaller "
-                                    "(a logo needs about 200 pixels wide).")
+        raise _invalid("logo_file", _("The image is over %(size)s KB: make it smaller (a logo "
+                                      "needs about 200 pixels wide).")
+                       % {"size": number(MAX_BYTES // 1024)})
     kind = image_type(data)
     if kind is None:
-        raise _invalid("logo_file", "Choose a PNG, JPEG, GIF or WebP image.")
+        raise _invalid("logo_file", _("Choose a PNG, JPEG, GIF or WebP image."))
     return f"data:{kind};base64,{base64.b64encode(data).decode()}"
 
 
@@ -75,7 +77,7 @@ async def _chosen(form) -> str | None:
         return from_upload(await upload.read(MAX_BYTES + 1))
     if str(form.get("logo_url") or "").strip():
         return clean_url(str(form.get("logo_url")))
-    raise _invalid("logo_url", "Give the address of an image, or choose a file.")
+    raise _invalid("logo_url", _("Give the address of an image, or choose a file."))
 
 
 @page()
@@ -94,6 +96,6 @@ async def save(request: Request, viewer: Viewer) -> Response:
         Account.update(logo=logo).where(Account.id == viewer.account_id).execute()
         public.clear_cache()  # visitors' pages show it at once
     await in_db(store)
-    flash(request, "The logo was removed." if logo is None else
-          "The logo now shows on the pages after your forms.")
+    flash(request, _("The logo was removed.") if logo is None else
+          _("The logo now shows on the pages after your forms."))
     return redirect(request, "settings")

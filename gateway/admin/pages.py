@@ -6,6 +6,7 @@ import functools
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -16,6 +17,7 @@ from gateway.admin.dates import Clock, zone, zone_names
 from gateway.admin.session import pop_flashes, session_user
 from gateway.db import utcnow
 from gateway.errors import InletError, NotFound
+from gateway.i18n import _
 from gateway.models import Account, User
 from gateway.templating import templates
 from gateway.web import in_db
@@ -60,12 +62,17 @@ def render(request: Request, name: str, context: dict | None = None, status: int
            "nav": links.available(request),
            # for every page: dates in the account's zone, numbers for people
            "clock": Clock(viewer.tz if viewer else zone(None), utcnow()),
-           "num": wording.num, "counted": wording.counted, "about": wording.about,
-           "time_zones": zone_names,
+           "num": wording.num, "about": wording.about,
+           "time_zones": zone_names, "code": _code,
            "base_url_warning": links.base_url_mismatch(request) if viewer else None}
     ctx.update(context or {})
     return templates.TemplateResponse(request, f"admin/{name}", ctx, status_code=status,
                                       headers={"cache-control": "no-store", **(headers or {})})
+
+
+def _code(value) -> Markup:
+    """``<code>value</code>`` (escaped), to place in a translated sentence."""
+    return Markup("<code>{}</code>").format(value)
 
 
 def _path(request: Request, route: str, **params) -> str:
@@ -83,7 +90,9 @@ def error_page(request: Request, exc: InletError) -> Response:
     """An ``InletError`` as a human page with its status."""
     headers = dict(exc.headers)
     headers.pop("WWW-Authenticate", None)
-    return render(request, "error.html", {"error": exc}, status=exc.status, headers=headers)
+    # The message may name what the user typed: translated here, escaped by the template.
+    return render(request, "error.html", {"error": exc, "message": i18n.gettext(exc.message)},
+                  status=exc.status, headers=headers)
 
 
 def page(login: bool = True):
@@ -99,6 +108,9 @@ def page(login: bool = True):
                     return _to_login(request)
                 if viewer is not None:
                     i18n.activate(viewer.language)
+                elif request.session.get("language") in i18n.LANGUAGES:
+                    # logged out: the login page keeps the language the user just had
+                    i18n.activate(request.session["language"])
                 request.state.viewer = viewer  # also for pages open to everyone (login)
                 return await fn(request, viewer) if login else await fn(request)
             except InletError as exc:
@@ -118,4 +130,4 @@ def _to_login(request: Request) -> RedirectResponse:
 
 def not_found() -> NotFound:
     """The admin 404."""
-    return NotFound("That page does not exist, or belongs to another account.")
+    return NotFound(_("That page does not exist, or belongs to another account."))

@@ -15,6 +15,7 @@ from gateway.admin.contacts import Overview
 from gateway.admin.pages import Viewer, page, redirect, render
 from gateway.admin.session import flash
 from gateway.contact_listing import Filters
+from gateway.i18n import _
 from gateway.web import in_db
 from privacy import access, erasure
 from privacy.export import Options
@@ -53,8 +54,8 @@ async def erase(request: Request, viewer: Viewer) -> Response:
                                               "contact": contacts.to_dict(contact)})
     await csrf.checked_form(request)
     await in_db(erasure.request, viewer.account_id, contact_id, f"user:{viewer.user_id}")
-    flash(request, "The contact is being erased everywhere: it disappears from the lists "
-                   "within a minute.")
+    flash(request, _("The contact is being erased everywhere: it disappears from the lists "
+                     "within a minute."))
     return redirect(request, "contacts")
 
 

@@ -96,9 +96,12 @@ def log_in(request: Request, session_id: str) -> None:
     request.session["sid"] = session_id
 
 
-def log_out(request: Request) -> None:
-    """Forget everything the cookie held (revoke the row first with ``end_session``)."""
+def log_out(request: Request, language: str | None = None) -> None:
+    """Forget everything the cookie held (revoke the row first with ``end_session``) but the
+    ``language`` the login page then speaks (the user's, not the browser's)."""
     request.session.clear()
+    if language:
+        request.session["language"] = language
 
 
 def session_user(session: dict, now: datetime | None = None) -> User | None:

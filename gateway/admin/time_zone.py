@@ -10,6 +10,7 @@ from gateway.admin.dates import is_zone
 from gateway.admin.pages import Viewer, page, redirect
 from gateway.admin.session import flash
 from gateway.errors import BadRequest
+from gateway.i18n import _
 from gateway.models import Account
 from gateway.web import in_db
 
@@ -28,10 +29,10 @@ async def save(request: Request, viewer: Viewer) -> Response:
     form = await csrf.checked_form(request)
     name = str(form.get("time_zone") or "").strip()
     if not is_zone(name):
-        raise BadRequest(f"{name!r} is not a time zone this server knows.")
+        raise BadRequest(_("'%(name)s' is not a time zone this server knows.") % {"name": name})
     if form.get("auto"):
         await in_db(set_zone, viewer.account_id, name, True)
         return Response(status_code=204)
     await in_db(set_zone, viewer.account_id, name)
-    flash(request, f"Dates and times now show in {name}.")
+    flash(request, _("Dates and times now show in %(zone)s.") % {"zone": name})
     return redirect(request, "settings")

@@ -1,17 +1,14 @@
-"""Numbers for people: thousands separators and singular/plural."""
+"""Numbers for people, in the task's language: thousands separators, estimates, plurals."""
 
 from __future__ import annotations
 
+from gateway import i18n
+from gateway.i18n import _, ngettext
+
 
 def num(value: int | float | None) -> str:
-    """'40,000' (``None``: '0')."""
-    return f"{value or 0:,}"
-
-
-def counted(value: int | None, singular: str, plural: str | None = None) -> str:
-    """'1 new contact', '40,000 new contacts' (``plural`` for irregular words)."""
-    word = singular if value == 1 else (plural or f"{singular}s")
-    return f"{num(value)} {word}"
+    """'40,000' · '40.000' · '40 000' by the task's language (``None``: '0')."""
+    return i18n.number(value)
 
 
 def about(value: int, estimated: bool = False, floor: int = 10_000) -> str:
@@ -20,7 +17,9 @@ def about(value: int, estimated: bool = False, floor: int = 10_000) -> str:
     if not estimated:
         return num(value)
     if value <= floor:
-        return f"more than {num(floor)}"
+        return _("more than %(num)s") % {"num": num(floor)}
     if value >= 1_000_000:
-        return f"about {value / 1_000_000:.1f} million".replace(".0 ", " ")
-    return f"about {num(int(float(f'{value:.2g}')))}"
+        millions = round(value / 1_000_000, 1)
+        return ngettext("about %(num)s million", "about %(num)s million",
+                        int(millions)) % {"num": num(millions)}
+    return _("about %(num)s") % {"num": num(int(float(f"{value:.2g}")))}

@@ -9,6 +9,7 @@ from gateway import contacts, idempotency
 from gateway.contact_listing import import_id, instant
 from gateway.contacts import Provenance
 from gateway.errors import BadRequest
+from gateway.i18n import _
 from gateway.web import authorize, in_db, query_int, read_json
 
 
@@ -88,10 +89,10 @@ async def blacklist_contact(request: Request) -> JSONResponse:
                 or "transfer-encoding" in request.headers)  # the body is optional
     body = await read_json(request) if has_body else {}
     if not isinstance(body, dict):
-        raise BadRequest('Send no body, or {"reason": "..."}.')
+        raise BadRequest(_('Send no body, or {"reason": "..."}.'))
     reason = body.get("reason")
     if reason is not None and not isinstance(reason, str):
-        raise BadRequest("reason must be a string.")
+        raise BadRequest(_("reason must be a string."))
     found = await in_db(contacts.blacklist, token.account_id,
                         request.path_params["contact_id"], _provenance(request), reason)
     return JSONResponse(contacts.to_dict(found))

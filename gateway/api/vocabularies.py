@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway import accounts
 from gateway.errors import BadRequest
+from gateway.i18n import _
 from gateway.web import authorize, in_db, read_json
 
 # URL segment → vocabulary kind
@@ -28,7 +29,7 @@ async def vocabulary(request: Request) -> JSONResponse:
     token = await authorize(request, "contacts:write")
     body = await read_json(request)
     if not isinstance(body, dict):
-        raise BadRequest("The body must be a JSON object such as {\"name\": \"Website\"}.")
+        raise BadRequest(_('The body must be a JSON object such as {"name": "Website"}.'))
     row = await in_db(accounts.add_vocabulary, token.account_id, kind, body.get("name"))
     return JSONResponse(accounts.vocabulary_to_dict(row), status_code=201)
 
@@ -50,7 +51,7 @@ async def custom_fields(request: Request) -> JSONResponse:
     token = await authorize(request, "contacts:write")
     body = await read_json(request)
     if not isinstance(body, dict):
-        raise BadRequest("The body must be a JSON object.")
+        raise BadRequest(_("The body must be a JSON object."))
     row = await in_db(accounts.add_custom_field, token.account_id, body)
     return JSONResponse(accounts.custom_field_to_dict(row), status_code=201)
 
@@ -61,7 +62,8 @@ async def custom_field(request: Request) -> Response:
     if request.method == "PATCH":
         body = await read_json(request)
         if not isinstance(body, dict):
-            raise BadRequest("The body must be a JSON object such as {\"label\": \"Shoe size\"}.")
+            raise BadRequest(_('The body must be a JSON object such as '
+                               '{"label": "Shoe size"}.'))
         row = await in_db(accounts.rename_custom_field, token.account_id,
                           request.path_params["entry_id"], body)
         return JSONResponse(accounts.custom_field_to_dict(row))

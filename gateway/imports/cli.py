@@ -6,8 +6,16 @@ from pathlib import Path
 
 import click
 
+from gateway import i18n
 from gateway.clitools import configure, require_account
 from gateway.errors import InletError
+from gateway.i18n import N_, _, ngettext
+from gateway.imports.texts import count
+
+# The report's count lines, in the shell's language.
+_COUNTS = {"rows": N_("rows"), "created": N_("created"), "updated": N_("updated"),
+           "unchanged": N_("unchanged"), "blacklisted": N_("blacklisted"),
+           "failed": N_("failed")}
 
 
 def _parse_mapping(pairs: tuple[str, ...]) -> dict[str, str | None] | None:
@@ -18,7 +26,8 @@ def _parse_mapping(pairs: tuple[str, ...]) -> dict[str, str | None] | None:
     for pair in (p for item in pairs for p in item.split(",") if p.strip()):
         column, sep, field = pair.partition("=")
         if not sep:
-            raise click.BadParameter(f"{pair!r}: use COLUMN=FIELD (FIELD empty to skip).",
+            raise click.BadParameter(_("'%(pair)s': use COLUMN=FIELD (FIELD empty to skip).")
+                                     % {"pair": pair},
                                      param_hint="--mapping")
         chosen[column.strip()] = field.strip() or None
     return chosen
@@ -41,14 +50,17 @@ def _run_step(service, account: int, import_id: int, label: str, total: int) -> 
 
 def _print_report(data: dict) -> None:
     counts = data["counts"]
-    click.echo(f"\n{data['report']['headline']}")
-    for name in ("rows", "created", "updated", "unchanged", "blacklisted", "failed"):
-        click.echo(f"  {name:<12}{counts.get(name, 0)}")
+    click.echo("\n" + data["report"]["headline"])
+    for name, label in _COUNTS.items():
+        click.echo("  " + _(label).ljust(11) + " " + str(counts.get(name, 0)))
     for item in data["report"]["reason_counts"]:
-        cells = f" ({item['cells']:,} values)" if item["cells"] != item["rows"] else ""
-        click.echo(f"    {item['reason']}: {item['rows']:,} rows{cells}")
+        rows = count(item["rows"], ngettext("%(num)s row", "%(num)s rows", item["rows"]))
+        if item["cells"] != item["rows"]:
+            rows += " (" + count(item["cells"], ngettext("%(num)s value", "%(num)s values",
+                                                         item["cells"])) + ")"
+        click.echo("    " + _("%(reason)s: %(rows)s") % {"reason": item["reason"], "rows": rows})
     for warning in data["warnings"]:
-        click.echo(f"  note: {warning}")
+        click.echo("  " + _("note: %(warning)s") % {"warning": warning})
 
 
 @click.command("import")
@@ -72,8 +84,8 @@ def import_command(file: Path, account: int, mapping: tuple[str, ...], fallback_
     from gateway.db import db
     from gateway.imports import service
     if not consent:
-        raise click.UsageError("--consent is required: state that the data was obtained "
-                               "rightfully.")
+        raise click.UsageError(_("--consent is required: state that the data was obtained "
+                                 "rightfully."))
     configure()
     chosen = _parse_mapping(mapping)
     try:
@@ -82,8 +94,10 @@ def import_command(file: Path, account: int, mapping: tuple[str, ...], fallback_
             with open(file, "rb") as fh:
                 imp = service.create_from_upload(account, file.name, fh, actor="cli",
                                                  notify_email=notify, welcome=welcome)
-            click.echo(f"import {imp.id}: {imp.total_rows} rows, separator "
-                       f"{imp.delimiter!r}, {imp.encoding}")
+            click.echo(_("import %(id)s: %(rows)s rows, separator '%(separator)s', "
+                         "%(encoding)s") % {"id": imp.id, "rows": imp.total_rows,
+                                            "separator": imp.delimiter,
+                                            "encoding": imp.encoding})
             if chosen is not None:
                 service.set_mapping(account, imp.id, chosen)
             fallbacks = {k: v for k, v in (("language", fallback_language),
@@ -91,20 +105,27 @@ def import_command(file: Path, account: int, mapping: tuple[str, ...], fallback_
             if fallbacks:
                 service.set_fallbacks(account, imp.id, fallbacks)
             service.set_consent(account, imp.id, True, actor="cli")
-            data = _run_step(service, account, imp.id, "validating", imp.total_rows)
+            data = _run_step(service, account, imp.id, _("validating"), imp.total_rows)
             if data["step"] == "fallbacks":
+                needs = data["needs_fallbacks"]
                 raise click.ClickException(
-                    "Some new contacts have no " + " or ".join(data["needs_fallbacks"])
-                    + ": give --fallback-" + " and --fallback-".join(data["needs_fallbacks"]))
+                    _("Some new contacts have no language or source: give "
+                      "--fallback-language and --fallback-source") if len(needs) > 1 else
+                    _("Some new contacts have no language: give --fallback-language")
+                    if needs == ["language"] else
+                    _("Some new contacts have no source: give --fallback-source"))
             service.finalise(account, imp.id)
-            data = _run_step(service, account, imp.id, "writing   ", imp.total_rows)
+            writing, validating = _("writing"), _("validating")
+            data = _run_step(service, account, imp.id,
+                             writing.ljust(max(len(writing), len(validating))), imp.total_rows)
             if errors_out and (data["counts"].get("failed") or data["counts"].get("blacklisted")):
-                errors_out.write_bytes(service.errors_csv(account, imp.id))
-                click.echo(f"failing rows written to {errors_out}")
+                errors_out.write_bytes(service.errors_csv(account, imp.id,
+                                                        browser_language=i18n.current()))
+                click.echo(_("failing rows written to %(path)s") % {"path": errors_out})
     except InletError as exc:
         details = "".join(f"\n  {d.get('field', '')}: {d.get('message', d.get('code', ''))}"
                           for d in exc.details if isinstance(d, dict))
-        raise click.ClickException(exc.message + details) from None
+        raise click.ClickException(_(exc.message) + details) from None
     _print_report(data)
     if runtime.settings().embedded_queue:
         runtime.queue().run_pending()  # deliver the report (and welcome) mails now

@@ -11,6 +11,7 @@ from peewee import fn
 
 from gateway.accounts import add_vocabulary
 from gateway.errors import Conflict, ValidationFailed
+from gateway.i18n import N_, _
 from gateway.imports.models import Import, ImportRowError
 from gateway.imports.rows import KIND_OF
 from gateway.validation import AccountVocabulary, suggest
@@ -18,6 +19,9 @@ from gateway.validation import AccountVocabulary, suggest
 ACTIONS = ("create", "map", "ignore")
 KINDS = tuple(KIND_OF.values())  # source, interest, preference
 VOCAB_OF = {"source": "sources", "interest": "interests", "preference": "preferences"}
+NOT_EXISTING = {"source": N_("to must be an existing source; '%(to)s' is not one."),
+                "interest": N_("to must be an existing interest; '%(to)s' is not one."),
+                "preference": N_("to must be an existing preference; '%(to)s' is not one.")}
 
 
 def unknown_values(imp: Import, vocab: AccountVocabulary | None = None) -> list[dict]:
@@ -40,7 +44,7 @@ def check(account_id: int, given, vocab: AccountVocabulary) -> list[dict]:
     """The fixes as a clean list, or 422 naming each bad one (a ``map`` needs an existing
     label, or one created by the same request)."""
     if not isinstance(given, list):
-        raise ValidationFailed('Send {"fixes": [{"kind", "value", "action", "to"}]}.')
+        raise ValidationFailed(_('Send {"fixes": [{"kind", "value", "action", "to"}]}.'))
     created = {(f.get("kind"), f.get("value")) for f in given
                if isinstance(f, dict) and f.get("action") == "create"}
     clean, details = [], []
@@ -54,22 +58,22 @@ def check(account_id: int, given, vocab: AccountVocabulary) -> list[dict]:
             item["to"] = fix["to"]
         clean.append(item)
     if details:
-        raise ValidationFailed("Some fixes cannot be applied.", details=details)
+        raise ValidationFailed(_("Some fixes cannot be applied."), details=details)
     return clean
 
 
 def _problem(fix, vocab: AccountVocabulary, created: set) -> str | None:
     """Why one fix cannot be applied, or None."""
     if not isinstance(fix, dict) or fix.get("kind") not in KINDS:
-        return f"kind must be one of {', '.join(KINDS)}."
+        return _("kind must be one of %(kinds)s.") % {"kinds": ", ".join(KINDS)}
     if not isinstance(fix.get("value"), str) or not fix["value"].strip():
-        return "value must be the unknown value, as the errors name it."
+        return _("value must be the unknown value, as the errors name it.")
     if fix.get("action") not in ACTIONS:
-        return f"action must be one of {', '.join(ACTIONS)}."
+        return _("action must be one of %(actions)s.") % {"actions": ", ".join(ACTIONS)}
     if fix["action"] == "map":
         labels = getattr(vocab, VOCAB_OF[fix["kind"]])
         if fix.get("to") not in labels and (fix["kind"], fix.get("to")) not in created:
-            return f"to must be an existing {fix['kind']}; {fix.get('to')!r} is not one."
+            return _(NOT_EXISTING[fix["kind"]]) % {"to": fix.get("to")}
     return None
 
 
@@ -77,7 +81,7 @@ def apply(account_id: int, imp: Import, given) -> list[dict]:
     """Create the labels asked for and return the import's fixes with ``given`` merged in
     (a later answer for the same value replaces the earlier one)."""
     if imp.step == "validating":
-        raise Conflict("Wait for the validation to finish.")
+        raise Conflict(_("Wait for the validation to finish."))
     vocab = AccountVocabulary.load(account_id)
     chosen = check(account_id, given, vocab)
     for fix in chosen:

@@ -19,10 +19,11 @@ import peewee
 import redis
 from peewee import fn
 
-from gateway import runtime
+from gateway import i18n, runtime
 from gateway.contact_rows import stored_by_email
 from gateway.contacts import Provenance, upsert_many
 from gateway.db import db, is_postgres, utcnow
+from gateway.i18n import N_, _
 from gateway.imports import report, spool
 from gateway.imports.models import Import, ImportPart, ImportRowError
 from gateway.imports.reader import iter_records
@@ -61,11 +62,15 @@ def finalise_import(import_id: int) -> str:
 # sees in the API and the admin UI; the sweep never queues a failed import again.
 
 MAX_ATTEMPTS = 3
+BLACKLISTED = N_("This contact is blacklisted: an import never changes it.")
+REQUIRED_FOR_NEW = {"language": N_("The language is required for a new contact."),
+                    "source": N_("The source is required for a new contact.")}
 FAILED_ATTEMPTS = "failed_attempts"  # the key in Import.counts
 # A database or Redis that is down is no fault of the import: the sweep recovers those.
 _TRANSIENT = (peewee.OperationalError, peewee.InterfaceError, redis.exceptions.RedisError)
 
 
+@i18n.in_english
 def attempt(import_id: int, step: str, run: Callable[[], str]) -> str:
     """``run()`` (one run of ``step``); a failure is counted and re-raised, so the queue
     retries it, until the last allowed one ends the import as ``failed``."""
@@ -107,14 +112,11 @@ def _note_failure(import_id: int, step: str) -> bool:
 
 def failure_reason(imp: Import) -> str:
     """What the user reads once ``imp`` (still in its failing step) gave up."""
-    tries = f"failed {MAX_ATTEMPTS} times in a row, so the import was stopped"
     if imp.step == "validating":
-        return f"Checking the rows {tries}. Nothing was written."
+        return _(report.FAILED_CHECKING) % {"tries": MAX_ATTEMPTS}
     row = row_number(imp, imp.checkpoint)
-    done = "Nothing was written." if not imp.checkpoint else \
-        f"The contacts before row {row} were written."
-    return (f"Writing the contacts from row {row} on {tries}. {done} The cause is in the "
-            "worker's log; correct the file and import it again, or ask your administrator.")
+    text = report.FAILED_WRITING_FIRST if not imp.checkpoint else report.FAILED_WRITING
+    return _(text) % {"row": row, "tries": MAX_ATTEMPTS}
 
 
 def row_number(imp: Import, record: int) -> int:
@@ -141,6 +143,7 @@ def validate_part(import_id: int, number: int, run: str) -> str:
         return attempt(import_id, "validating", lambda: run_part(import_id, number, run))
 
 
+@i18n.in_english
 def run_validation(import_id: int, on_progress: Progress = None, *,
                    inline: bool = False) -> str:
     """Start validating an import in the ``validating`` step: queue its parts but the first,
@@ -179,6 +182,7 @@ def part_name(part: ImportPart) -> str:
     return f"{part.run}-{part.number}"
 
 
+@i18n.in_english
 def run_part(import_id: int, number: int, run: str, on_progress: Progress = None) -> str:
     """Check one part of validation run ``run``; returns the import's step after it."""
     part = ImportPart.get_or_none((ImportPart.imp == import_id) & (ImportPart.number == number)
@@ -291,8 +295,7 @@ def _validate_chunk(imp: Import, part: ImportPart, builder: RowBuilder, chunk: l
         if not errs and email in refused:  # erased at the person's request (privacy area)
             errs = [FieldError("email", "suppressed", suppression.Suppressed.message)]
         if not errs and stored.get(email, {}).get("status") == "blacklisted":
-            errs = [FieldError("email", "blacklisted", "This contact is blacklisted: an "
-                               "import never changes it.", email)]
+            errs = [FieldError("email", "blacklisted", _(BLACKLISTED), email)]
         if errs:
             errors.extend(_error_rows(imp, builder, record, errs))
             codes = {e.code for e in errs}
@@ -393,8 +396,9 @@ def _join(imp: Import, parts: list[ImportPart]) -> str:
             if seen != record:
                 tally.undo_valid(flags)
                 errors.extend(_error_rows(imp, builder, record, [FieldError(
-                    "email", "duplicate", "Duplicate in file: the same address is in row "
-                    f"{row_number(imp, seen)}; only that row is imported.", email)]))
+                    "email", "duplicate", _("Duplicate in file: the same address is in row "
+                                            "%(row)s; only that row is imported.")
+                    % {"row": row_number(imp, seen)}, email)]))
     _insert_errors(errors)
     return _validated(imp, tally)
 
@@ -420,6 +424,7 @@ def _validated(imp: Import, tally: _Tally) -> str:
 
 # ---- finalise -----------------------------------------------------------------------------
 
+@i18n.in_english
 def run_finalise(import_id: int, on_progress: Progress = None) -> str:
     """Write an import in the ``finalising`` step, resuming after its checkpoint."""
     imp = Import.get_or_none(Import.id == import_id)
@@ -540,16 +545,15 @@ class _ChunkWriter:
             results = upsert_many(imp.account_id, [c for _, c in items], status="confirmed",
                                   provenance=self.provenance, field_types=self.field_types,
                                   defaults=self.fallbacks)
-            for (record, clean), (_, result) in zip(items, results, strict=True):
+            for (record, clean), (_email, result) in zip(items, results, strict=True):
                 if result.outcome == "blacklisted":
                     errors.extend(_error_rows(imp, self.builder, record, [FieldError(
-                        "email", "blacklisted", "This contact is blacklisted: an import "
-                        "never changes it.", clean["email"])]))
+                        "email", "blacklisted", _(BLACKLISTED), clean["email"])]))
                     counts["blacklisted"] = counts.get("blacklisted", 0) + 1
                 elif result.outcome == "incomplete":
                     missing = [n for n in ("language", "source") if not result.values.get(n)]
                     errors.extend(_error_rows(imp, self.builder, record, [FieldError(
-                        n, "required", f"The {n} is required for a new contact.")
+                        n, "required", _(REQUIRED_FOR_NEW[n]))
                         for n in missing]))
                     _count_failure(counts, {"required"})
                 else:

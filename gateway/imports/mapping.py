@@ -8,6 +8,7 @@ import unicodedata
 
 from gateway.db import utcnow
 from gateway.errors import ValidationFailed
+from gateway.i18n import _
 from gateway.imports.models import ImportMappingMemory
 from gateway.validation import AccountVocabulary
 
@@ -98,26 +99,29 @@ def suggest(columns: list[str], vocab: AccountVocabulary, remembered: dict[str, 
 def check(mapping, columns: list[str], vocab: AccountVocabulary) -> dict[str, str | None]:
     """The mapping for every column (unnamed ones skipped), or 422 naming each problem."""
     if not isinstance(mapping, dict):
-        raise ValidationFailed("mapping must be an object {column: field or null}.")
+        raise ValidationFailed(_("mapping must be an object {column: field or null}."))
     allowed = fields(vocab)
     details, seen = [], {}
     for column, field in mapping.items():
         if column not in columns:
             details.append({"field": column, "code": "unknown_column",
-                            "message": f"The file has no column {column!r}."})
+                            "message": _("The file has no column '%(column)s'.")
+                            % {"column": column}})
         elif field not in (None, "") and field not in allowed:
             details.append({"field": column, "code": "unknown_field", "value": field,
-                            "message": f"{field!r} is not a field; use one of "
-                                       f"{', '.join(allowed)} or null to skip the column."})
+                            "message": _("'%(field)s' is not a field; use one of %(fields)s "
+                                         "or null to skip the column.")
+                            % {"field": field, "fields": ", ".join(allowed)}})
         elif field:
             if field in seen:
                 details.append({"field": column, "code": "mapped_twice", "value": field,
-                                "message": f"Both {seen[field]!r} and {column!r} map to "
-                                           f"{field!r}."})
+                                "message": _("Both '%(first)s' and '%(second)s' map to "
+                                             "'%(field)s'.")
+                                % {"first": seen[field], "second": column, "field": field}})
             seen[field] = column
     if "email" not in seen and not details:
         details.append({"field": "email", "code": "required",
-                        "message": "Map one column to email."})
+                        "message": _("Map one column to email.")})
     if details:
-        raise ValidationFailed("The mapping is not valid.", details=details)
+        raise ValidationFailed(_("The mapping is not valid."), details=details)
     return {column: (mapping.get(column) or None) for column in columns}

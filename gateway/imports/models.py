@@ -45,6 +45,9 @@ class Import(BaseModel):
     counts = JSONField(default=dict)
     warnings = JSONField(default=list)
     report_mail = pw.IntegerField(null=True)
+    # The language of the person who started the import (their choice, their browser's, the
+    # CLI's locale), for the report mail when its recipient chose none; None: nobody's.
+    language = pw.CharField(max_length=8, null=True)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
     finished_at = pw.DateTimeField(null=True)

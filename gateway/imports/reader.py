@@ -14,29 +14,33 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from gateway import i18n
 from gateway.errors import InletError, PayloadTooLarge, UnsupportedMediaType
+from gateway.i18n import N_, _
 
 MAX_BYTES = 25 * 1024 * 1024  # "under 25 MB"
 MAX_ROWS = 100_000  # data rows must be fewer than this
 MAX_COLUMNS = 500  # far above any real contact file; bounds the work on a header
 MAX_FILENAME = 255  # Import.filename
-SPLIT_HINT = "Split the file into several imports."
+SPLIT_HINT = N_("Split the file into several imports.")
 # A cell that a spreadsheet would run as a formula; errors.csv escapes it with a quote.
 # Spreadsheets read the full-width forms (U+FF1D, U+FF0B, U+FF0D, U+FF20) as the ASCII ones.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 SNIFF_BYTES = 1024  # the start of the file checked for a binary format
-SAVE_AS_CSV = "Open it in your spreadsheet program, save it as CSV (UTF-8) and upload that."
+SAVE_AS_CSV = N_("Open it in your spreadsheet program, save it as CSV (UTF-8) and upload "
+                 "that.")
 # Formats often renamed .csv by mistake, by their first bytes (a text file never starts so).
-_SIGNATURES = ((b"PK\x03\x04", "a ZIP archive"), (b"PK\x05\x06", "a ZIP archive"),
-               (b"%PDF-", "a PDF document"), (b"\x1f\x8b", "a gzip archive"),
-               (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)"),
-               (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"), (b"Rar!\x1a\x07", "a RAR archive"),
-               (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
-               (b"GIF87a", "a GIF image"), (b"GIF89a", "a GIF image"))
+_SIGNATURES = ((b"PK\x03\x04", N_("a ZIP archive")), (b"PK\x05\x06", N_("a ZIP archive")),
+               (b"%PDF-", N_("a PDF document")), (b"\x1f\x8b", N_("a gzip archive")),
+               (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", N_("an Excel 97-2003 workbook (.xls)")),
+               (b"7z\xbc\xaf\x27\x1c", N_("a 7-Zip archive")),
+               (b"Rar!\x1a\x07", N_("a RAR archive")),
+               (b"\x89PNG\r\n\x1a\n", N_("a PNG image")), (b"\xff\xd8\xff", N_("a JPEG image")),
+               (b"GIF87a", N_("a GIF image")), (b"GIF89a", N_("a GIF image")))
 # What a ZIP holds in its first entries' names: an Excel or OpenDocument spreadsheet.
-_ZIPPED_SHEETS = ((b"xl/", "an Excel workbook (.xlsx)"),
-                  (b"[Content_Types].xml", "an Excel workbook (.xlsx)"),
-                  (b"opendocument.spreadsheet", "an OpenDocument spreadsheet (.ods)"))
+_ZIPPED_SHEETS = ((b"xl/", N_("an Excel workbook (.xlsx)")),
+                  (b"[Content_Types].xml", N_("an Excel workbook (.xlsx)")),
+                  (b"opendocument.spreadsheet", N_("an OpenDocument spreadsheet (.ods)")))
 _LOOKS_LIKE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 csv.field_size_limit(MAX_BYTES)
 
@@ -53,22 +57,29 @@ class FileRuleBroken(InletError):
 
 class NotCsv(UnsupportedMediaType):
     code = "not_csv"
-    message = "Only .csv files can be imported."
+    message = N_("Only .csv files can be imported.")
 
 
 class NotCsvText(UnsupportedMediaType):
     code = "not_csv_text"
-    message = f"This is not a CSV text file. {SAVE_AS_CSV}"
+    message = N_("This is not a CSV text file. Open it in your spreadsheet program, save it as "
+                 "CSV (UTF-8) and upload that.")
 
 
 class FileTooLarge(PayloadTooLarge):
     code = "file_too_large"
-    message = f"The file must be under 25 MB. {SPLIT_HINT}"
+    message = N_("The file must be under 25 MB. Split the file into several imports.")
 
 
 class TooManyRows(PayloadTooLarge):
     code = "too_many_rows"
     message = f"The file must have fewer than {MAX_ROWS:,} rows. {SPLIT_HINT}"
+
+    def __init__(self, message: str | None = None, details: list | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message or _("The file must have fewer than %(max)s rows.")
+                         % {"max": i18n.number(MAX_ROWS)} + " " + _(SPLIT_HINT),
+                         details, headers)
 
 
 def check_filename(filename: str | None) -> str:
@@ -76,8 +87,9 @@ def check_filename(filename: str | None) -> str:
     keeping ``.csv``), refused with 415 unless it ends in ``.csv``."""
     name = _CONTROL.sub("", Path(filename or "").name).strip()
     if not name.lower().endswith(".csv"):
-        raise NotCsv(f"Only .csv files can be imported; {name[:80] or 'the upload'!r} is not "
-                     "one.")
+        raise NotCsv(_("Only .csv files can be imported; '%(name)s' is not one.")
+                     % {"name": name[:80]} if name[:80] else
+                     _("Only .csv files can be imported; 'the upload' is not one."))
     if len(name) > MAX_FILENAME:  # metadata: shortened, never a reason to refuse the file
         name = name[:MAX_FILENAME - 4].rstrip() + name[-4:]
     return name
@@ -93,10 +105,11 @@ def check_text(head: bytes) -> None:
         if head.startswith(signature):
             if signature.startswith(b"PK"):
                 what = next((sheet for mark, sheet in _ZIPPED_SHEETS if mark in head), what)
-            raise NotCsvText(f"This is not a CSV text file: it is {what}. {SAVE_AS_CSV}")
+            raise NotCsvText(_("This is not a CSV text file: it is %(what)s.") % {"what": _(what)}
+                             + " " + _(SAVE_AS_CSV))
     if b"\x00" in head:
-        raise NotCsvText("This is not a CSV text file: it holds NUL bytes, as a binary file or "
-                         f"UTF-16 text does. {SAVE_AS_CSV}")
+        raise NotCsvText(_("This is not a CSV text file: it holds NUL bytes, as a binary file "
+                           "or UTF-16 text does.") + " " + _(SAVE_AS_CSV))
 
 
 def store(chunks: Iterable[bytes], dest: Path, max_bytes: int | None = None) -> tuple[int, str]:
@@ -154,7 +167,7 @@ def detect_delimiter(first_line: str) -> str:
         return ";"
     if commas == 0 and ("\t" in outside or "|" in outside):
         raise FileRuleBroken("unsupported_separator",
-                             "Use a comma (,) or a semicolon (;) as separator.")
+                             _("Use a comma (,) or a semicolon (;) as separator."))
     return ","
 
 
@@ -165,17 +178,19 @@ def inspect(path: Path, encoding: str, max_rows: int | None = None
     with open_text(path, encoding) as fh:
         first_line = fh.readline()
         if not first_line.strip():
-            raise FileRuleBroken("missing_header", "The file is empty or its first row is "
-                                 "empty: it must start with a header row naming the columns.")
+            raise FileRuleBroken("missing_header", _(
+                "The file is empty or its first row is empty: it must start with a header row "
+                "naming the columns."))
         delimiter = detect_delimiter(first_line)
         fh.seek(0)
         reader = csv.reader(fh, delimiter=delimiter)
         try:
             header = next(reader)
             if len(header) > MAX_COLUMNS:
-                raise FileRuleBroken("too_many_columns", f"A file may have at most "
-                                     f"{MAX_COLUMNS} columns; this one has {len(header):,}. "
-                                     "Remove the columns you do not need.")
+                raise FileRuleBroken("too_many_columns", _(
+                    "A file may have at most %(max)s columns; this one has %(count)s. Remove "
+                    "the columns you do not need.") % {"max": MAX_COLUMNS,
+                                                       "count": i18n.number(len(header))})
             _check_header(header)
             rows = 0
             for record in reader:
@@ -184,10 +199,11 @@ def inspect(path: Path, encoding: str, max_rows: int | None = None
                     if rows >= limit:
                         raise TooManyRows()
         except csv.Error as exc:
-            raise FileRuleBroken("malformed_csv", f"The file is not valid CSV near line "
-                                 f"{reader.line_num}: {exc}.") from None
+            raise FileRuleBroken("malformed_csv", _(
+                "The file is not valid CSV near line %(line)s: %(why)s.")
+                % {"line": reader.line_num, "why": exc}) from None
     if not rows:
-        raise FileRuleBroken("no_rows", "The file has a header but no contacts below it.")
+        raise FileRuleBroken("no_rows", _("The file has a header but no contacts below it."))
     return delimiter, unique_columns(header), rows
 
 
@@ -195,8 +211,9 @@ def _check_header(header: list[str]) -> None:
     for cell in header:
         if _LOOKS_LIKE_EMAIL.search(cell):
             raise FileRuleBroken(
-                "missing_header", "The first row must be a header naming the columns, not a "
-                f"contact: it holds the e-mail address {cell.strip()!r}. Add a header row.")
+                "missing_header", _("The first row must be a header naming the columns, not a "
+                                    "contact: it holds the e-mail address '%(email)s'. Add a "
+                                    "header row.") % {"email": cell.strip()})
 
 
 def unique_columns(header: list[str]) -> list[str]:

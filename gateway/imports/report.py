@@ -2,27 +2,50 @@
 
 from __future__ import annotations
 
+import functools
+import re
+
 from peewee import fn
 
-from gateway import runtime
-from gateway.accounts import notification_address
+from gateway import i18n, runtime
+from gateway.accounts import first_language, notification_address
 from gateway.db import db, utcnow
+from gateway.i18n import N_, _, ngettext
 from gateway.imports import mapping, spool
 from gateway.imports.models import Import, ImportRowError
-from gateway.imports.texts import count, number
+from gateway.imports.texts import count
 from gateway.mail import render_text, schedule_delivery
-from gateway.models import Account, Consent, Contact, OutgoingMail
+from gateway.models import Account, Consent, Contact, OutgoingMail, User
 from gateway.templating import environment
 
+# A reason as people read it, per error code; the API's ``reasons`` keeps the English ones
+# as keys (tools read them), the rest of the report is in the task's language.
 REASONS = {
-    "invalid_email": "invalid e-mail address", "blacklisted": "blacklisted contact",
-    "duplicate": "duplicate in file", "invalid_date": "invalid date",
-    "unknown_language": "unknown language", "unknown_source": "unknown source",
-    "unknown_preference": "unknown preference", "unknown_interest": "unknown interest",
-    "unknown_choice": "unknown choice value", "too_long": "value too long",
-    "required": "missing required value", "invalid_number": "invalid number",
-    "invalid_boolean": "invalid yes/no value", "number_out_of_range": "number out of range",
+    "invalid_email": N_("invalid e-mail address"), "blacklisted": N_("blacklisted contact"),
+    "duplicate": N_("duplicate in file"), "invalid_date": N_("invalid date"),
+    "unknown_language": N_("unknown language"), "unknown_source": N_("unknown source"),
+    "unknown_preference": N_("unknown preference"), "unknown_interest": N_("unknown interest"),
+    "unknown_choice": N_("unknown choice value"), "too_long": N_("value too long"),
+    "required": N_("missing required value"), "invalid_number": N_("invalid number"),
+    "invalid_boolean": N_("invalid yes/no value"),
+    "number_out_of_range": N_("number out of range"),
+    "suppressed": N_("erased at the person's request"), "unknown_field": N_("unknown field"),
+    "invalid": N_("invalid value"),
 }
+# Why an import gave up (gateway.imports.jobs.failure_reason): stored in English in the
+# import's warnings, shown in the reader's language (``stored_warning``).
+FAILED_CHECKING = N_("Checking the rows failed %(tries)s times in a row, so the import was "
+                     "stopped. Nothing was written.")
+FAILED_WRITING_FIRST = N_("Writing the contacts from row %(row)s on failed %(tries)s times in "
+                          "a row, so the import was stopped. Nothing was written. The cause is "
+                          "in the worker's log; correct the file and import it again, or ask "
+                          "your administrator.")
+FAILED_WRITING = N_("Writing the contacts from row %(row)s on failed %(tries)s times in a row, "
+                    "so the import was stopped. The contacts before row %(row)s were written. "
+                    "The cause is in the worker's log; correct the file and import it again, "
+                    "or ask your administrator.")
+IGNORED_KEYS = N_("Ignored unknown keys: %(keys)s.")  # gateway.imports.service (JSON imports)
+STORED_WARNINGS = (FAILED_CHECKING, FAILED_WRITING_FIRST, FAILED_WRITING, IGNORED_KEYS)
 # The admin page serving the error file behind the admin login (the API's needs a token,
 # which the person reading the mail does not hold); tests check it against the admin routes.
 ADMIN_ERRORS_PATH = "/admin/imports/{import_id}/errors.csv"
@@ -34,8 +57,38 @@ def errors_url(imp: Import) -> str:
 
 
 def reason_text(code: str) -> str:
-    """A code's reason as people read it: "unknown interest"."""
+    """A code's reason as people read it, in the task's language: "unknown interest"."""
+    return _(REASONS[code]) if code in REASONS else code.replace("_", " ")
+
+
+def english_reason(code: str) -> str:
+    """A code's reason in English, whatever the task's language (the API's keys)."""
     return REASONS.get(code, code.replace("_", " "))
+
+
+@functools.cache
+def _stored_pattern(text: str) -> re.Pattern:
+    """A stored English warning made from ``text``, its placeholders as named groups."""
+    seen: set[str] = set()
+
+    def group(match: re.Match) -> str:
+        name = match.group(1)
+        if name in seen:
+            return f"(?P={name})"
+        seen.add(name)
+        return f"(?P<{name}>.+?)"
+    return re.compile(re.sub(r"%\\\((\w+)\\\)s", group, re.escape(text)))  # %\(row\)s
+
+
+def stored_warning(warning: str) -> str:
+    """A warning stored in English (an import's own), in the task's language."""
+    if i18n.current() == i18n.SOURCE_LANGUAGE:
+        return warning
+    for text in STORED_WARNINGS:
+        found = _stored_pattern(text).fullmatch(warning)
+        if found:
+            return _(text) % found.groupdict()
+    return warning
 
 
 def reason_counts(import_id: int) -> list[dict]:
@@ -52,46 +105,78 @@ def reason_counts(import_id: int) -> list[dict]:
 
 
 def warnings(imp: Import) -> list[str]:
-    """What the uploader should know besides the counts."""
+    """What the uploader should know besides the counts (in the task's language)."""
     counts, fallbacks = imp.counts or {}, imp.fallbacks or {}
     notes = []
     for name in ("language", "source"):
         missing = counts.get(f"missing_{name}", 0)
         if missing and fallbacks.get(name) and name in (imp.needs_fallbacks or []):
-            notes.append(f"{count(missing, 'new contact')} had no {name}: "
-                         f"they got the fallback '{fallbacks[name]}'.")
+            if name == "language":
+                text = ngettext("%(num)s new contact had no language: they got the fallback "
+                                "'%(value)s'.", "%(num)s new contacts had no language: they "
+                                "got the fallback '%(value)s'.", missing)
+            else:
+                text = ngettext("%(num)s new contact had no source: they got the fallback "
+                                "'%(value)s'.", "%(num)s new contacts had no source: they got "
+                                "the fallback '%(value)s'.", missing)
+            notes.append(text % {"num": i18n.number(missing), "value": fallbacks[name]})
     if counts.get("blacklisted"):
-        blacklisted = count(counts["blacklisted"], "row is a blacklisted contact",
-                            "rows are blacklisted contacts")
-        notes.append(f"{blacklisted} and left untouched.")
+        notes.append(count(counts["blacklisted"], ngettext(
+            "%(num)s row is a blacklisted contact and left untouched.",
+            "%(num)s rows are blacklisted contacts and left untouched.",
+            counts["blacklisted"])))
     return notes
 
 
 def summary(imp: Import) -> dict:
-    """The report as data: counts, reasons (rows and cells), warnings and the headline."""
+    """The report as data: counts, reasons (rows and cells), warnings and the headline, in
+    the task's language (``reasons``, rows per reason, keeps English keys for tools)."""
     counts = imp.counts or {}
-    headline = f"{count(counts.get('created', 0), 'new contact')} added"
+    created = counts.get("created", 0)
     if imp.step == "failed":
-        headline = f"import failed, {headline}"
+        headline = count(created, ngettext("import failed, %(num)s new contact added",
+                                           "import failed, %(num)s new contacts added",
+                                           created))
+    else:
+        headline = count(created, ngettext("%(num)s new contact added",
+                                           "%(num)s new contacts added", created))
     reasons = reason_counts(imp.id)
     return {"counts": counts, "headline": headline,
-            "reasons": {r["reason"]: r["rows"] for r in reasons},  # rows per reason
+            "reasons": {english_reason(r["code"]): r["rows"] for r in reasons},  # per reason
             "reason_counts": reasons,  # rows and cells per reason
             # a row failing for two reasons is in both: say so when the sum exceeds the rows
             "overlap": sum(r["rows"] for r in reasons) > counts.get("failed", 0),
             # the import's own notes first: why it failed, keys a JSON import ignored
-            "warnings": [*(imp.warnings or []), *warnings(imp)], "errors_url": errors_url(imp)}
+            "warnings": [*map(stored_warning, imp.warnings or []), *warnings(imp)],
+            "errors_url": errors_url(imp)}
 
 
-def render_report(imp: Import) -> tuple[str, str, str]:
-    """(subject, text, html) of the report e-mail."""
-    context = summary(imp) | {"filename": imp.filename or f"import {imp.id}",
-                              "account": Account.get_by_id(imp.account_id).name,
-                              "count": count, "number": number}
-    subject = f"Import {context['filename']}: {context['headline']}"
-    text = render_text("mail/import_report.txt", **context)
-    html = environment.get_template("mail/import_report.html").render(**context)
+def render_report(imp: Import, language: str | None = None) -> tuple[str, str, str]:
+    """(subject, text, html) of the report e-mail, in ``language`` (else ``report_language``)."""
+    with i18n.use(language or report_language(imp)):
+        context = summary(imp) | {
+            "filename": imp.filename or _("import %(id)s") % {"id": imp.id},
+            "account": Account.get_by_id(imp.account_id).name}
+        subject = _("Import %(filename)s: %(headline)s") % {
+            "filename": context["filename"], "headline": context["headline"]}
+        text = render_text("mail/import_report.txt", **context)
+        html = environment.get_template("mail/import_report.html").render(**context)
     return subject, text, html
+
+
+def report_language(imp: Import) -> str:
+    """The language the report's recipient reads: their own choice (a user of the account),
+    else the language of whoever started the import, else the account's report language,
+    else its first language, else English."""
+    own = None
+    if imp.notify_email:
+        own = (User.select(User.language)
+               .where((User.account == imp.account_id)
+                      & (User.email == imp.notify_email.strip().lower()))
+               .scalar())
+    report = (Account.select(Account.report_language).where(Account.id == imp.account_id)
+              .scalar())
+    return i18n.pick(own, imp.language, report, first_language(imp.account_id))
 
 
 def default_recipient(account_id: int) -> str | None:

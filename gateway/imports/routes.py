@@ -12,9 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway import idempotency
+from gateway import i18n, idempotency
 from gateway.errors import BadRequest, UnsupportedMediaType
-from gateway.imports import reader, service, texts
+from gateway.i18n import _
+from gateway.imports import reader, service
 from gateway.models import ApiToken
 from gateway.web import authorize, in_db, read_json, whole_number
 
@@ -47,11 +48,12 @@ async def _upload(request: Request, token: ApiToken) -> Response:
     try:
         form = await parser.parse()
     except MultiPartException as exc:
-        raise BadRequest(f"The multipart body is not valid: {exc.message}") from None
+        raise BadRequest(_("The multipart body is not valid: %(why)s") % {"why": exc.message}) \
+            from None
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise BadRequest("Send the CSV file in a multipart field named 'file'.")
+            raise BadRequest(_("Send the CSV file in a multipart field named 'file'."))
         notify = form.get("notify") or None
         welcome = str(form.get("welcome", "")).lower() in TRUE
 
@@ -83,7 +85,7 @@ def _digest(file) -> str:
 async def _json_import(request: Request, token: ApiToken) -> Response:
     body = await read_json(request, MAX_JSON_BYTES)
     if not isinstance(body, dict) or "contacts" not in body:
-        raise BadRequest('Send {"contacts": [...]} (or a multipart CSV upload).')
+        raise BadRequest(_('Send {"contacts": [...]} (or a multipart CSV upload).'))
 
     def create():
         imp = service.create_from_json(token.account_id, body["contacts"], actor=_actor(token),
@@ -123,8 +125,8 @@ async def create_import(request: Request) -> Response:
         return await _upload(request, token)
     if ctype == "application/json":
         return await _json_import(request, token)
-    raise UnsupportedMediaType("Upload the CSV as multipart/form-data (field 'file') or "
-                               'send JSON {"contacts": [...]}.')
+    raise UnsupportedMediaType(_("Upload the CSV as multipart/form-data (field 'file') or "
+                                 'send JSON {"contacts": [...]}.'))
 
 
 async def list_imports(request: Request) -> JSONResponse:
@@ -145,7 +147,7 @@ async def put_mapping(request: Request) -> JSONResponse:
     token = await authorize(request, "imports:write")
     body = await read_json(request)
     if not isinstance(body, dict) or "mapping" not in body:
-        raise BadRequest('Send {"mapping": {column: field or null}}.')
+        raise BadRequest(_('Send {"mapping": {column: field or null}}.'))
     return JSONResponse(await in_db(service.set_mapping, token.account_id,
                                     request.path_params["import_id"], body["mapping"]))
 
@@ -155,7 +157,7 @@ async def put_consent(request: Request) -> JSONResponse:
     token = await authorize(request, "imports:write")
     body = await read_json(request)
     if not isinstance(body, dict):
-        raise BadRequest('Send {"obtained_rightfully": true}.')
+        raise BadRequest(_('Send {"obtained_rightfully": true}.'))
     welcome = body.get("welcome")
     return JSONResponse(await in_db(service.set_consent, token.account_id,
                                     request.path_params["import_id"],
@@ -177,7 +179,7 @@ async def put_fixes(request: Request) -> JSONResponse:
     token = await authorize(request, "imports:write")
     body = await read_json(request)
     if not isinstance(body, dict) or "fixes" not in body:
-        raise BadRequest('Send {"fixes": [{"kind", "value", "action", "to"}]}.')
+        raise BadRequest(_('Send {"fixes": [{"kind", "value", "action", "to"}]}.'))
     return JSONResponse(await in_db(service.set_fixes, token.account_id,
                                     request.path_params["import_id"], body["fixes"]))
 
@@ -202,7 +204,7 @@ async def errors_csv(request: Request) -> Response:
     import_id = request.path_params["import_id"]
     body = await in_db(service.errors_csv, token.account_id, import_id,
                        request.query_params.get("lang"),
-                       texts.from_accept_language(request.headers.get("accept-language")))
+                       i18n.from_accept_language(request.headers.get("accept-language")))
     return Response(body, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'})
 

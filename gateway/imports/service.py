@@ -8,9 +8,10 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-from gateway import runtime
+from gateway import i18n, runtime
 from gateway.db import utcnow
 from gateway.errors import Conflict, NotFound, ValidationFailed
+from gateway.i18n import N_, _
 from gateway.imports import fixes, jobs, mapping, reader, report, spool, texts
 from gateway.imports.models import Import, ImportRowError
 from gateway.imports.rows import FIXABLE, apply_fixes, fix_table
@@ -22,11 +23,16 @@ MAX_JSON_CONTACTS = 100_000
 EDITABLE_STEPS = ("mapping", "consent", "fallbacks", "ready")
 # Steps an abandoned import may be cancelled in (finalising writes; done is history).
 CANCELLABLE_STEPS = (*EDITABLE_STEPS, "validating", "failed")
-STEP_NAMES = {"mapping": "Choose the columns", "consent": "Waiting for consent",
-              "validating": "Checking the rows", "fallbacks": "Review: fallbacks needed",
-              "ready": "Review: ready to import", "finalising": "Importing",
-              "done": "Finished", "failed": "Failed"}
+STEP_NAMES = {"mapping": N_("Choose the columns"), "consent": N_("Waiting for consent"),
+              "validating": N_("Checking the rows"), "fallbacks": N_("Review: fallbacks needed"),
+              "ready": N_("Review: ready to import"), "finalising": N_("Importing"),
+              "done": N_("Finished"), "failed": N_("Failed")}
 ERRORS_PREVIEW = 50
+FALLBACKS_MISSING = {  # finalise asked for before the review's fallbacks were chosen
+    ("language",): N_("Choose a fallback language for the rows without one."),
+    ("source",): N_("Choose a fallback source for the rows without one."),
+    ("language", "source"): N_("Choose a fallback language and source for the rows without "
+                               "one.")}
 
 
 def _new_path(account_id: int) -> tuple[Path, str]:
@@ -43,7 +49,8 @@ def _check_notify(account_id: int, notify_email) -> str | None:
         return report.default_recipient(account_id)
     clean, error = normalise_email(notify_email)
     if error:
-        raise ValidationFailed("notify must be an e-mail address.", details=[error.to_dict()])
+        raise ValidationFailed(_("notify must be an e-mail address."),
+                               details=[error.to_dict()])
     return clean
 
 
@@ -81,7 +88,8 @@ def _create(account_id, kind, name, relative, size, encoding, delimiter, columns
     return Import.create(account=account_id, kind=kind, filename=name, path=relative,
                          size=size, encoding=encoding, delimiter=delimiter, columns=columns,
                          total_rows=rows, suggested_mapping=suggested, mapping=suggested,
-                         actor=actor, notify_email=notify, welcome=bool(welcome))
+                         actor=actor, notify_email=notify, welcome=bool(welcome),
+                         language=i18n.named())
 
 
 def create_from_json(account_id: int, contacts, *, actor: str = "", notify_email=None,
@@ -89,13 +97,14 @@ def create_from_json(account_id: int, contacts, *, actor: str = "", notify_email
     """Start an import from a list of contact objects (the API's JSON form): same steps, the
     mapping is the field names. Returns the import, in step "mapping"."""
     if not isinstance(contacts, list) or not contacts:
-        raise ValidationFailed("contacts must be a non-empty array of contact objects.")
+        raise ValidationFailed(_("contacts must be a non-empty array of contact objects."))
     if len(contacts) > MAX_JSON_CONTACTS:
-        raise reader.TooManyRows(f"At most {MAX_JSON_CONTACTS:,} contacts per import. "
-                                 f"{reader.SPLIT_HINT}")
+        raise reader.TooManyRows(_("At most %(num)s contacts per import.")
+                                 % {"num": i18n.number(MAX_JSON_CONTACTS)}
+                                 + " " + _(reader.SPLIT_HINT))
     bad = [i for i, item in enumerate(contacts) if not isinstance(item, dict)]
     if bad:
-        raise ValidationFailed("Every contact must be an object.",
+        raise ValidationFailed(_("Every contact must be an object."),
                                details=[{"field": f"contacts[{i}]", "code": "invalid"}
                                         for i in bad[:20]])
     notify = _check_notify(account_id, notify_email)
@@ -118,7 +127,7 @@ def create_from_json(account_id: int, contacts, *, actor: str = "", notify_email
                   fixed_mapping=fixed)
     ignored = [c for c, f in fixed.items() if f is None]
     if ignored:
-        imp.warnings = [f"Ignored unknown keys: {', '.join(ignored)}."]
+        imp.warnings = [_("Ignored unknown keys: %(keys)s.") % {"keys": ", ".join(ignored)}]
         imp.save()
     return imp
 
@@ -206,9 +215,10 @@ def step_name(imp: Import) -> str:
     ("ready to import" only when nothing fails)."""
     counts = imp.counts or {}
     if imp.step == "ready" and counts.get("failed"):
-        return (f"Review: {counts.get('valid', 0):,} of {counts.get('rows', 0):,} rows can be "
-                "imported")
-    return STEP_NAMES.get(imp.step, imp.step)
+        return _("Review: %(valid)s of %(total)s rows can be imported") % {
+            "valid": i18n.number(counts.get("valid", 0)),
+            "total": i18n.number(counts.get("rows", 0))}
+    return _(STEP_NAMES[imp.step]) if imp.step in STEP_NAMES else imp.step
 
 
 def _distinct_names(account_id: int, filenames: set[str]) -> dict[int, str]:
@@ -227,7 +237,8 @@ def _distinct_names(account_id: int, filenames: set[str]) -> dict[int, str]:
 
 def _editable(imp: Import) -> None:
     if imp.step not in EDITABLE_STEPS:
-        raise Conflict(f"The import is {imp.step}; its choices can no longer change.")
+        raise Conflict(_("The import is %(step)s; its choices can no longer change.")
+                       % {"step": step_name(imp).lower()})
 
 
 def _start_validation(imp: Import, changes: dict | None = None,
@@ -268,8 +279,8 @@ def cancel(account_id: int, import_id) -> None:
     contacts, nor once done: a finished import is the record of what came in)."""
     imp = get_import(account_id, import_id)
     if imp.step not in CANCELLABLE_STEPS:
-        raise Conflict(f"The import is {STEP_NAMES.get(imp.step, imp.step).lower()}; "
-                       "it can no longer be cancelled.")
+        raise Conflict(_("The import is %(step)s; it can no longer be cancelled.")
+                       % {"step": step_name(imp).lower()})
     discard(account_id, import_id)
 
 
@@ -293,8 +304,8 @@ def set_consent(account_id: int, import_id, obtained_rightfully, *, actor: str =
     """Record that the data was obtained rightfully (required) and queue the validation."""
     imp = get_import(account_id, import_id)
     if obtained_rightfully is not True:
-        raise ValidationFailed("The import cannot continue without consent: confirm the "
-                               "contacts' data was obtained rightfully.",
+        raise ValidationFailed(_("The import cannot continue without consent: confirm the "
+                                 "contacts' data was obtained rightfully."),
                                details=[{"field": "obtained_rightfully", "code": "required"}])
     if imp.consent:
         return to_dict(imp)  # idempotent
@@ -313,9 +324,9 @@ def set_fallbacks(account_id: int, import_id, data: dict) -> dict:
     imp = get_import(account_id, import_id)
     _editable(imp)
     if imp.step == "validating":
-        raise Conflict("Wait for the validation to finish.")
+        raise Conflict(_("Wait for the validation to finish."))
     if not isinstance(data, dict):
-        raise ValidationFailed("Send {\"language\": ..., \"source\": ...}.")
+        raise ValidationFailed(_("Send {\"language\": ..., \"source\": ...}."))
     vocab = AccountVocabulary.load(account_id)
     chosen, errors = dict(imp.fallbacks or {}), []
     for name, allowed in (("language", vocab.languages), ("source", vocab.sources)):
@@ -326,9 +337,11 @@ def set_fallbacks(account_id: int, import_id, data: dict) -> dict:
         value = value.lower() if name == "language" else value
         if value not in allowed:
             hint = suggest(value, allowed)
-            errors.append(FieldError(name, f"unknown_{name}", f"Unknown {name} {value!r}."
-                                     + (f" Did you mean {hint!r}?" if hint else ""),
-                                     value, hint))
+            unknown = (_("Unknown language '%(value)s'.") if name == "language"
+                       else _("Unknown source '%(value)s'.")) % {"value": value}
+            if hint:
+                unknown += " " + _("Did you mean '%(hint)s'?") % {"hint": hint}
+            errors.append(FieldError(name, f"unknown_{name}", unknown, value, hint))
         chosen[name] = value
     if errors:
         raise ValidationFailed(details=[e.to_dict() for e in errors])
@@ -344,14 +357,15 @@ def finalise(account_id: int, import_id) -> dict:
     """Queue the writing of the valid rows (resumes a crashed run; a done import stays)."""
     imp = get_import(account_id, import_id)
     if imp.step == "failed":
-        raise Conflict(" ".join(imp.warnings or []) or "The import failed.")
+        raise Conflict(" ".join(imp.warnings or []) or _("The import failed."))
     if imp.step in ("mapping", "consent"):
-        raise Conflict("Give consent first: the import cannot continue without it.")
+        raise Conflict(_("Give consent first: the import cannot continue without it."))
     if imp.step == "validating":
-        raise Conflict("The validation is still running; finalise when it is done.")
+        raise Conflict(_("The validation is still running; finalise when it is done."))
     if imp.step == "fallbacks":
         missing = [n for n in imp.needs_fallbacks if not (imp.fallbacks or {}).get(n)]
-        raise Conflict(f"Choose a fallback {' and '.join(missing)} for the rows without one.",
+        raise Conflict(_(FALLBACKS_MISSING.get(tuple(sorted(missing)),
+                                               FALLBACKS_MISSING[("language", "source")])),
                        details=[{"field": n, "code": "fallback_required"} for n in missing])
     if imp.step == "ready":
         (Import.update(step="finalising", progress_done=0, checkpoint=0, updated_at=utcnow())
@@ -385,20 +399,20 @@ def errors_csv(account_id: int, import_id, language: str | None = None,
         raise NotFound("The uploaded file was deleted after its retention period "
                    "(INLET_RETENTION_UPLOADS); the counts are kept.")
     account = Account.select(Account.report_language).where(Account.id == account_id).scalar()
-    lang = texts.pick_language(language, account, browser_language)
     problems: dict[int, tuple[int, list[str], list[str]]] = {}
-    for record, row, column, value, code, reason, suggestion in (ImportRowError.select(
-            ImportRowError.record, ImportRowError.row, ImportRowError.column,
-            ImportRowError.value, ImportRowError.code, ImportRowError.reason,
-            ImportRowError.suggestion)
-            .where(ImportRowError.imp == imp.id)
-            .order_by(ImportRowError.record, ImportRowError.id).tuples()):
-        _, reasons, fixes_ = problems.setdefault(record, (row, [], []))
-        reasons.append(f"{column}: {texts.reason(code, value, reason, lang)}")
-        fix = texts.fix(code, suggestion, lang)
-        if fix:
-            fixes_.append(f"{column}: {fix}")
-    header = [*imp.columns, *(texts.HEADERS[h][lang] for h in ("row", "reason", "fix"))]
+    with i18n.use(i18n.pick(language, account, browser_language)):
+        for record, row, column, value, code, reason, suggestion in (ImportRowError.select(
+                ImportRowError.record, ImportRowError.row, ImportRowError.column,
+                ImportRowError.value, ImportRowError.code, ImportRowError.reason,
+                ImportRowError.suggestion)
+                .where(ImportRowError.imp == imp.id)
+                .order_by(ImportRowError.record, ImportRowError.id).tuples()):
+            _row, reasons, fixes_ = problems.setdefault(record, (row, [], []))
+            reasons.append(f"{column}: {texts.reason(code, value, reason)}")
+            fix = texts.fix(code, suggestion)
+            if fix:
+                fixes_.append(f"{column}: {fix}")
+        header = [*imp.columns, *(texts.header(h) for h in ("row", "reason", "fix"))]
     fixer = _cell_fixer(imp)
     rows = ([*fixer(cells), *[""] * (len(imp.columns) - len(cells)), str(problems[record][0]),
              " | ".join(problems[record][1]), " | ".join(problems[record][2])]

@@ -43,7 +43,9 @@ def login_client(client, email: str, password: str):
 
 @pytest.fixture
 def admin_client(client, admin):
-    """A TestClient logged in as ``admin``."""
+    """A TestClient logged in as ``admin``, its "browser" asking for English (without it the
+    admin speaks the account's first language, Dutch: issue #21)."""
+    client.headers.setdefault("accept-language", "en")
     r = login_client(client, admin.email, admin.password)
     assert r.status_code == 303, r.text
     return client

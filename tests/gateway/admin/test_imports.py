@@ -172,7 +172,8 @@ def test_the_wizard_on_embedded_defaults_without_redis(env, request):
     request.getfixturevalue("store")
     tenant = make_tenant("Solo")
     create_user(tenant.id, "solo@example.com", "password123")
-    with TestClient(create_app(settings)) as client:  # run_jobs: on by default here
+    # run_jobs: on by default here; the browser asks for English (else: the account's Dutch)
+    with TestClient(create_app(settings), headers={"accept-language": "en"}) as client:
         assert login_client(client, "solo@example.com", "password123").status_code == 303
         upload(client)
         imp = Import.get()
@@ -286,9 +287,11 @@ def test_review_report_and_mail_count_rows_and_values_alike(admin_client, tenant
     the report page and the report mail say the same numbers, and the failed total adds up."""
     import html as htmllib
 
-    from gateway.models import OutgoingMail
+    from gateway.models import Account, OutgoingMail
     from tests.gateway.imports.conftest import Importer, csv_bytes
     importer = Importer(admin_client, tenant, run_jobs)
+    # the report mail in English (else the account's first language, Dutch)
+    Account.update(report_language="en").where(Account.id == tenant.id).execute()
     rows = [["email", "language", "source", "interests"],
             ["a@example.com", "nl", "Website", "Sports,Yoga,Chess"],  # 2 unknown: 1 row
             ["b@example.com", "nl", "Website", "Yoga"],

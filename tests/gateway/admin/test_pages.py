@@ -13,8 +13,8 @@ import httpx2 as httpx
 import pytest
 
 from forms.definitions import create_form
-from gateway import contacts
-from gateway.admin.wording import counted, num
+from gateway import contacts, i18n
+from gateway.admin.wording import about, num
 from gateway.contacts import Provenance
 from gateway.models import Account, Contact, ContactEvent
 from gateway.settings import Settings, served_url
@@ -24,10 +24,12 @@ from tests.gateway.test_cli import embedded_server, inlet  # noqa: F401 (a fixtu
 
 def test_numbers_for_people():
     assert num(40000) == "40,000" and num(None) == "0"
-    assert counted(1, "new contact") == "1 new contact"
-    assert counted(2, "new contact") == "2 new contacts"
-    assert counted(40304, "row") == "40,304 rows"
-    assert counted(0, "match", "matches") == "0 matches"
+    assert about(1_234_567, estimated=True) == "about 1.2 million"
+    with i18n.use("nl"):
+        assert num(40000) == "40.000"
+        assert about(56_123, estimated=True) == "ongeveer 56.000"
+    with i18n.use("fr"):
+        assert num(40000) == "40\u202f000"
 
 
 def test_the_base_url_defaults_to_the_address_served(tmp_path):

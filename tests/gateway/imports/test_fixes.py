@@ -113,7 +113,9 @@ def test_api_imports_mail_their_report_to_the_first_user_unless_told_not_to(impo
 
 def test_the_report_mail_text_is_not_html_escaped(importer, tenant):
     from gateway.models import Account
-    Account.update(name="O'Brien & Co").where(Account.id == tenant.id).execute()
+    # report_language: the report is in English (else the account's first language, Dutch)
+    Account.update(name="O'Brien & Co", report_language="en").where(
+        Account.id == tenant.id).execute()
     rows = csv_bytes([["email", "language"], ["a@example.com", ""], ["b@example.com", "nl"]])
     imp = importer.validate(rows, notify="boss@example.com", welcome="true")
     importer.finalise(imp["id"], {"language": "en", "source": "Website"})

@@ -588,6 +588,7 @@ def test_a_finalise_failing_every_time_ends_failed_with_a_reason_and_is_never_re
     create_user(fields.id, "boss@acme.example.com", "correct horse battery")
     assert login_client(client, "boss@acme.example.com", "correct horse battery"
                         ).status_code == 303
+    client.headers["accept-language"] = "en"  # else the account's first language, Dutch
     page = client.get(f"/admin/imports/{import_id}")
     assert page.status_code == 200
     assert "import failed" in page.text and f"failed {jobs.MAX_ATTEMPTS} times" in page.text

@@ -9,6 +9,9 @@ ROWS = [["email", "language", "source"], ["ann@example.com", "nl", "Website"],
 
 
 def test_report_mail_goes_to_the_notify_address_with_numbers_and_link(importer, mailbox):
+    from gateway.models import Account
+    # in English (else the account's first language, Dutch: tests/gateway/test_api_languages)
+    Account.update(report_language="en").where(Account.id == importer.tenant.id).execute()
     imp = importer.run(csv_bytes(ROWS), notify="Boss@Example.com", name="leads.csv")
     assert imp["notify"] == "boss@example.com"
     importer.run_jobs()  # delivers the queued mail over SMTP
