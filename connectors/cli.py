@@ -8,12 +8,18 @@ import uuid
 import click
 
 from connectors import service, signatures
-from gateway.clitools import configure, require_account, run, use_environment_language
+from gateway.clitools import (
+    TranslatedGroup,
+    configure,
+    require_account,
+    run,
+    use_environment_language,
+)
 from gateway.db import db
-from gateway.i18n import _
+from gateway.i18n import N_, _
 
 
-@click.group()
+@click.group(cls=TranslatedGroup, help=N_("Connector webhooks (generic and Efficy)."))
 def hook() -> None:
     """Connector webhooks (generic and Efficy)."""
     use_environment_language()
@@ -29,24 +35,28 @@ def _json_option(value: str | None, name: str):
                                  param_hint=name) from None
 
 
-@hook.command("create")
+@hook.command("create", help=N_("Create a hook; prints its id, URL and secret (shown once)."))
 @click.argument("account_id", type=int)
 @click.option("--kind", type=click.Choice(["generic", "efficy"]), default="generic",
-              show_default=True)
-@click.option("--name", required=True, help="A label, e.g. the sending tool.")
+              show_default=True, help=N_("The kind of sender: any tool, or Efficy."))
+@click.option("--name", required=True, help=N_("A label, e.g. the sending tool."))
 @click.option("--auth", type=click.Choice(["standard-webhooks", "bearer"]),
-              default="standard-webhooks", show_default=True)
-@click.option("--source", help="Source given to new contacts (one of the account's).")
-@click.option("--language", help="Language of new contacts lacking one (ISO code).")
-@click.option("--mapping", help='JSON, e.g. \'{"email": "data.email"}\'.')
-@click.option("--language-map", help='JSON, e.g. \'{"Dutch": "nl"}\'.')
-@click.option("--consent-text", help="The consent wording kept with new contacts.")
+              default="standard-webhooks", show_default=True,
+              help=N_("How the sender proves who it is."))
+@click.option("--source", help=N_("Source given to new contacts (one of the account's)."))
+@click.option("--language", help=N_("Language of new contacts lacking one (ISO code)."))
+@click.option("--mapping", help=N_('Fields of the payload, as JSON, e.g. '
+                                   '\'{"email": "data.email"}\'.'))
+@click.option("--language-map", help=N_('Languages as the sender writes them, as JSON, e.g. '
+                                        '\'{"Dutch": "nl"}\'.'))
+@click.option("--consent-text", help=N_("The consent wording kept with new contacts."))
 @click.option("--contact-status", type=click.Choice(["confirmed", "unconfirmed"]),
-              default="confirmed", show_default=True)
-@click.option("--form", "form_id", type=int, help="Form whose opt-in mail unconfirmed "
-                                                  "contacts get.")
+              default="confirmed", show_default=True,
+              help=N_("The status of new contacts."))
+@click.option("--form", "form_id", type=int, help=N_("Form whose opt-in mail unconfirmed "
+                                                     "contacts get."))
 @click.option("--on-delete", type=click.Choice(["ignore", "blacklist"]), default="ignore",
-              show_default=True, help="What an Efficy Delete does.")
+              show_default=True, help=N_("What an Efficy Delete does."))
 def hook_create(account_id: int, kind: str, name: str, auth: str, source: str | None,
                 language: str | None, mapping: str | None, language_map: str | None,
                 consent_text: str | None, contact_status: str, form_id: int | None,
@@ -76,7 +86,7 @@ def _create(account_id: int, data: dict):
         raise ValidationFailed(f"{_(exc.message)} {problems}") from None
 
 
-@hook.command("list")
+@hook.command("list", help=N_("List an account's hooks."))
 @click.argument("account_id", type=int)
 def hook_list(account_id: int) -> None:
     """List an account's hooks."""
@@ -89,7 +99,8 @@ def hook_list(account_id: int) -> None:
                        f"{info['name']}\t{info['url']}")
 
 
-@hook.command("rotate")
+@hook.command("rotate", help=N_("Give a hook a new secret (the old one keeps working for "
+                                 "24 hours)."))
 @click.argument("account_id", type=int)
 @click.argument("hook_id", type=int)
 def hook_rotate(account_id: int, hook_id: int) -> None:
@@ -100,11 +111,13 @@ def hook_rotate(account_id: int, hook_id: int) -> None:
     click.echo(f"secret: {secret}")
 
 
-@hook.command("sign")
+@hook.command("sign", help=N_("Print the Standard Webhooks headers for BODY (a file, or - for "
+                               "stdin).\n\nOne \"name: value\" line each, as "
+                               "`curl -H @headers.txt` reads them."))
 @click.option("--secret", envvar="INLET_HOOK_SECRET", required=True,
-              help="The whsec_ secret (or set INLET_HOOK_SECRET).")
-@click.option("--id", "msg_id", help="webhook-id (default: a new UUID).")
-@click.option("--timestamp", type=int, help="Unix seconds (default: now).")
+              help=N_("The whsec_ secret (or set INLET_HOOK_SECRET)."))
+@click.option("--id", "msg_id", help=N_("webhook-id (default: a new UUID)."))
+@click.option("--timestamp", type=int, help=N_("Unix seconds (default: now)."))
 @click.argument("body", type=click.File("rb"), default="-")
 def hook_sign(secret: str, msg_id: str | None, timestamp: int | None, body) -> None:
     """Print the Standard Webhooks headers for BODY (a file, or - for stdin).

@@ -6,24 +6,32 @@ import click
 
 from events import endpoints as service
 from events.models import TYPES
-from gateway.clitools import configure, require_account, run, use_environment_language
+from gateway.clitools import (
+    TranslatedGroup,
+    configure,
+    require_account,
+    run,
+    use_environment_language,
+)
 from gateway.db import db
-from gateway.i18n import _
+from gateway.i18n import N_, _
 
 
-@click.group()
+@click.group(cls=TranslatedGroup,
+              help=N_("Outbound event endpoints (signed webhooks Inlet sends)."))
 def endpoint() -> None:
     """Outbound event endpoints (signed webhooks Inlet sends)."""
     use_environment_language()
 
 
-@endpoint.command("create")
+@endpoint.command("create", help=N_("Create an endpoint; prints its id and secret (shown "
+                                    "once)."))
 @click.argument("account_id", type=int)
-@click.option("--url", required=True, help="Where events are POSTed (https://…).")
+@click.option("--url", required=True, help=N_("Where events are POSTed (https://…)."))
 @click.option("--event", "events", multiple=True, required=True,
-              type=click.Choice([*TYPES, "*"]), help="An event type (repeat it; * for all).")
-@click.option("--description", default="", help="A label, e.g. the receiving tool.")
-@click.option("--batch", is_flag=True, help="Up to 100 events per POST, a JSON array.")
+              type=click.Choice([*TYPES, "*"]), help=N_("An event type (repeat it; * for all)."))
+@click.option("--description", default="", help=N_("A label, e.g. the receiving tool."))
+@click.option("--batch", is_flag=True, help=N_("Up to 100 events per POST, a JSON array."))
 def endpoint_create(account_id: int, url: str, events: tuple[str, ...], description: str,
                     batch: bool) -> None:
     """Create an endpoint; prints its id and secret (shown once)."""
@@ -37,7 +45,8 @@ def endpoint_create(account_id: int, url: str, events: tuple[str, ...], descript
     click.echo(_("Keep the secret now: it is not shown again."), err=True)
 
 
-@endpoint.command("list")
+@endpoint.command("list", help=N_("List an account's endpoints: id, state, "
+                                  "delivered/pending/dead, events, URL."))
 @click.argument("account_id", type=int)
 def endpoint_list(account_id: int) -> None:
     """List an account's endpoints: id, state, delivered/pending/dead, events, URL."""
@@ -52,7 +61,8 @@ def endpoint_list(account_id: int) -> None:
                    f"{row.url}")
 
 
-@endpoint.command("rotate")
+@endpoint.command("rotate", help=N_("Give an endpoint a new secret (events carry the old "
+                                    "one's signature for 24 hours)."))
 @click.argument("account_id", type=int)
 @click.argument("endpoint_id", type=int)
 def endpoint_rotate(account_id: int, endpoint_id: int) -> None:
@@ -63,7 +73,7 @@ def endpoint_rotate(account_id: int, endpoint_id: int) -> None:
     click.echo(f"secret: {secret}")
 
 
-@endpoint.command("delete")
+@endpoint.command("delete", help=N_("Delete an endpoint and its delivery log."))
 @click.argument("account_id", type=int)
 @click.argument("endpoint_id", type=int)
 def endpoint_delete(account_id: int, endpoint_id: int) -> None:

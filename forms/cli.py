@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import click
 
-from gateway.clitools import configure, require_account, run, use_environment_language
+from gateway.clitools import (
+    TranslatedGroup,
+    configure,
+    require_account,
+    run,
+    use_environment_language,
+)
 from gateway.db import db
 from gateway.errors import InletError
-from gateway.i18n import _
+from gateway.i18n import N_, _
 
 
 def _print_form(form, settings) -> None:
@@ -25,29 +31,33 @@ def _split(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-@click.group("form")
+@click.group("form", cls=TranslatedGroup, help=N_("Opt-in forms."))
 def form_group() -> None:
     """Opt-in forms."""
     use_environment_language()
 
 
-@form_group.command("create")
+@form_group.command("create", help=N_("Create a form; prints its id, slug and the four "
+                                            "embed snippets."))
 @click.argument("account_id", type=int)
-@click.option("--name", required=True, help="The form's name (also its slug's stem).")
-@click.option("--source", required=True, help="Source given to new contacts (case-sensitive).")
-@click.option("--fields", default="", help="Comma-separated: first_name, name, language, "
-                                           "preferences, interests, custom fields.")
-@click.option("--languages", default="", help="Comma-separated; default: nl, fr, en.")
+@click.option("--name", required=True, help=N_("The form's name (also its slug's stem)."))
+@click.option("--source", required=True,
+              help=N_("Source given to new contacts (case-sensitive)."))
+@click.option("--fields", default="", help=N_("Comma-separated: first_name, name, language, "
+                                              "preferences, interests, custom fields."))
+@click.option("--languages", default="", help=N_("Comma-separated; default: nl, fr, en."))
 @click.option("--origin", "origins", multiple=True,
-              help="An origin allowed to embed the form (repeatable).")
+              help=N_("An origin allowed to embed the form (repeatable)."))
 @click.option("--redirect", "redirects", multiple=True,
-              help="An allowed redirect URL (repeatable).")
-@click.option("--after-submit", default=None, help="Redirect after submitting.")
-@click.option("--after-confirm", default=None, help="Redirect after confirming.")
-@click.option("--double-opt-in/--no-double-opt-in", default=True, show_default=True)
-@click.option("--welcome/--no-welcome", default=False, show_default=True)
+              help=N_("An allowed redirect URL (repeatable)."))
+@click.option("--after-submit", default=None, help=N_("Redirect after submitting."))
+@click.option("--after-confirm", default=None, help=N_("Redirect after confirming."))
+@click.option("--double-opt-in/--no-double-opt-in", default=True, show_default=True,
+              help=N_("Ask new contacts to confirm by mail."))
+@click.option("--welcome/--no-welcome", default=False, show_default=True,
+              help=N_("Send a welcome mail to each new contact."))
 @click.option("--min-fill-seconds", default=2, show_default=True, type=int,
-              help="Submissions faster than this after the form was shown are asked again.")
+              help=N_("Submissions faster than this after the form was shown are asked again."))
 def form_create(account_id: int, name: str, source: str, fields: str, languages: str,
                 origins, redirects, after_submit, after_confirm, double_opt_in: bool,
                 welcome: bool, min_fill_seconds: int) -> None:
@@ -71,7 +81,7 @@ def form_create(account_id: int, name: str, source: str, fields: str, languages:
         _print_form(form, settings)
 
 
-@form_group.command("list")
+@form_group.command("list", help=N_("List an account's forms: id, slug, name."))
 @click.argument("account_id", type=int)
 def form_list(account_id: int) -> None:
     """List an account's forms: id, slug, name."""
@@ -82,7 +92,8 @@ def form_list(account_id: int) -> None:
             click.echo(f"{form.id}\t{form.slug}\t{form.name}")
 
 
-@form_group.command("embed")
+@form_group.command("embed", help=N_("Print a form's id, slug and its four embed "
+                                           "snippets."))
 @click.argument("account_id", type=int)
 @click.argument("form_id", type=int)
 def form_embed(account_id: int, form_id: int) -> None:

@@ -8,15 +8,22 @@ import sys
 import click
 
 from gateway import i18n, runtime
-from gateway.clitools import configure, require_account, run, use_environment_language
+from gateway.clitools import (
+    TranslatedGroup,
+    configure,
+    require_account,
+    run,
+    use_environment_language,
+)
 from gateway.db import db
-from gateway.i18n import _
+from gateway.i18n import N_, _
 from gateway.registry import AREAS
 from gateway.schema import upgrade
 from gateway.settings import Settings, SettingsError, served_url
 
 
-@click.group()
+@click.group(cls=TranslatedGroup,
+             help=N_("Inlet: a self-hosted contact-ingestion gateway."))
 def main() -> None:
     """Inlet: a self-hosted contact-ingestion gateway."""
     use_environment_language()  # what the commands print, in the shell's language
@@ -28,11 +35,14 @@ def server_language() -> None:
     i18n.activate(i18n.SOURCE_LANGUAGE)
 
 
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@main.command(help=N_("Run the gateway (and, with no INLET_REDIS_URL, its jobs in-process)."))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help=N_("The address to listen on."))
+@click.option("--port", default=8000, show_default=True, type=int,
+              help=N_("The port to listen on."))
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
-              help="Log every request (off behind a proxy that logs them: ~60 us a request).")
+              help=N_("Log every request (off behind a proxy that logs them: ~60 us a "
+                      "request)."))
 def serve(host: str, port: int, access_log: bool) -> None:
     """Run the gateway (and, with no INLET_REDIS_URL, its jobs in-process)."""
     import logging
@@ -54,8 +64,8 @@ def serve(host: str, port: int, access_log: bool) -> None:
                 forwarded_allow_ips=proxies or None, access_log=access_log)
 
 
-@main.command()
-@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@main.command(help=N_("Run an RQ worker for Inlet's queue (needs INLET_REDIS_URL)."))
+@click.option("--burst", is_flag=True, help=N_("Stop when the queue is empty."))
 def worker(burst: bool) -> None:
     """Run an RQ worker for Inlet's queue (needs INLET_REDIS_URL)."""
     settings = configure()
@@ -80,12 +90,12 @@ def worker(burst: bool) -> None:
             sweeper.terminate()
 
 
-@main.group("db")
+@main.group("db", help=N_("Schema commands."))
 def db_group() -> None:
     """Schema commands."""
 
 
-@db_group.command("upgrade")
+@db_group.command("upgrade", help=N_("Create or upgrade the schema (safe to run again)."))
 def db_upgrade() -> None:
     """Create or upgrade the schema (safe to run again)."""
     configure(migrate=False)
@@ -94,12 +104,12 @@ def db_upgrade() -> None:
                if applied else _("schema up to date"))
 
 
-@main.group()
+@main.group(help=N_("Accounts (tenants)."))
 def account() -> None:
     """Accounts (tenants)."""
 
 
-@account.command("create")
+@account.command("create", help=N_("Create an account and print its id."))
 @click.argument("name")
 def account_create(name: str) -> None:
     """Create an account and print its id."""
@@ -109,17 +119,18 @@ def account_create(name: str) -> None:
         click.echo(create_account(name, settings.default_languages).id)
 
 
-@main.group()
+@main.group(help=N_("API tokens."))
 def token() -> None:
     """API tokens."""
 
 
-@token.command("create")
+@token.command("create", help=N_("Create a token and print it once (it is stored only as a "
+                                          "hash)."))
 @click.argument("account_id", type=int)
 @click.option("--scopes", default="contacts:read,contacts:write,imports:write",
-              show_default=True, help="Comma-separated: contacts:read, contacts:write, "
-                                      "imports:write, admin.")
-@click.option("--name", default="", help="A label to recognise the token by.")
+              show_default=True, help=N_("Comma-separated: contacts:read, contacts:write, "
+                                         "imports:write, admin."))
+@click.option("--name", default="", help=N_("A label to recognise the token by."))
 def token_create(account_id: int, scopes: str, name: str) -> None:
     """Create a token and print it once (it is stored only as a hash)."""
     from gateway.auth import create_token
@@ -131,7 +142,7 @@ def token_create(account_id: int, scopes: str, name: str) -> None:
     click.echo(plain)
 
 
-@token.command("revoke")
+@token.command("revoke", help=N_("Revoke a token by its id."))
 @click.argument("account_id", type=int)
 @click.argument("token_id", type=int)
 def token_revoke(account_id: int, token_id: int) -> None:
@@ -144,15 +155,16 @@ def token_revoke(account_id: int, token_id: int) -> None:
     click.echo(_("revoked"))
 
 
-@main.group()
+@main.group(help=N_("Admin UI logins."))
 def user() -> None:
     """Admin UI logins."""
 
 
-@user.command("create")
+@user.command("create", help=N_("Create an admin UI login for an account."))
 @click.argument("account_id", type=int)
 @click.argument("email")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--password-stdin", is_flag=True,
+              help=N_("Read the password from standard input."))
 def user_create(account_id: int, email: str, password_stdin: bool) -> None:
     """Create an admin UI login for an account."""
     from gateway.auth import create_user

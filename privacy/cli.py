@@ -6,25 +6,30 @@ import sys
 
 import click
 
-from gateway.clitools import configure, require_account
+from gateway.clitools import TranslatedCommand, configure, require_account
 from gateway.errors import InletError
-from gateway.i18n import _
+from gateway.i18n import N_, _
 
 
-@click.command("export")
-@click.option("--account", "account", type=int, required=True, help="The account id.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv")
-@click.option("--delimiter", type=click.Choice([",", ";"]), default=",")
-@click.option("--bom", is_flag=True, help="Start with a UTF-8 BOM (Excel).")
-@click.option("--status", type=click.Choice(["confirmed", "unconfirmed", "blacklisted"]))
-@click.option("--q", help="Part of the e-mail, first name or name.")
-@click.option("--source")
-@click.option("--language")
-@click.option("--interest")
-@click.option("--preference")
-@click.option("--added-after", help="ISO date or date-time.")
-@click.option("--added-before", help="ISO date or date-time.")
-@click.option("--import", "import_", help="Created or changed by this import id.")
+@click.command("export", cls=TranslatedCommand,
+               help=N_("Write the account's matching contacts to stdout (the API's "
+                       "export)."))
+@click.option("--account", "account", type=int, required=True, help=N_("The account id."))
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
+              show_default=True, help=N_("The file format."))
+@click.option("--delimiter", type=click.Choice([",", ";"]), default=",", show_default=True,
+              help=N_("The CSV separator."))
+@click.option("--bom", is_flag=True, help=N_("Start with a UTF-8 BOM (Excel)."))
+@click.option("--status", type=click.Choice(["confirmed", "unconfirmed", "blacklisted"]),
+              help=N_("Only contacts with this status."))
+@click.option("--q", help=N_("Part of the e-mail, first name or name."))
+@click.option("--source", help=N_("Only contacts with this source."))
+@click.option("--language", help=N_("Only contacts with this language."))
+@click.option("--interest", help=N_("Only contacts with this interest."))
+@click.option("--preference", help=N_("Only contacts with this preference."))
+@click.option("--added-after", help=N_("Added at or after this ISO date or date-time."))
+@click.option("--added-before", help=N_("Added before this ISO date or date-time."))
+@click.option("--import", "import_", help=N_("Created or changed by this import id."))
 def export_command(account: int, fmt: str, delimiter: str, bom: bool, **filters) -> None:
     """Write the account's matching contacts to stdout (the API's export)."""
     from gateway import contacts

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from gateway import i18n
-from gateway.clitools import configure, require_account
+from gateway.clitools import TranslatedCommand, configure, require_account
 from gateway.errors import InletError
 from gateway.i18n import N_, _, ngettext
 from gateway.imports.texts import count
@@ -63,20 +63,21 @@ def _print_report(data: dict) -> None:
         click.echo("  " + _("note: %(warning)s") % {"warning": warning})
 
 
-@click.command("import")
+@click.command("import", cls=TranslatedCommand,
+               help=N_("Import a CSV file into an account, printing the report."))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--account", "account", type=int, required=True, help="The account id.")
+@click.option("--account", "account", type=int, required=True, help=N_("The account id."))
 @click.option("--mapping", "mapping", multiple=True,
-              help='COLUMN=FIELD pairs, e.g. "E-mail=email,Taal=language,Notes=" (default: '
-                   "the suggested mapping).")
-@click.option("--fallback-language", help="Language for new contacts without one.")
-@click.option("--fallback-source", help="Source for new contacts without one.")
-@click.option("--consent", is_flag=True, help="State the data was obtained rightfully "
-                                              "(required).")
-@click.option("--welcome", is_flag=True, help="Send a welcome mail to each new contact.")
-@click.option("--notify", help="E-mail address that gets the report.")
+              help=N_('COLUMN=FIELD pairs, e.g. "E-mail=email,Taal=language,Notes=" '
+                      "(default: the suggested mapping)."))
+@click.option("--fallback-language", help=N_("Language for new contacts without one."))
+@click.option("--fallback-source", help=N_("Source for new contacts without one."))
+@click.option("--consent", is_flag=True,
+              help=N_("State the data was obtained rightfully (required)."))
+@click.option("--welcome", is_flag=True, help=N_("Send a welcome mail to each new contact."))
+@click.option("--notify", help=N_("E-mail address that gets the report."))
 @click.option("--errors-out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the failing rows (errors.csv) to this file.")
+              help=N_("Write the failing rows (errors.csv) to this file."))
 def import_command(file: Path, account: int, mapping: tuple[str, ...], fallback_language,
                    fallback_source, consent: bool, welcome: bool, notify, errors_out) -> None:
     """Import a CSV file into an account, printing the report."""

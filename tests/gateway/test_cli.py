@@ -8,6 +8,9 @@ import time
 
 import httpx2 as httpx
 import pytest
+from click.testing import CliRunner
+
+from gateway import i18n
 
 INLET = [sys.executable, "-m", "gateway.cli"]
 
@@ -36,6 +39,51 @@ def test_account_token_user_and_schema(env, store):
     short = inlet(env, "user", "create", account, "x@example.com", "--password-stdin",
                   stdin="short\n", check=False)
     assert short.returncode != 0 and "8 characters" in short.stderr
+
+
+# The shell's language only (a developer's LC_ALL or LANGUAGE would otherwise win).
+UNSET = {"LC_ALL": None, "LC_MESSAGES": None, "LANGUAGE": None}
+
+
+def helps(lang: str) -> tuple[str, str]:
+    """``inlet --help`` and ``inlet import --help`` with ``LANG=lang``, in this process."""
+    from gateway.cli import main
+    pages = []
+    for args in (["--help"], ["import", "--help"]):
+        result = CliRunner().invoke(main, args, env={**UNSET, "LANG": lang}, prog_name="inlet")
+        assert result.exit_code == 0, result.output
+        pages.append(result.output)
+    return pages[0], pages[1]
+
+
+def test_help_in_the_shells_language():
+    """Issue #21: click reads help texts at import, yet they follow the shell's language,
+    and a language used once does not stick to the same command objects."""
+    group, command = helps("nl_BE.UTF-8")
+    assert "Inlet: een zelf gehoste gateway die contacten binnenhaalt." in group
+    assert "Gebruik: inlet [OPTIONS] COMMAND [ARGS]..." in group
+    assert "Commando's:" in group and "API-tokens." in group  # a group's command list
+    assert "Importeer een CSV-bestand in een account en toon het rapport." in command
+    assert "Bron voor nieuwe contacten zonder bron." in command
+    assert "Het id van het account.  [verplicht]" in command
+    assert "Toon deze hulp en stop." in command and "--fallback-source TEXT" in command
+
+    group, command = helps("fr_BE.UTF-8")
+    assert "Inlet : une passerelle auto-hébergée pour collecter des contacts." in group
+    assert "Options :" in group and "Jetons d'API." in group
+    assert "Importer un fichier CSV dans un compte et afficher le rapport." in command
+    assert "Source des nouveaux contacts qui n'en ont pas." in command
+    assert "L'identifiant du compte.  [obligatoire]" in command
+
+    group, command = helps("C.UTF-8")  # after French, in the same process: English again
+    assert "Inlet: a self-hosted contact-ingestion gateway." in group
+    assert "Usage: inlet [OPTIONS] COMMAND [ARGS]..." in group
+    assert "Commands:" in group and "API tokens." in group
+    assert "Import a CSV file into an account, printing the report." in command
+    assert "Source for new contacts without one." in command
+    assert "The account id.  [required]" in command
+    assert "Show this message and exit." in command
+    assert i18n.current() == "en"  # the language ended with the command
 
 
 def test_production_without_secret_refuses_to_start(env, store):

@@ -66,7 +66,8 @@ def test_filters_and_search_update_the_list_in_place(admin_page, tenant, request
         page.locator("summary", has_text="Filters").click()
         page.get_by_label("Language").select_option("nl")
         page.get_by_role("link", name="jan@x.example.com").wait_for()
-        assert page.get_by_role("link", name="nele@x.example.com").count() == 0
+        # the cleared search's answer may land first (both listed): wait for the filter's
+        page.get_by_role("link", name="nele@x.example.com").wait_for(state="detached")
         assert page.evaluate("window.notReloaded === true")
         assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
         snap(page, request, f"{name}-in-place")
