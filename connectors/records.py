@@ -23,6 +23,7 @@ from gateway.contacts import Provenance
 from gateway.db import db
 from gateway.errors import BadRequest
 from gateway.i18n import N_, _
+from gateway.imports import texts
 from gateway.merge import CLEAR, is_empty, merge
 from gateway.models import Contact
 from gateway.validation import AccountVocabulary, clean_contact, normalise_email
@@ -264,14 +265,22 @@ def describe(step: Step, outcome: str) -> dict:
     return view
 
 
+def _field_error(error: dict) -> str:
+    """One record's error in the task's language: by its code where it has a generic text
+    (the stored message is English and may hold values), else the stored text matched back."""
+    stored = str(error.get("message") or error.get("code") or "")
+    code, value = str(error.get("code") or ""), error.get("value")
+    shown = texts.reason(code, None if value is None else str(value), "") if code else ""
+    return shown or i18n.stored(stored, STORED) or _("not valid")
+
+
 def reasons(result: dict) -> list[str]:
     """Why records failed, in words: ``record 1: email: an e-mail address is required``
     (in the task's language, also what a job stored in English)."""
     lines = []
     for view in (result or {}).get("records", []):
         for error in view.get("errors", []):
-            message = i18n.stored(str(error.get("message") or error.get("code") or ""), STORED) \
-                or _("not valid")
+            message = _field_error(error)
             message = message[:1].lower() + message[1:] if message[1:2].islower() else message
             lines.append(_("record %(num)s: %(field)s: %(message)s") % {
                 "num": view.get("index", 0) + 1, "field": error.get("field"),

@@ -128,13 +128,19 @@ def N_(message: str) -> str:
 
 def stored_texts(*texts: str) -> tuple[tuple[re.Pattern, str], ...]:
     """Marked English texts with ``%(name)s`` values, as patterns ``stored`` reads back."""
-    patterns = []
-    for text in texts:
-        parts = re.split(r"%\((\w+)\)s", text)  # literal, name, literal, name, …
-        regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)"
-                        for i, part in enumerate(parts))
-        patterns.append((re.compile(regex, re.DOTALL), text))
-    return tuple(patterns)
+    return tuple((_stored_pattern(text), text) for text in texts)
+
+
+def _stored_pattern(text: str) -> re.Pattern:
+    seen: set[str] = set()
+
+    def group(match: re.Match) -> str:  # a value named twice must be the same both times
+        name = match.group(1)
+        if name in seen:
+            return f"(?P={name})"
+        seen.add(name)
+        return f"(?P<{name}>.+?)"
+    return re.compile(re.sub(r"%\\\((\w+)\\\)s", group, re.escape(text)), re.DOTALL)
 
 
 def stored(text: str | None, known: tuple[tuple[re.Pattern, str], ...] = ()) -> str:

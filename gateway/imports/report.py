@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import re
-
 from peewee import fn
 
 from gateway import i18n, runtime
@@ -45,7 +42,8 @@ FAILED_WRITING = N_("Writing the contacts from row %(row)s on failed %(tries)s t
                     "The cause is in the worker's log; correct the file and import it again, "
                     "or ask your administrator.")
 IGNORED_KEYS = N_("Ignored unknown keys: %(keys)s.")  # gateway.imports.service (JSON imports)
-STORED_WARNINGS = (FAILED_CHECKING, FAILED_WRITING_FIRST, FAILED_WRITING, IGNORED_KEYS)
+STORED_WARNINGS = i18n.stored_texts(FAILED_CHECKING, FAILED_WRITING_FIRST, FAILED_WRITING,
+                                    IGNORED_KEYS)
 # The admin page serving the error file behind the admin login (the API's needs a token,
 # which the person reading the mail does not hold); tests check it against the admin routes.
 ADMIN_ERRORS_PATH = "/admin/imports/{import_id}/errors.csv"
@@ -66,29 +64,9 @@ def english_reason(code: str) -> str:
     return REASONS.get(code, code.replace("_", " "))
 
 
-@functools.cache
-def _stored_pattern(text: str) -> re.Pattern:
-    """A stored English warning made from ``text``, its placeholders as named groups."""
-    seen: set[str] = set()
-
-    def group(match: re.Match) -> str:
-        name = match.group(1)
-        if name in seen:
-            return f"(?P={name})"
-        seen.add(name)
-        return f"(?P<{name}>.+?)"
-    return re.compile(re.sub(r"%\\\((\w+)\\\)s", group, re.escape(text)))  # %\(row\)s
-
-
 def stored_warning(warning: str) -> str:
     """A warning stored in English (an import's own), in the task's language."""
-    if i18n.current() == i18n.SOURCE_LANGUAGE:
-        return warning
-    for text in STORED_WARNINGS:
-        found = _stored_pattern(text).fullmatch(warning)
-        if found:
-            return _(text) % found.groupdict()
-    return warning
+    return i18n.stored(warning, STORED_WARNINGS)
 
 
 def reason_counts(import_id: int) -> list[dict]:

@@ -125,6 +125,22 @@ def test_failure_reasons_name_the_record_and_the_field():
     assert re.fullmatch(r"record \d+: .+", records.reasons(result)[0])
 
 
+def test_failure_reasons_read_in_the_readers_language_values_and_all():
+    """A job stores English with the value inside; a French page shows it in French by the
+    error's code (what the job stored is only matched back when the code has no text)."""
+    from gateway import i18n
+    result = {"records": [{"index": 0, "outcome": "failed", "errors": [
+        {"field": "source", "code": "unknown_source", "value": "Fair",
+         "message": "Unknown source 'Fair'. Did you mean 'Fairs'?"},
+        {"field": "email", "code": "required", "message": "An e-mail address is required."}]}]}
+    with i18n.use("fr"):
+        assert records.reasons(result) == [
+            "enregistrement 1 : source : source inconnue « Fair »",
+            "enregistrement 1 : email : valeur obligatoire manquante"]
+    assert records.reasons(result)[0] == \
+        "record 1: source: unknown source 'Fair'. Did you mean 'Fairs'?"
+
+
 def test_a_body_over_the_size_limit_is_refused_413_and_kept_as_a_refusal(client, tenant, hooks):
     """Too large, whether the sender declares the length or streams it (chunked): 413, and the
     hook's refused requests show why and from where, without any of the body."""
