@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from markupsafe import Markup, escape
 
+from gateway import i18n
 from gateway.i18n import _
 
 JUST_NOW = timedelta(minutes=60)
@@ -41,8 +42,8 @@ def as_utc(value: datetime | str) -> datetime:
 
 
 def created_label(created_at: datetime | str, now: datetime | str, tz: tzinfo = UTC) -> str:
-    """'Just now' for 60 minutes, then 'Today' (in the task's language), then the ISO date,
-    all in ``tz``."""
+    """'Just now' for 60 minutes, then 'Today', then the date ('Nov 24, 2026', '24 nov 2026',
+    '24 nov. 2026'), all in ``tz`` and the task's language."""
     created, current = as_utc(created_at), as_utc(now)
     if current - created < JUST_NOW:
         # A clock a little ahead on another machine still reads as new, never as "future".
@@ -50,7 +51,14 @@ def created_label(created_at: datetime | str, now: datetime | str, tz: tzinfo = 
     local = created.astimezone(tz).date()
     if local == current.astimezone(tz).date():
         return _("Today")
-    return local.isoformat()
+    return i18n.format_date(local, "medium")
+
+
+def moment_text(value: datetime | str, tz: tzinfo) -> str:
+    """The local date and time as the task's language writes the date: 'Nov 25, 2026 16:00',
+    '25 nov 2026 16:00', '25 nov. 2026 16:00' (24-hour clock in every language)."""
+    local = as_utc(value).astimezone(tz)
+    return f"{i18n.format_date(local.date(), 'medium')} {local:%H:%M}"
 
 
 def local_text(value: datetime | str, tz: tzinfo) -> str:
@@ -80,11 +88,10 @@ class Clock:
         return time_tag(value, created_label(value, self.now, self.tz), self.tz)
 
     def at(self, value: datetime | str | None) -> Markup:
-        """The exact local date and time, '2026-11-25 16:00'."""
+        """The exact local date and time, 'Nov 25, 2026 16:00' (``moment_text``)."""
         if value is None:
             return Markup("—")
-        return time_tag(value, as_utc(value).astimezone(self.tz).strftime("%Y-%m-%d %H:%M"),
-                        self.tz)
+        return time_tag(value, moment_text(value, self.tz), self.tz)
 
     def today(self):
         """The account's current local date (the "Today" of every page)."""

@@ -96,3 +96,8 @@ def assert_accessible(page) -> None:
     """Fail with the list of inputs without labels and buttons without names."""
     page.wait_for_load_state()
     assert page.evaluate(A11Y_SCRIPT) == [], page.url
+
+
+def shown_day(day) -> str:
+    """A date as an English page shows it: 'Nov 24, 2026'."""
+    return f"{day:%b} {day.day}, {day.year}"

@@ -48,6 +48,6 @@ def test_token_times_read_in_the_accounts_time_zone(admin_client, tenant):
                     last_used_at=datetime(2026, 1, 16, 3, 30)).where(
         ApiToken.id == tenant.token_id).execute()
     page = admin_client.get("/admin/api").text
-    assert ">2026-01-15 07:00</time>" in page  # 12:00 UTC, in New York
-    assert ">2026-01-15 22:30</time>" in page  # used at 03:30 UTC: still the 15th there
+    assert ">Jan 15, 2026 07:00</time>" in page  # 12:00 UTC, in New York
+    assert ">Jan 15, 2026 22:30</time>" in page  # used at 03:30 UTC: still the 15th there
     assert "UTC" not in re.sub(r"<time[^>]*>", "", page.split("<h2")[-1])

@@ -10,7 +10,7 @@ from gateway.accounts import add_custom_field
 from gateway.contacts import Provenance
 from gateway.db import utcnow
 from gateway.models import Account, ApiToken, Contact, Vocabulary
-from tests.gateway.admin.conftest import assert_accessible
+from tests.gateway.admin.conftest import assert_accessible, shown_day
 
 PROV = Provenance(channel="api", reference="token:1")
 
@@ -60,8 +60,8 @@ def test_contacts_tabs_detail_and_blacklist(admin_page, tenant):
     earlier = local_day(timedelta(hours=2))
     assert cells == [["new@example.com", "Just now"],
                      ["earlier@example.com", "Today" if earlier == local_day(timedelta(0))
-                      else earlier.isoformat()],
-                     ["old@example.com", local_day(timedelta(days=3)).isoformat()]]
+                      else shown_day(earlier)],
+                     ["old@example.com", shown_day(local_day(timedelta(days=3)))]]
     page.get_by_label("Search by e-mail").fill("earl")
     page.get_by_role("button", name="Search").click()
     # htmx swaps the list in place; wait for the search in the address bar, then the one row

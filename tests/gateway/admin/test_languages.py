@@ -68,7 +68,9 @@ def test_just_now_and_today_in_each_language():
     with i18n.use("fr"):
         assert (created_label(now, now), created_label(earlier, now)) == \
             ("À l'instant", "Aujourd'hui")
-        assert created_label(earlier - timedelta(days=1), now) == "2026-11-24"  # ISO stays
+        assert created_label(earlier - timedelta(days=1), now) == "24 nov. 2026"
+    with i18n.use("nl"):
+        assert created_label(earlier - timedelta(days=1), now) == "24 nov 2026"
     with i18n.use("nl"):
         assert (created_label(now, now), created_label(earlier, now)) == ("Zonet", "Vandaag")
     assert (created_label(now, now), created_label(earlier, now)) == ("Just now", "Today")

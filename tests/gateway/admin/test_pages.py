@@ -18,7 +18,7 @@ from gateway.admin.wording import about, num
 from gateway.contacts import Provenance
 from gateway.models import Account, Contact, ContactEvent
 from gateway.settings import Settings, served_url
-from tests.gateway.admin.conftest import assert_accessible, csrf_of, snap
+from tests.gateway.admin.conftest import assert_accessible, csrf_of, shown_day, snap
 from tests.gateway.test_cli import embedded_server, inlet  # noqa: F401 (a fixture)
 
 
@@ -172,7 +172,7 @@ def test_dates_and_counts_in_the_accounts_time_zone_at_both_sizes(admin_page, te
     ContactEvent.update(at=late.astimezone(UTC).replace(tzinfo=None)).where(
         (ContactEvent.contact == gone.id) & (ContactEvent.kind == "blacklisted")).execute()
     recent_day = hour_ago.astimezone(ny).date()
-    recent_label = "Today" if recent_day == today else recent_day.isoformat()
+    recent_label = "Today" if recent_day == today else shown_day(recent_day)
 
     base = f"{page.base}/admin/contacts"
     for width, height in SIZES:
@@ -189,7 +189,7 @@ def test_dates_and_counts_in_the_accounts_time_zone_at_both_sizes(admin_page, te
             "rows => rows.map(r => [r.cells[0].innerText, r.cells[4].innerText,"
             " r.cells[4].querySelector('time').title])")
         assert [row[:2] for row in rows] == [["recent@ny.example.com", recent_label],
-                                             ["late@ny.example.com", yesterday.isoformat()]]
+                                             ["late@ny.example.com", shown_day(yesterday)]]
         assert re.fullmatch(rf"{yesterday} 22:00 E[SD]T", rows[1][2]), rows[1][2]
         assert page.evaluate(NO_SCROLL), width
         snap(page, request, f"unconfirmed-{width}")
@@ -206,13 +206,13 @@ def test_dates_and_counts_in_the_accounts_time_zone_at_both_sizes(admin_page, te
 
         page.goto(f"{base}/{stored['late']}")
         added = page.locator("dl.fields dt:text-is('Added') + dd").inner_text()
-        assert added == f"{yesterday} ({yesterday} 22:00)", added
+        assert added == f"{shown_day(yesterday)} ({shown_day(yesterday)} 22:00)", added
         assert page.evaluate(NO_SCROLL), width
         snap(page, request, f"contact-{width}")
 
         page.goto(f"{base}?tab=blacklisted")
         row = page.get_by_role("row").filter(has_text="gone@ny.example.com")
-        assert row.locator("td[data-label=Blacklisted]").inner_text() == yesterday.isoformat()
+        assert row.locator("td[data-label=Blacklisted]").inner_text() == shown_day(yesterday)
         assert row.locator("td[data-label=Reason]").inner_text() == "Moved away"
         page.goto(f"{base}/new")  # adding it again gives the same day as the tab
         page.get_by_label("E-mail address").fill("gone@ny.example.com")
