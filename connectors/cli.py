@@ -13,7 +13,6 @@ from gateway.clitools import (
     configure,
     require_account,
     run,
-    use_environment_language,
 )
 from gateway.db import db
 from gateway.i18n import N_, _
@@ -22,7 +21,6 @@ from gateway.i18n import N_, _
 @click.group(cls=TranslatedGroup, help=N_("Connector webhooks (generic and Efficy)."))
 def hook() -> None:
     """Connector webhooks (generic and Efficy)."""
-    use_environment_language()
 
 
 def _json_option(value: str | None, name: str):

@@ -11,7 +11,6 @@ from gateway.clitools import (
     configure,
     require_account,
     run,
-    use_environment_language,
 )
 from gateway.db import db
 from gateway.i18n import N_, _
@@ -21,7 +20,6 @@ from gateway.i18n import N_, _
               help=N_("Outbound event endpoints (signed webhooks Inlet sends)."))
 def endpoint() -> None:
     """Outbound event endpoints (signed webhooks Inlet sends)."""
-    use_environment_language()
 
 
 @endpoint.command("create", help=N_("Create an endpoint; prints its id and secret (shown "

@@ -9,7 +9,6 @@ from gateway.clitools import (
     configure,
     require_account,
     run,
-    use_environment_language,
 )
 from gateway.db import db
 from gateway.errors import InletError
@@ -34,7 +33,6 @@ def _split(value: str | None) -> list[str]:
 @click.group("form", cls=TranslatedGroup, help=N_("Opt-in forms."))
 def form_group() -> None:
     """Opt-in forms."""
-    use_environment_language()
 
 
 @form_group.command("create", help=N_("Create a form; prints its id, slug and the four "

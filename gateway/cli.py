@@ -13,7 +13,6 @@ from gateway.clitools import (
     configure,
     require_account,
     run,
-    use_environment_language,
 )
 from gateway.db import db
 from gateway.i18n import N_, _
@@ -26,7 +25,6 @@ from gateway.settings import Settings, SettingsError, served_url
              help=N_("Inlet: a self-hosted contact-ingestion gateway."))
 def main() -> None:
     """Inlet: a self-hosted contact-ingestion gateway."""
-    use_environment_language()  # what the commands print, in the shell's language
 
 
 def server_language() -> None:

@@ -34,18 +34,6 @@ def environment_language(environ: Mapping[str, str] = os.environ) -> str:
     return i18n.pick(*(tag.split(".")[0].split("@")[0] for tag in wanted), code)
 
 
-def use_environment_language() -> str:
-    """Speak the shell's language for the rest of this command (a group's callback calls it
-    once at start-up); the language goes back when the command ends."""
-    language = environment_language()
-    ctx = click.get_current_context(silent=True)
-    if ctx is None:
-        i18n.activate(language)
-    else:
-        ctx.with_resource(i18n.use(language))
-    return language
-
-
 # Click's own words in a help page, translated where the page is written.
 _FRAME = (N_("Options"), N_("Commands"), N_("Positional arguments"),
           N_("Show this message and exit."))

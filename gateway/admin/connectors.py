@@ -16,7 +16,7 @@ from connectors import jobs, mapping, records, refusals, samples, selftest, serv
 from connectors.models import AUTH_MODES, DELETE_ACTIONS, HOOK_STATUSES, KINDS, Hook
 from gateway import i18n, web
 from gateway.accounts import list_custom_fields, list_vocabulary
-from gateway.admin import csrf, hook_mapping, wording
+from gateway.admin import csrf, hook_mapping
 from gateway.admin.add_contact import errors_by_field
 from gateway.admin.hook_mapping import BadJson, parse_json
 from gateway.admin.pages import Viewer, page, redirect, render
@@ -300,7 +300,7 @@ async def replay(request: Request, viewer: Viewer) -> Response:
         replayed = await in_db(service.replay_all, viewer.account_id, hook_id)
         flash(request, ngettext("%(num)s delivery is queued again.",
                                 "%(num)s deliveries are queued again.", len(replayed))
-              % {"num": wording.num(len(replayed))})
+              % {"num": i18n.number(len(replayed))})
     return redirect(request, "hook", hook_id=hook_id)
 
 

@@ -11,7 +11,7 @@ from events import endpoints as service
 from events import targets
 from events.models import TYPES
 from gateway import i18n
-from gateway.admin import csrf, wording
+from gateway.admin import csrf
 from gateway.admin.pages import Viewer, not_found, page, redirect, render
 from gateway.admin.session import flash
 from gateway.errors import InletError
@@ -123,7 +123,7 @@ async def action(request: Request, viewer: Viewer) -> Response:
         count = await in_db(service.replay_all, account_id, endpoint_id)
         flash(request, ngettext("%(num)s dead delivery is queued again.",
                                 "%(num)s dead deliveries are queued again.", count)
-              % {"num": wording.num(count)})
+              % {"num": i18n.number(count)})
     else:
         raise not_found()
     return redirect(request, "event_endpoint", endpoint_id=endpoint_id)

@@ -62,7 +62,7 @@ def render(request: Request, name: str, context: dict | None = None, status: int
            "nav": links.available(request),
            # for every page: dates in the account's zone, numbers for people
            "clock": Clock(viewer.tz if viewer else zone(None), utcnow()),
-           "num": wording.num, "about": wording.about,
+           "about": wording.about,
            "time_zones": zone_names, "code": _code,
            "base_url_warning": links.base_url_mismatch(request) if viewer else None}
     ctx.update(context or {})

@@ -12,7 +12,7 @@ import pytest
 from events.models import EventDelivery, EventEndpoint
 from gateway.admin.user_language import set_language
 from gateway.models import User
-from tests.gateway.admin.conftest import csrf_of
+from tests.gateway.admin.conftest import csrf_of, shows
 from tests.gateway.admin.test_connectors_languages import login, shots
 
 TEXTS = {
@@ -62,13 +62,6 @@ TEXTS = {
 }
 
 
-def _shows(response, texts: list[str]) -> None:
-    page = re.sub(r"<[^>]+>", "", response.text)  # the words, without the markup between
-    page = re.sub(r"\s+", " ", page.replace("&#39;", "'").replace("&#34;", '"')
-                  .replace("&amp;", "&"))
-    missing = [t for t in texts if t not in page]
-    assert not missing, missing
-
 
 @pytest.mark.parametrize("language", ["fr", "nl"])
 def test_an_endpoint_from_start_to_replay_in_the_users_language(admin_client, admin, receiver,
@@ -77,25 +70,25 @@ def test_an_endpoint_from_start_to_replay_in_the_users_language(admin_client, ad
     said = TEXTS[language]
     r = admin_client.get("/admin/event-endpoints")
     assert f'<html lang="{language}"' in r.text
-    _shows(r, said["list"])
+    shows(r, said["list"])
     form = {"csrf_token": csrf_of(r.text), "events": ["contact.created", "contact.deleted"],
             "description": "CRM"}
     r = admin_client.post("/admin/event-endpoints", data=form | {"url": "ftp://example.com"})
     assert r.status_code == 422
-    _shows(r, said["bad"])
+    shows(r, said["bad"])
 
     r = admin_client.post("/admin/event-endpoints", data=form | {"url": receiver.url},
                           follow_redirects=True)
-    _shows(r, said["added"])
+    shows(r, said["added"])
     url = str(r.url)
     r = admin_client.post(f"{url}/test", data={"csrf_token": csrf_of(r.text)})
-    _shows(r, said["delivered"])
+    shows(r, said["delivered"])
     receiver.answer = (410, {})
     r = admin_client.post(f"{url}/test", data={"csrf_token": csrf_of(r.text)})
-    _shows(r, said["refused"])
+    shows(r, said["refused"])
     r = admin_client.post(f"{url}/disable", data={"csrf_token": csrf_of(r.text)},
                           follow_redirects=True)
-    _shows(r, said["disabled"])
+    shows(r, said["disabled"])
 
     # What the sweep stores in English when it disables an endpoint reads in the language.
     endpoint_id = int(url.rsplit("/", 1)[1])
@@ -105,13 +98,13 @@ def test_an_endpoint_from_start_to_replay_in_the_users_language(admin_client, ad
         EventDelivery.id == EventDelivery.select().order_by(EventDelivery.id).first().id
     ).execute()
     r = admin_client.get(url)
-    _shows(r, said["swept"])
+    shows(r, said["swept"])
     r = admin_client.post(f"{url}/replay", data={"csrf_token": csrf_of(r.text)},
                           follow_redirects=True)
-    _shows(r, said["replayed"])
+    shows(r, said["replayed"])
     assert endpoint_id
     r = admin_client.post(f"{url}/enable", data={"csrf_token": csrf_of(r.text)})
-    _shows(admin_client.get("/admin/event-endpoints"), said["listed"])
+    shows(admin_client.get("/admin/event-endpoints"), said["listed"])
 
 
 @pytest.mark.parametrize("language", ["fr", "nl"])

@@ -101,3 +101,21 @@ def assert_accessible(page) -> None:
 def shown_day(day) -> str:
     """A date as an English page shows it: 'Nov 24, 2026'."""
     return f"{day:%b} {day.day}, {day.year}"
+
+
+def shows(response, texts: list[str]) -> None:
+    """Fail with the ``texts`` a rendered page does not show (its words, markup removed)."""
+    words = re.sub(r"<[^>]+>", "", response.text)
+    words = re.sub(r"\s+", " ", words.replace("&#39;", "'").replace("&#34;", '"')
+                   .replace("&amp;", "&"))
+    missing = [t for t in texts if t not in words]
+    assert not missing, missing
+
+
+def log_in(page, live_server: str, admin: Admin) -> None:
+    """Log ``admin`` in through the login form, whatever language the page speaks."""
+    page.goto(f"{live_server}/admin/login")
+    page.locator("input[name=email]").fill(admin.email)
+    page.locator("input[name=password]").fill(admin.password)
+    page.locator("form button[type=submit]").first.click()
+    page.wait_for_url("**/admin/contacts")

@@ -16,7 +16,7 @@ import pytest
 from connectors import signatures
 from gateway.admin.user_language import set_language
 from gateway.models import User
-from tests.gateway.admin.conftest import csrf_of
+from tests.gateway.admin.conftest import csrf_of, log_in, shows
 from tests.gateway.admin.test_phone import LAPTOP, PHONE, WIDE_SCRIPT
 from tests.gateway.admin.test_phone_languages import english_on
 
@@ -69,13 +69,6 @@ TEXTS = {
 }
 
 
-def _shows(response, texts: list[str]) -> None:
-    page = re.sub(r"<[^>]+>", "", response.text)  # the words, without the markup between
-    page = re.sub(r"\s+", " ", page.replace("&#39;", "'").replace("&#34;", '"')
-                  .replace("&amp;", "&"))
-    missing = [t for t in texts if t not in page]
-    assert not missing, missing
-
 
 def _hook_form(page_html: str, **fields) -> dict:
     """The fields a person submits on the hook editor (the mapping as changed JSON)."""
@@ -100,13 +93,13 @@ def test_a_hook_from_start_to_replay_in_the_users_language(admin_client, admin, 
     said = TEXTS[language]
     r = admin_client.get("/admin/connectors")
     assert f'<html lang="{language}"' in r.text
-    _shows(r, said["list"])
+    shows(r, said["list"])
     new = admin_client.get("/admin/connectors/new?kind=generic")
-    _shows(new, said["new"])
+    shows(new, said["new"])
 
     r = admin_client.post("/admin/connectors/new", data=_hook_form(new.text))
     assert r.status_code == 200 and "/admin/connectors/" in str(r.url)
-    _shows(r, said["created"])
+    shows(r, said["created"])
     secret = re.search(r'id="hook-secret">(whsec_[^<]+)<', r.text).group(1)
     url = re.search(r'id="hook-url">([^<]+)<', r.text).group(1)
     hook_path = str(r.url.path)
@@ -116,30 +109,30 @@ def test_a_hook_from_start_to_replay_in_the_users_language(admin_client, admin, 
     r = admin_client.post(f"{hook_path}/edit", data=_hook_form(
         edit.text, mapping=json.dumps({"email": "email", "société": "company"})))
     assert r.status_code == 422
-    _shows(r, said["error"])
+    shows(r, said["error"])
     r = admin_client.post(f"{hook_path}/edit", data=_hook_form(edit.text))
-    _shows(r, said["saved"])
+    shows(r, said["saved"])
 
     r = admin_client.post(f"{hook_path}/test", data={"csrf_token": csrf_of(r.text),
                                                       "payload": '{"first_name": "Zoë"}'})
     assert r.status_code == 200
-    _shows(r, said["preview"])
+    shows(r, said["preview"])
     assert {"fr": 'aria-label="Aperçu du contenu de test"',
             "nl": 'aria-label="Voorbeeld van de testinhoud"'}[language] in r.text
 
     r = admin_client.post(f"{hook_path}/send-test", data={"csrf_token": csrf_of(r.text)})
-    _shows(r, said["sent"])
+    shows(r, said["sent"])
 
     # A sender's mistakes: a refused request and a record without an address (dead letter).
     assert _signed(admin_client, url, "whsec_" + "A" * 32, {"email": "x@example.com"}) == 401
     assert _signed(admin_client, url, secret, {"first_name": "Zoë"}) == 202
     run_jobs()
     r = admin_client.get(hook_path)
-    _shows(r, said["dead"])
+    shows(r, said["dead"])
     r = admin_client.post(f"{hook_path}/dead-letters/replay",
                           data={"csrf_token": csrf_of(r.text)})
     run_jobs()
-    _shows(r, said["replayed"])
+    shows(r, said["replayed"])
 
 
 @pytest.mark.parametrize("language", ["fr", "nl"])
@@ -182,11 +175,7 @@ def login(browser, live_server, admin, language):
     context = browser.new_context(locale=LOCALES[language])
     page = context.new_page()
     page.set_default_timeout(5000)
-    page.goto(f"{live_server}/admin/login")
-    page.locator("input[name=email]").fill(admin.email)
-    page.locator("input[name=password]").fill(admin.password)
-    page.locator("form button[type=submit]").first.click()
-    page.wait_for_url("**/admin/contacts")
+    log_in(page, live_server, admin)
     assert page.locator("html").get_attribute("lang") == language
     return page
 

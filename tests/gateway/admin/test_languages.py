@@ -13,7 +13,7 @@ from gateway import contacts, i18n
 from gateway.accounts import add_vocabulary, create_account
 from gateway.admin.dates import created_label
 from gateway.admin.user_language import set_language
-from gateway.admin.wording import about, num
+from gateway.admin.wording import about
 from gateway.auth import create_user
 from gateway.contacts import Provenance
 from gateway.db import utcnow
@@ -50,17 +50,17 @@ def a_contact(account_id: int, email: str = "ann@example.com") -> Contact:
 
 def test_counts_and_estimates_in_each_language():
     with i18n.use("nl"):
-        assert num(1234) == "1.234"
+        assert i18n.number(1234) == "1.234"
         assert about(1_234_567, True) == "ongeveer 1,2 miljoen"
         assert about(56_789, True) == "ongeveer 57.000"
         assert about(3, True, floor=10_000) == "meer dan 10.000"
     with i18n.use("fr"):
-        assert num(1234) == f"1{NNBSP}234"
+        assert i18n.number(1234) == f"1{NNBSP}234"
         assert about(1_234_567, True) == "environ 1,2 million"
         assert about(2_500_000, True) == "environ 2,5 millions"
         assert about(56_789, True) == f"environ 57{NNBSP}000"
         assert about(3, True, floor=10_000) == f"plus de 10{NNBSP}000"
-    assert about(1_234_567, True) == "about 1.2 million" and num(1234) == "1,234"
+    assert about(1_234_567, True) == "about 1.2 million" and i18n.number(1234) == "1,234"
 
 
 def test_just_now_and_today_in_each_language():

@@ -14,7 +14,7 @@ import pytest
 
 from forms.definitions import create_form
 from gateway import contacts, i18n
-from gateway.admin.wording import about, num
+from gateway.admin.wording import about
 from gateway.contacts import Provenance
 from gateway.models import Account, Contact, ContactEvent
 from gateway.settings import Settings, served_url
@@ -23,13 +23,13 @@ from tests.gateway.test_cli import embedded_server, inlet  # noqa: F401 (a fixtu
 
 
 def test_numbers_for_people():
-    assert num(40000) == "40,000" and num(None) == "0"
+    assert i18n.number(40000) == "40,000" and i18n.number(None) == "0"
     assert about(1_234_567, estimated=True) == "about 1.2 million"
     with i18n.use("nl"):
-        assert num(40000) == "40.000"
+        assert i18n.number(40000) == "40.000"
         assert about(56_123, estimated=True) == "ongeveer 56.000"
     with i18n.use("fr"):
-        assert num(40000) == "40\u202f000"
+        assert i18n.number(40000) == "40\u202f000"
 
 
 def test_the_base_url_defaults_to_the_address_served(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 
 from gateway.admin.user_language import set_language
 from gateway.models import User
-from tests.gateway.admin.conftest import snap
+from tests.gateway.admin.conftest import log_in, snap
 from tests.gateway.admin.test_phone import LAPTOP, PHONE, WIDE_SCRIPT, long_data, page_urls
 
 # What people read: text nodes, and the words a control shows or says (placeholders, labels).
@@ -60,11 +60,7 @@ def test_every_admin_page_speaks_the_users_language(app, page, live_server, admi
     ids = long_data(tenant.id, run_jobs)
     set_language(User.get(User.email == admin.email).id, language)
     page.set_default_timeout(5000)
-    page.goto(f"{live_server}/admin/login")
-    page.locator("input[name=email]").fill(admin.email)
-    page.locator("input[name=password]").fill(admin.password)
-    page.locator("form button[type=submit]").first.click()
-    page.wait_for_url("**/admin/contacts")
+    log_in(page, live_server, admin)
     assert page.locator("html").get_attribute("lang") == language
 
     english, wide = {}, {}
