@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 import pytest
 
@@ -96,6 +97,17 @@ def assert_accessible(page) -> None:
     """Fail with the list of inputs without labels and buttons without names."""
     page.wait_for_load_state()
     assert page.evaluate(A11Y_SCRIPT) == [], page.url
+
+
+def follow(link) -> None:
+    """Click a link and wait until the page it leads to has loaded.
+
+    A click does not wait for the navigation it starts: reading the page straight after it can
+    read the old page, or none while the new one commits."""
+    page = link.page
+    target = urljoin(page.url, link.get_attribute("href"))
+    link.click()
+    page.wait_for_url(target)
 
 
 def shown_day(day) -> str:

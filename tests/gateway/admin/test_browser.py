@@ -10,7 +10,7 @@ from gateway.accounts import add_custom_field
 from gateway.contacts import Provenance
 from gateway.db import utcnow
 from gateway.models import Account, ApiToken, Contact, Vocabulary
-from tests.gateway.admin.conftest import assert_accessible, shown_day
+from tests.gateway.admin.conftest import assert_accessible, follow, shown_day
 
 PROV = Provenance(channel="api", reference="token:1")
 
@@ -67,16 +67,16 @@ def test_contacts_tabs_detail_and_blacklist(admin_page, tenant):
     # htmx swaps the list in place; wait for the search in the address bar, then the one row
     page.wait_for_url("**q=earl**")
     expect(page.locator("tbody tr")).to_have_count(1)
-    page.get_by_role("link", name="earlier@example.com").click()
+    follow(page.get_by_role("link", name="earlier@example.com"))
     assert page.get_by_role("heading", level=1).inner_text().startswith("earlier@example.com")
     assert_accessible(page)
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Blacklist").click()
     page.get_by_role("status").filter(has_text="is blacklisted").wait_for()
-    page.get_by_role("link", name="Contacts", exact=True).click()
+    follow(page.get_by_role("link", name="Contacts", exact=True))
     assert tabs.get_by_role("link").all_inner_texts() == [
         "Confirmed 2", "Unconfirmed 1", "Blacklisted 1"]
-    page.get_by_role("link", name="Blacklisted 1").click()
+    follow(page.get_by_role("link", name="Blacklisted 1"))
     assert page.locator("tbody tr td:first-child").all_inner_texts() == ["earlier@example.com"]
 
 
@@ -97,11 +97,11 @@ def test_add_one_contact_with_inline_errors(admin_page, tenant):
     page = admin_page
     add_custom_field(tenant.id, {"name": "birthday", "type": "date"})
     add_custom_field(tenant.id, {"name": "size", "type": "choice", "choices": ["S", "M"]})
-    page.get_by_role("link", name="Add contacts").click()
+    follow(page.get_by_role("link", name="Add contacts"))
     assert_accessible(page)
     for name in ("Upload a file", "Add one contact", "Connect with the API", "Other options"):
         assert page.get_by_role("heading", name=name).is_visible()
-    page.get_by_role("link", name="Add one contact").click()
+    follow(page.get_by_role("link", name="Add one contact"))
     assert_accessible(page)
     page.get_by_label("E-mail address").fill("ann@example")
     page.get_by_role("button", name="Add contact").click()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gateway.imports import service, spool
 from gateway.imports.models import Import
-from tests.gateway.admin.conftest import assert_accessible, snap
+from tests.gateway.admin.conftest import assert_accessible, follow, snap
 from tests.gateway.admin.test_imports import CSV
 
 VIEWPORTS = [("desktop", 1366, 768), ("phone", 390, 844)]
@@ -28,13 +28,13 @@ def open_menu_link(page, name: str) -> None:
     menu = page.locator("details.menu")
     if menu.locator("summary").is_visible() and not menu.evaluate("el => el.open"):
         menu.locator("summary").click()
-    page.get_by_role("link", name=name, exact=True).click()
+    follow(page.get_by_role("link", name=name, exact=True))
 
 
 def walk(page, run_jobs, tmp_path, request, size: str, width: int) -> None:
     """One import through the wizard, checking each page at ``width``."""
     open_menu_link(page, "Imports")
-    page.get_by_role("link", name="Upload a file").click()
+    follow(page.get_by_role("link", name="Upload a file"))
     assert_accessible(page)
     fits(page, width)
     source = tmp_path / f"people-{size}.csv"
