@@ -1,15 +1,19 @@
 """Writing events: the transactional outbox.
 
 ``on_changes`` is the events area's listener (``Area.on_changes``): the contact store calls
-it inside the transaction of every write, so an event row (and a delivery row per endpoint
-that wants it) commits or rolls back with the change it describes. The rows are written
+it inside the transaction of every write, so an event row commits or rolls back with the
+change it describes. The rows are written
 set-based: one ``INSERT … SELECT`` from the contact rows per kind of change, the contact's
-snapshot built by the database (an import of 100,000 rows costs a few statements).
+snapshot built by the database (an import of 100,000 rows costs a few statements). Their
+delivery rows are left to the workers: each statement adds one ``EventFanout`` row naming
+its events and the endpoints that want them (``events.jobs.fan_out``), so the writer pays
+one row per statement, not one per event and endpoint.
 
 Nothing is written for an account without an enabled endpoint wanting the type: that check
 reads a per-process cache (``SUBSCRIPTIONS_TTL`` seconds; changes made here clear it). The
-delivery rows join the endpoint table, so an endpoint deleted or disabled by another process
-within that time is skipped, never a reason for the contact's write to fail.
+delivery rows join the endpoint table when they are written, so an endpoint deleted or
+disabled by another process within that time is skipped, never a reason for the contact's
+write to fail.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections import defaultdict
 import peewee as pw
 
 from events import jobs
-from events.models import Event, EventDelivery, EventEndpoint
+from events.models import Event, EventDelivery, EventEndpoint, EventFanout
 from gateway.db import db, is_postgres, utcnow
 
 SUBSCRIPTIONS_TTL = 2.0  # seconds another process may take to see a new endpoint
@@ -155,29 +159,27 @@ def _id_conditions(ids: list[int]):
 # Statements below hold fixed text and driver placeholders only (values are bound).
 def _write_contact_events(account_id: int, kind: str, changed: tuple, channel: str,
                           contact_ids: list[int], endpoint_ids: tuple[int, ...]) -> None:
+    """The events, and per statement one fan-out row for the workers (their deliveries)."""
     p, now = db.param, utcnow()
     insert = (f"INSERT INTO event (account_id, type, contact_id, data, created_at) "  # noqa: S608
               f"SELECT account_id, {p}, id, {_snapshot_sql()}, {p} FROM contact "
               f"WHERE account_id = {p} AND ")
     head = [kind, _data_tail(changed, channel), now, account_id]
+    fanout = [account_id, kind, json.dumps(sorted(endpoint_ids)), now]  # as JSONField stores
     for condition, values in _id_conditions(contact_ids):
         if is_postgres():
-            # one statement: the new events' ids feed the deliveries directly
+            # one statement: the range of the new events' ids feeds the fan-out row
             db.execute_sql(
-                f"WITH e AS ({insert}{condition} RETURNING id) INSERT INTO event_delivery "  # noqa: S608
-                f"(event_id, endpoint_id, status, attempts, next_at, updated_at) "
-                f"SELECT e.id, ep.id, 'pending', 0, {p}, {p} FROM e "
-                f"JOIN event_endpoint ep ON ep.id = ANY({p}::int[]) AND ep.enabled",
-                [*head, *values, now, now, list(endpoint_ids)])
+                f"WITH e AS ({insert}{condition} RETURNING id) INSERT INTO event_fanout "  # noqa: S608
+                f"(account_id, type, endpoints, created_at, first_event, last_event) "
+                f"SELECT {p}, {p}, {p}, {p}, min(id), max(id) FROM e HAVING count(*) > 0",
+                [*head, *values, *fanout])
             continue
         cursor = db.execute_sql(insert + condition, [*head, *values])
         # SQLite: this transaction holds the write lock, so the statement's rows got the
         # consecutive ids ending at the last one inserted.
         last, count = cursor.lastrowid, cursor.rowcount
-        for endpoint_id in endpoint_ids:
-            db.execute_sql(
-                f"INSERT INTO event_delivery (event_id, endpoint_id, status, attempts, "  # noqa: S608
-                f"next_at, updated_at) SELECT ev.id, ep.id, 'pending', 0, {p}, {p} "
-                f"FROM event ev JOIN event_endpoint ep ON ep.id = {p} AND ep.enabled "
-                f"WHERE ev.id BETWEEN {p} AND {p}",
-                [now, now, endpoint_id, last - count + 1, last])
+        if count > 0:
+            EventFanout.insert(account=account_id, type=kind, endpoints=sorted(endpoint_ids),
+                               created_at=now, first_event=last - count + 1,
+                               last_event=last).execute()

@@ -1,11 +1,12 @@
 """Jobs: deliver due events, retry with backoff, bury, and the sweeps that keep it honest.
 
-``deliver_due`` claims due deliveries (a lease: their ``next_at`` moves ``LEASE`` ahead, so
-a worker killed mid-POST loses nothing — they fall due again), POSTs them per endpoint
-(one event per POST, or up to 100 as a JSON array for a batched endpoint; ``PARALLEL`` POSTs
-at a time, each wave recorded in one transaction), logs every attempt and schedules the
-failed ones after ``RETRY_SCHEDULE`` (more than a day in all), after which a delivery is
-dead (replayable). ``kick`` makes sure a ``deliver_due`` runs.
+``deliver_due`` first writes the delivery rows of newly written events (``fan_out``: the
+writers leave that to us), then claims due deliveries (a lease: their ``next_at`` moves
+``LEASE`` ahead, so a worker killed mid-POST loses nothing — they fall due again), POSTs
+them per endpoint (one event per POST, or up to 100 as a JSON array for a batched endpoint;
+``PARALLEL`` POSTs at a time, each wave recorded in one transaction), logs every attempt
+and schedules the failed ones after ``RETRY_SCHEDULE`` (more than a day in all), after
+which a delivery is dead (replayable). ``kick`` makes sure a ``deliver_due`` runs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from events import delivery
-from events.models import Event, EventAttempt, EventDelivery, EventEndpoint
+from events.models import Event, EventAttempt, EventDelivery, EventEndpoint, EventFanout
 from gateway import runtime
 from gateway.accounts import notification_address
 from gateway.db import db, is_postgres, run_many, utcnow
@@ -35,6 +36,7 @@ log = logging.getLogger("inlet.events")
 RETRY_SCHEDULE = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800, 28800)
 LEASE = timedelta(minutes=2)
 CLAIM = 100  # deliveries claimed at once (a batched endpoint's POST holds at most 100)
+FANOUT_SPAN = 20_000  # event ids fanned out per transaction (an import's come in one row)
 PARALLEL = 16  # POSTs in flight per worker: receivers answer them side by side
 IDLE_SECONDS = 2.0  # a kicked run waits this long for the kicking transaction to commit
 BUDGET_SECONDS = 60.0  # then hands over to a new job (other jobs get their turn)
@@ -112,7 +114,10 @@ def _deliver_due(helper: bool) -> int:
     while time.monotonic() - started < BUDGET_SECONDS:
         if not embedded:
             _still_running(helper)
+        fanned = fan_out()
         claimed = claim(CLAIM)
+        if fanned and not claimed:
+            last_work = time.monotonic()
         if claimed:
             if len(claimed) == CLAIM and not helper and not embedded:
                 kick(helper=True)  # a backlog: let a second worker help
@@ -124,9 +129,50 @@ def _deliver_due(helper: bool) -> int:
             time.sleep(0.05)
     if not embedded:
         release(runtime.queue(), _mark(helper))
-        if due_count(1):  # came due after our last look, or the budget ran out
+        if due_count(1) or fanout_waiting():  # came due after our last look, or out of time
             kick()
     return done
+
+
+def fan_out() -> int:
+    """Write the delivery rows of events written since (``EventFanout``), oldest first, in
+    one transaction of up to ``FANOUT_SPAN`` event ids; returns how many rows were done."""
+    with db.atomic():
+        rows = EventFanout.select().order_by(EventFanout.id).limit(100)
+        if is_postgres():
+            rows = rows.for_update(skip_locked=True)  # another worker's: take the next
+        taken, span = [], 0
+        for row in rows:
+            span += row.last_event - row.first_event + 1
+            if taken and span > FANOUT_SPAN:
+                break
+            taken.append(row)
+        now = utcnow()
+        for row in taken:
+            _deliveries_of(row, now)
+        if taken:
+            EventFanout.delete().where(EventFanout.id.in_([row.id for row in taken])).execute()
+    return len(taken)
+
+
+def _deliveries_of(fanout: EventFanout, now) -> None:
+    """The deliveries of one fan-out row's events, to those of its endpoints still enabled
+    (in event order: a contact's events are claimed, so sent, in the order they happened)."""
+    p = db.param
+    endpoints = ", ".join([p] * len(fanout.endpoints)) or "NULL"
+    db.execute_sql(
+        f"INSERT INTO event_delivery (event_id, endpoint_id, status, attempts, next_at, "  # noqa: S608
+        f"updated_at) SELECT e.id, ep.id, 'pending', 0, {p}, {p} FROM event e "
+        f"JOIN event_endpoint ep ON ep.id IN ({endpoints}) AND ep.enabled "
+        f"WHERE e.account_id = {p} AND e.type = {p} AND e.id BETWEEN {p} AND {p} "
+        f"ORDER BY e.id, ep.id ON CONFLICT (event_id, endpoint_id) DO NOTHING",
+        [now, now, *fanout.endpoints, fanout.account_id, fanout.type, fanout.first_event,
+         fanout.last_event])
+
+
+def fanout_waiting() -> bool:
+    """Whether events wait for their delivery rows."""
+    return EventFanout.select().exists()
 
 
 def _due_where(now):
@@ -332,10 +378,11 @@ def _bury(rows: list[tuple], reason: str) -> None:
 # ---- sweeps -----------------------------------------------------------------------------------
 
 def requeue_stuck() -> int:
-    """Sweep: schedule a delivery run when deliveries are due (lost kicks, expired leases
-    of a killed worker, retries come due); returns how many are due."""
+    """Sweep: schedule a delivery run when deliveries are due or events wait for theirs
+    (lost kicks, expired leases of a killed worker, retries come due); returns how many
+    are due (plus one when events wait)."""
     with db.connection_context():
-        due = due_count()
+        due = due_count() + fanout_waiting()
     if due:
         kick(force=True)
     return due

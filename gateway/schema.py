@@ -12,6 +12,7 @@ import peewee
 
 from connectors.models import Delivery, Refusal
 from events.models import MODELS as EVENT_MODELS
+from events.models import EventFanout
 from forms.models import Confirmation, Form, RefusedOrigin, UnsubscribeLink
 from gateway.contact_search import create_indexes as create_search_indexes
 from gateway.db import AutoIncrementField, add_autoincrement, apply_migrations, db, is_sqlite
@@ -184,6 +185,15 @@ def _import_language() -> None:
         db.execute_sql('ALTER TABLE "import" ADD COLUMN language VARCHAR(8)')
 
 
+def _event_fanout() -> None:
+    """Version 24: contact events are fanned out to deliveries by the workers
+    (``EventFanout``); a delivery is unique per event and endpoint."""
+    db.create_tables([EventFanout], safe=True)
+    db.execute_sql("DROP INDEX IF EXISTS event_delivery_event_id")
+    db.execute_sql("CREATE UNIQUE INDEX IF NOT EXISTS event_delivery_event_id_endpoint_id "
+                   "ON event_delivery (event_id, endpoint_id)")
+
+
 # Each upgrade is (version, function); new ones are appended, never edited.
 MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (1, _initial_schema),
@@ -206,6 +216,7 @@ MIGRATIONS: list[tuple[int, Callable[[], None]]] = [
     (21, _user_language),
     (22, _lighter_event_writes),
     (23, _import_language),
+    (24, _event_fanout),
 ]
 
 

@@ -54,6 +54,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(client, tenant, receiver, su
     subscribe(["contact.created"])
     _add(client, tenant, 3)
     with db.connection_context():
+        assert jobs.fan_out() == 3  # the deliveries are written: one fan-out row per change
         leased = jobs.claim(100)  # taken by a worker that dies before it POSTs
     assert len(leased) == 3
     deliver()
@@ -172,6 +173,8 @@ def test_an_unreachable_receiver_holds_its_backlog_without_busy_work(client, ten
     assert jobs.deliver_due() == 0  # nothing due: the backlog waits for the receiver
     _add(client, tenant, 10, start=100)  # changes made during the outage wait with it
     with db.connection_context():
+        assert jobs.fanout_waiting()
+        jobs.fan_out()
         assert jobs.due_count() == 0
         EventEndpoint.update(held_until=utcnow()).execute()  # the hold is over
         assert jobs.due_count() == 10

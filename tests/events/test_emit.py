@@ -68,9 +68,73 @@ def test_set_based_events_carry_the_contact_as_each_change_committed_it(
 
 def test_event_writes_skip_the_index_and_the_check_they_do_not_need(store):
     """Schema version 22: no created_at index (the purge walks ids); on PostgreSQL a delivery
-    does not check by constraint the event it is written with."""
+    does not check by constraint the event it is written with. Version 24: one delivery per
+    event and endpoint (a fan-out done twice adds nothing)."""
     from gateway.db import db, is_postgres
     schema = db.execute_sql("SELECT current_schema()").fetchone()[0] if is_postgres() else None
     assert "event_created_at" not in {index.name for index in db.get_indexes("event", schema)}
     targets = {fk.dest_table for fk in db.get_foreign_keys("event_delivery", schema)}
     assert targets == ({"event_endpoint"} if is_postgres() else {"event", "event_endpoint"})
+    unique = {tuple(index.columns) for index in db.get_indexes("event_delivery", schema)
+              if index.unique}
+    assert ("event_id", "endpoint_id") in unique
+
+
+def test_an_import_leaves_its_deliveries_to_the_workers(client, tenant, receiver, subscribe,
+                                                        deliver, run_jobs):
+    """#19: an import's transaction writes its events and one fan-out row per statement, no
+    delivery per event; the worker writes those, and every event still arrives once."""
+    from events.models import Event, EventDelivery, EventFanout
+    from gateway.db import db
+    from gateway.imports import jobs as import_jobs
+    from gateway.imports import service
+    from tests.gateway.imports.conftest import Importer, csv_bytes
+    subscribe(["contact.created"], batch=True)
+    rows = [[f"f{i}@example.com", "nl", "Fair"] for i in range(250)]
+    importer = Importer(client, tenant, run_jobs)
+    imp = importer.validate(csv_bytes([["email", "language", "source"], *rows]))
+    with db.connection_context():
+        service.finalise(tenant.id, imp["id"])
+    import_jobs.finalise_import(imp["id"])  # the job itself: the delivery run stays queued
+    assert importer.get(imp["id"])["counts"]["created"] == 250
+    with db.connection_context():
+        assert Event.select().where(Event.type == "contact.created").count() == 250
+        assert EventDelivery.select().count() == 0
+        assert 1 <= EventFanout.select().count() <= 3
+    deliver()
+    assert sorted(e["data"]["contact"]["email"] for e in receiver.events()) == sorted(
+        row[0] for row in rows)
+    with db.connection_context():
+        assert EventFanout.select().count() == 0
+        assert EventDelivery.select().where(EventDelivery.status == "delivered").count() == 250
+
+
+def test_a_fanout_done_twice_adds_nothing_and_skips_a_disabled_endpoint(
+        client, tenant, receiver, subscribe, deliver):
+    """On PostgreSQL another transaction's fan-out range can cover the same events: the
+    deliveries stay one per event and endpoint. An endpoint disabled before the fan-out
+    gets no delivery."""
+    from events import jobs
+    from events.models import EventDelivery, EventFanout
+    from gateway.db import db
+    kept, _ = subscribe(["contact.created"])
+    off, _ = subscribe(["contact.created"])
+    for i in range(3):
+        r = client.post("/api/contacts", headers=tenant.headers, json={
+            "email": f"twice{i}@example.com", "language": "en", "source": "Website"})
+        assert r.status_code == 201, r.text
+    r = client.patch(f"/api/event-endpoints/{off['id']}", headers=tenant.headers,
+                     json={"enabled": False})
+    assert r.status_code == 200, r.text
+    with db.connection_context():
+        rows = list(EventFanout.select())
+        assert [row.endpoints for row in rows] == [sorted([kept["id"], off["id"]])] * 3
+        EventFanout.create(account=tenant.id, type="contact.created",  # all three again
+                           first_event=rows[0].first_event, last_event=rows[-1].last_event,
+                           endpoints=rows[0].endpoints)
+        while jobs.fan_out():
+            pass
+        assert [d.endpoint_id for d in EventDelivery.select()] == [kept["id"]] * 3
+    deliver()
+    assert sorted(e["data"]["contact"]["email"] for e in receiver.events()) == [
+        f"twice{i}@example.com" for i in range(3)]
