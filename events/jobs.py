@@ -195,14 +195,19 @@ def claim(limit: int, ids: list[int] | None = None) -> list[tuple]:
     due = (due.where(EventDelivery.id.in_(ids)) if ids else
            due.where(_due_where(now)).order_by(EventDelivery.next_at, EventDelivery.id)
            .limit(limit))
+    materialized = ""
     if is_postgres():
         due = due.for_update(skip_locked=True)  # another worker's claim: take the next rows
+        # PostgreSQL may run a plain ``IN (subquery)`` again per row, and so lease far more
+        # than ``limit`` (one worker took a whole 600-delivery backlog after a crash).
+        materialized = "MATERIALIZED "
     due_sql, due_params = due.sql()
     with db.atomic():
         rows = db.execute_sql(
-            f"UPDATE event_delivery SET next_at = {p}, updated_at = {p} WHERE id IN "  # noqa: S608
-            f"({due_sql}) AND status = 'pending' RETURNING id, event_id, endpoint_id, attempts",
-            [now + LEASE, now, *due_params]).fetchall()
+            f"WITH due AS {materialized}({due_sql}) UPDATE event_delivery "  # noqa: S608
+            f"SET next_at = {p}, updated_at = {p} WHERE id IN (SELECT id FROM due) "
+            f"AND status = 'pending' RETURNING id, event_id, endpoint_id, attempts",
+            [*due_params, now + LEASE, now]).fetchall()
     return rows
 
 

@@ -7,6 +7,7 @@ that a test can stop (gracefully or with SIGKILL) and start again on the same po
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -20,6 +21,24 @@ from pathlib import Path
 
 import psycopg2
 import redis
+
+
+def descendants(pid: int) -> list[int]:
+    """The ids of a process's children, their children, and so on (read from /proc)."""
+    parents: dict[int, list[int]] = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.split("/")[2]))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
 
 
 def free_port() -> int:
@@ -167,7 +186,7 @@ class Process:
         full_env.update(self.env)
         full_env["PYTHONUNBUFFERED"] = "1"
         out = open(self.log, "ab")  # noqa: SIM115 (kept open for the child's lifetime)
-        # A new session: kill -9 of the group also takes the RQ work horse down with it.
+        # A new session: its group is what terminate() stops (see kill() for the work horse).
         self.proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", *self.args],
                                      env=full_env, stdout=out, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -175,9 +194,15 @@ class Process:
         return self
 
     def kill(self) -> None:
-        """SIGKILL the process and its children (the RQ work horse): no cleanup runs."""
+        """SIGKILL the process and its descendants: no cleanup runs. An RQ work horse puts
+        itself in a process group of its own, so killing the group alone would leave the
+        job running, orphaned, beside the next worker's."""
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            for pid in [*descendants(self.proc.pid), self.proc.pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
 
     def terminate(self, timeout: float = 15) -> None:
