@@ -57,9 +57,10 @@ drains on several workers, and across retries. How: a drain CLAIMS the keys of i
 Redis (atomically with parking); an item whose key another drain or a waiting retry holds is
 PARKED behind that key instead of being handled. The owner releases the key after its batch
 and handles what was parked meanwhile, in order; a failed item's retry job takes the key over
-and releases it after its last attempt (success or failure). A claim nobody renews (a worker
-``kill -9``'d) expires, and ``recover`` puts its parked items back at the head of the queue:
-nothing is lost, and order holds except around such a crash (best effort there).
+and releases it after its last attempt (success or failure). A drain's claims lapse with its
+lease (a worker ``kill -9``'d), and ``recover`` puts its items and those parked behind its
+keys back at the head of the queue: nothing is lost, and order holds except around such a
+crash (best effort there).
 
 Without Redis (``settings.embedded_queue``) each item is an ``EmbeddedJob`` row running
 ``run_item`` and duplicates are remembered as long as the row is kept; the in-process runner
@@ -290,7 +291,7 @@ def run_item(stream: str, handler_path: str, item_id: str, item: dict) -> None:
         handler(item_id, item)
         return
     # A retry owns its key (see the module docstring): release it after the last attempt.
-    owner = f"retry:{item_id}"
+    owner = order.retry_owner(item_id)
     try:
         handler(item_id, item)
     except Exception:
@@ -430,7 +431,8 @@ def _handle_batch(r: redis.Redis, k: dict, target: tuple, run: list[tuple[str, b
             log.exception("intake handler %s failed for %s; retrying it as its own job",
                           handler_path, entry["id"])
             if digest:
-                order.hand_over(r, k, digest, f"retry:{entry['id']}", _retry_hold_seconds())
+                order.hand_over(r, k, digest, order.retry_owner(entry["id"]),
+                                _retry_hold_seconds())
                 held[digest] = []
             runtime.queue().enqueue(run_item, stream, handler_path, entry["id"], entry["item"])
     for digest, raws in held.items():

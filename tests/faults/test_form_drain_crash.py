@@ -60,6 +60,18 @@ def counts(emails: list[str]) -> dict:
                 "sent": mails.where(OutgoingMail.status == "sent").count()}
 
 
+def leases_run_out(idle: float) -> int:
+    """As if ``LEASE_SECONDS`` had passed for the killed drains: a drain lease not renewed for
+    ``idle`` seconds is dropped (a live drain renews its own every batch, well under a second
+    here), so the next sweep recovers that drain's batch; returns how many were dropped."""
+    from gateway import intake, runtime
+    redis = runtime.queue().redis
+    idle_ms = (intake.LEASE_SECONDS - idle) * 1000
+    stale = [key for key in redis.scan_iter(intake.keys("forms")["lease"] + "*")
+             if 0 <= redis.pttl(key) <= idle_ms]
+    return redis.delete(*stale) if stale else 0
+
+
 def test_workers_killed_while_draining_form_submissions(stack):
     from gateway.mail import CONNECTIONS, requeue_unsent
     seed = int(os.environ.get("INLET_FAULT_SEED", time.time()))
@@ -86,10 +98,12 @@ def test_workers_killed_while_draining_form_submissions(stack):
             now = counts(emails)
             landed += now["stored"] < SUBMISSIONS or now["sent"] < SUBMISSIONS
             workers[victim] = stack.worker()
-        # The sweep (every INLET_SWEEP_SECONDS) finds a killed drain's claimed items and
-        # mails; a mail left "sending" waits 10 minutes there: here, 5 s after the last kill
-        # (a live drain's claim is a fraction of a second old).
+        # The sweep (every INLET_SWEEP_SECONDS) finds a killed drain's items once its lease
+        # has lapsed (up to LEASE_SECONDS, 30 s) and its mails left "sending" after 10
+        # minutes: here both 5 s after the last kill (a live drain renews its lease every
+        # batch, and its mails' claim is a fraction of a second old).
         time.sleep(5)
+        leases_run_out(5)
         requeue_unsent(timedelta(seconds=5))
         final = wait_until(lambda: (c := counts(emails))["sent"] == SUBMISSIONS and c, 120,
                            "every confirmation mail to be sent", 0.2)

@@ -251,13 +251,15 @@ def test_a_key_held_elsewhere_parks_its_items_until_the_claim_lapses(settings, s
                                                                      run_jobs):
     k = intake.keys("test")
     store.redis.set(k["claim"] + intake._digest("k"), "another-drain", ex=60)
+    store.redis.set(k["lease"] + "another-drain", "1", ex=60)  # that drain is alive
     held = submit(settings, {"key": "k"}, handler=keyed).id
     free = submit(settings, {"key": "j"}, handler=keyed).id
     run_jobs()
     assert [i for i, _ in HANDLED] == [free]  # parked behind the other drain's claim
     assert intake.pending("test") == 0 and store.redis.llen(
         k["park"] + intake._digest("k")) == 1
-    store.redis.delete(k["claim"] + intake._digest("k"))  # that drain was kill -9'd
+    # That drain was kill -9'd: its lease lapses, and its claim with it (not 60 s later).
+    store.redis.delete(k["lease"] + "another-drain")
     assert intake.reschedule() == 1
     run_jobs()
     assert [i for i, _ in HANDLED] == [free, held]
