@@ -110,6 +110,14 @@ def follow(link) -> None:
     page.wait_for_url(target)
 
 
+def account_day(account_id: int, stored):
+    """The day a stored (naive UTC) instant falls on in the account's time zone: the day its
+    pages show and filter by (near midnight UTC it is not the UTC day)."""
+    from gateway.admin.dates import as_utc, zone
+    from gateway.models import Account
+    return as_utc(stored).astimezone(zone(Account.get_by_id(account_id).time_zone)).date()
+
+
 def shown_day(day) -> str:
     """A date as an English page shows it: 'Nov 24, 2026'."""
     return f"{day:%b} {day.day}, {day.year}"

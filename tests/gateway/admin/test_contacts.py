@@ -6,7 +6,7 @@ from gateway.contacts import Provenance
 from gateway.db import utcnow
 from gateway.models import Consent, Contact, ContactEvent
 from tests.conftest import make_tenant
-from tests.gateway.admin.conftest import csrf_of, shown_day
+from tests.gateway.admin.conftest import account_day, csrf_of, shown_day
 
 PROV = Provenance(channel="api", reference="token:1", actor="test")
 
@@ -44,7 +44,7 @@ def test_three_tabs_with_their_counts(admin_client, tenant):
 def test_newest_first_with_just_now_today_and_the_date(admin_client, tenant):
     add(tenant.id, "old@x.example.com", age=timedelta(days=400))
     add(tenant.id, "fresh@x.example.com", age=timedelta(minutes=5))
-    old = shown_day(Contact.get(email="old@x.example.com").created_at.date())
+    old = shown_day(account_day(tenant.id, Contact.get(email="old@x.example.com").created_at))
     html = admin_client.get("/admin/contacts").text
     assert rows(html) == ["fresh@x.example.com", "old@x.example.com"]
     assert ">Just now</time>" in html and f">{old}</time>" in html

@@ -6,7 +6,7 @@ import re
 
 from gateway import contacts
 from gateway.models import Contact
-from tests.gateway.admin.conftest import csrf_of
+from tests.gateway.admin.conftest import account_day, csrf_of
 from tests.gateway.admin.test_contacts import PROV, add, rows
 
 
@@ -38,7 +38,7 @@ def test_filters_narrow_and_survive_a_tab_switch(admin_client, tenant):
     assert rows(admin_client.get("/admin/contacts?tab=unconfirmed&language=nl").text) == []
     assert "No unconfirmed contact matches these filters" in admin_client.get(
         "/admin/contacts?tab=unconfirmed&language=nl").text
-    today = Contact.get(email="a@x.example.com").created_at.date()
+    today = account_day(tenant.id, Contact.get(email="a@x.example.com").created_at)
     assert len(rows(admin_client.get(f"/admin/contacts?from={today}&to={today}").text)) >= 1
     assert rows(admin_client.get("/admin/contacts?to=2000-01-01").text) == []
 
