@@ -55,7 +55,7 @@ def admin_client(client, admin):
 @pytest.fixture
 def admin_page(page, live_server, admin):
     """A browser page logged in as ``admin`` on the live server."""
-    page.set_default_timeout(5000)
+    page.set_default_timeout(10_000)
     page.goto(f"{live_server}/admin/")
     page.get_by_label("E-mail address").fill(admin.email)
     page.get_by_label("Password").fill(admin.password)

@@ -24,7 +24,7 @@ def seed(account_id, email, status="confirmed", age=None):
 
 
 def test_login_logout_and_wrong_password(page, live_server, admin):
-    page.set_default_timeout(5000)
+    page.set_default_timeout(10_000)
     page.goto(f"{live_server}/admin/settings")
     assert "/admin/login" in page.url
     assert_accessible(page)

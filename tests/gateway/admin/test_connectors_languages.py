@@ -174,7 +174,7 @@ def login(browser, live_server, admin, language):
     """A browser page of a person whose browser speaks ``language``, logged in."""
     context = browser.new_context(locale=LOCALES[language])
     page = context.new_page()
-    page.set_default_timeout(5000)
+    page.set_default_timeout(10_000)
     log_in(page, live_server, admin)
     assert page.locator("html").get_attribute("lang") == language
     return page

@@ -81,7 +81,7 @@ def test_just_now_and_today_in_each_language():
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_user_who_picks_french_sees_the_admin_in_french(page, live_server, admin, tenant):
     contact = a_contact(tenant.id)
-    page.set_default_timeout(5000)
+    page.set_default_timeout(10_000)
     log_in(page, live_server, admin.email)
     assert lang_of(page) == "en"  # the browser's (Playwright's en-US)
 
@@ -145,7 +145,7 @@ def test_without_a_choice_the_browser_language_counts(browser, live_server, admi
     a_contact(tenant.id)
     context = browser.new_context(locale="nl-BE")
     page = context.new_page()
-    page.set_default_timeout(5000)
+    page.set_default_timeout(10_000)
     try:
         page.goto(f"{live_server}/admin/login")
         assert lang_of(page) == "nl"
@@ -233,7 +233,7 @@ def test_the_core_pages_fit_a_phone_and_a_laptop_in_each_language(
     set_language(User.get(User.email == admin.email).id, language)
     context = browser.new_context(locale=language)
     page = context.new_page()
-    page.set_default_timeout(5000)
+    page.set_default_timeout(10_000)
     wide, english, wrong_language = {}, {}, []
     try:
         for size, label in ((PHONE, "phone"), (LAPTOP, "laptop")):

@@ -142,7 +142,7 @@ def check_page(page, url: str, size: dict) -> list[str]:
 def test_every_admin_page_fits_a_phone_and_a_laptop(app, page, live_server, admin, tenant,
                                                     run_jobs, request):
     ids = long_data(tenant.id, run_jobs)
-    page.set_default_timeout(5000)
+    page.set_default_timeout(10_000)
     page.set_viewport_size(PHONE)
     page.goto(f"{live_server}/admin/login")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
@@ -171,7 +171,7 @@ def test_the_menu_collapses_on_a_phone_and_works_without_script(browser, live_se
                                                                 request):
     context = browser.new_context(java_script_enabled=False, viewport=PHONE)
     page = context.new_page()
-    page.set_default_timeout(5000)
+    page.set_default_timeout(10_000)
     try:
         page.goto(f"{live_server}/admin/login")
         page.get_by_label("E-mail address").fill(admin.email)

@@ -59,7 +59,7 @@ def test_every_admin_page_speaks_the_users_language(app, page, live_server, admi
                                                     run_jobs, request, language):
     ids = long_data(tenant.id, run_jobs)
     set_language(User.get(User.email == admin.email).id, language)
-    page.set_default_timeout(5000)
+    page.set_default_timeout(10_000)
     log_in(page, live_server, admin)
     assert page.locator("html").get_attribute("lang") == language
 
