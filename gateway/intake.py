@@ -102,10 +102,11 @@ PREFIX = "inlet:intake"
 DEDUPE_SECONDS = 24 * 3600
 BATCH = 500
 SCHEDULE_SECONDS = 60  # a scheduled drain older than this is assumed lost: schedule again
-# A processing list whose lease expired belongs to a crashed drain. Short, and renewed every
-# few items, so a crash holds its batch back seconds, not minutes.
+# A processing list whose lease expired belongs to a crashed drain (and its order claims lapse
+# with it). Short, and renewed every batch and every few items handled one by one, so a crash
+# holds its batch back seconds, not minutes, while a slow live batch keeps its lease.
 LEASE_SECONDS = 30
-LEASE_EVERY = 10  # items handled between two renewals
+LEASE_EVERY = 10  # items handled one by one between two renewals
 DRAIN_BUDGET_SECONDS = 30  # a drain hands over to a fresh job after this long
 HELPER_SECONDS = 5  # with a backlog, at most one extra drain job is added this often
 
@@ -394,7 +395,7 @@ def _run_batch(r: redis.Redis, k: dict, target: tuple, owner: str, batch: list[b
                for raw in batch] if hasattr(handler, "order_key") else [""] * len(batch)
     parked = order.claim(r, k, owner, list(zip(digests, batch, strict=True)))
     run = [(d, raw) for d, raw, p in zip(digests, batch, parked, strict=True) if not p]
-    held = _handle_batch(r, k, target, run)
+    held = _handle_batch(r, k, target, run, lease)
     mine = {d for d, _ in run if d} - held
     return len(run) + _release_loop(r, k, target, owner, mine, processing, lease)
 
@@ -406,22 +407,24 @@ def _release_loop(r: redis.Redis, k: dict, target: tuple, owner: str, mine: set[
     while mine:
         r.set(lease, "1", ex=LEASE_SECONDS)
         popped = order.release(r, k, owner, mine, processing)
-        held = _handle_batch(r, k, target, popped)
+        held = _handle_batch(r, k, target, popped, lease)
         handled += len(popped)
         mine = {d for d, _ in popped} - held
     return handled
 
 
-def _handle_batch(r: redis.Redis, k: dict, target: tuple, run: list[tuple[str, bytes]]
-                  ) -> set[str]:
+def _handle_batch(r: redis.Redis, k: dict, target: tuple, run: list[tuple[str, bytes]],
+                  lease: str) -> set[str]:
     """Hand ``run`` ((digest, raw entry) pairs, in order) to the handler: ``many`` first,
-    else alone; returns the keys now held by a failed item's retry."""
+    else alone (renewing ``lease``); returns the keys now held by a failed item's retry."""
     stream, handler, handler_path = target
     entries = [json.loads(raw) for _, raw in run]
     if _try_many(handler, [(e["id"], e["item"]) for e in entries]):
         return set()
     held: dict[str, list[bytes]] = {}
-    for (digest, raw), entry in zip(run, entries, strict=True):
+    for n, ((digest, raw), entry) in enumerate(zip(run, entries, strict=True)):
+        if n and n % LEASE_EVERY == 0:  # one by one can be slow: stay alive for recover()
+            r.set(lease, "1", ex=LEASE_SECONDS)
         if digest in held:  # behind this batch's failed item of the key: keep the order
             held[digest].append(raw)
             continue

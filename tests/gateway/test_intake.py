@@ -115,6 +115,33 @@ def test_items_of_a_crashed_drain_go_back_to_the_queue(settings, store, run_jobs
     assert [i for i, _ in HANDLED] == ids
 
 
+LEASES: list[int] = []  # the drain's lease time-to-live (ms) as each slow item starts
+
+
+def slow(item_id: str, item: dict) -> None:
+    """A handler taking "long" over each item: its first one lets the drain's lease run down
+    to a second (as if 29 s had passed); each one notes what the lease has left."""
+    from gateway import runtime
+    redis = runtime.queue().redis
+    [lease] = redis.keys(intake.keys("test")["lease"] + "*")
+    if not LEASES:
+        redis.pexpire(lease, 1000)
+    LEASES.append(redis.pttl(lease))
+    HANDLED.append((item_id, item))
+
+
+def test_a_slow_batch_handled_one_by_one_keeps_its_lease(settings, store, run_jobs):
+    """Otherwise ``recover`` would hand a live drain's batch to another drain (and its order
+    claims would lapse with the lease)."""
+    LEASES.clear()
+    for n in range(intake.LEASE_EVERY + 2):
+        submit(settings, {"n": n}, handler=slow)
+    run_jobs()
+    assert len(HANDLED) == intake.LEASE_EVERY + 2
+    assert all(ttl <= 1000 for ttl in LEASES[:intake.LEASE_EVERY])
+    assert LEASES[intake.LEASE_EVERY] > (intake.LEASE_SECONDS - 5) * 1000  # renewed
+
+
 def test_the_sweep_restarts_a_stream_whose_drain_was_lost(settings, store, run_jobs):
     ids = [submit(settings, {"n": n}).id for n in range(3)]
     store.rq.empty()  # the scheduled drain job is lost (say, Redis restarted without it)
