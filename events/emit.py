@@ -2,12 +2,12 @@
 
 ``on_changes`` is the events area's listener (``Area.on_changes``): the contact store calls
 it inside the transaction of every write, so an event row commits or rolls back with the
-change it describes. The rows are written
-set-based: one ``INSERT … SELECT`` from the contact rows per kind of change, the contact's
-snapshot built by the database (an import of 100,000 rows costs a few statements). Their
-delivery rows are left to the workers: each statement adds one ``EventFanout`` row naming
-its events and the endpoints that want them (``events.jobs.fan_out``), so the writer pays
-one row per statement, not one per event and endpoint.
+change it describes. The rows are written set-based: one ``INSERT … SELECT`` from the contact
+rows per kind of change, the contact's snapshot built by the database (an import of 100,000
+rows costs a few statements). Their delivery rows are left to the workers: each statement
+adds one ``EventFanout`` row naming its events and the endpoints that want them
+(``events.jobs.fan_out``), so the writer pays one row per statement, not one per event and
+endpoint.
 
 Nothing is written for an account without an enabled endpoint wanting the type: that check
 reads a per-process cache (``SUBSCRIPTIONS_TTL`` seconds; changes made here clear it). The
