@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -12,10 +13,15 @@ import pytest
 from tests.gateway.admin.conftest import admin, admin_client, admin_page  # noqa: F401
 
 
-class Receiver:
-    """A local HTTP server recording every POST; ``answer`` sets its reply (status, headers)."""
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # a worker's parallel POSTs connect at once (the default is 5)
 
-    def __init__(self, host: str = "127.0.0.1"):
+
+class Receiver:
+    """A local HTTP server recording every POST; ``answer`` sets its reply (status, headers),
+    given ``pause`` seconds after the request arrived."""
+
+    def __init__(self, host: str = "127.0.0.1", pause: float = 0.0):
         self.requests: list[dict] = []
         self.answer = (200, {})
         outer = self
@@ -23,6 +29,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                time.sleep(pause)
                 outer.requests.append({"path": self.path, "headers": dict(self.headers),
                                        "body": body})
                 status, headers = outer.answer
@@ -37,7 +44,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server = _Server((host, 0), Handler)
         self.url = f"http://{host}:{self.server.server_address[1]}/inlet"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

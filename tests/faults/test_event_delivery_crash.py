@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from standardwebhooks import Webhook
 
+from tests.events.conftest import Receiver
 from tests.faults.services import wait_until
 
 pytestmark = pytest.mark.timeout(180)  # every fault test is bounded
@@ -26,41 +25,9 @@ CHANGES = 600
 PAUSE = 0.03  # seconds the receiver takes per POST
 
 
-class Server(ThreadingHTTPServer):
-    request_queue_size = 128  # a worker's parallel POSTs connect at once (the default is 5)
-
-
-class SlowReceiver:
-    """A loopback HTTP server that records every POST, answering 200 after ``PAUSE``."""
-
-    def __init__(self):
-        self.received: list[tuple[bytes, dict]] = []
-        lock, outer = threading.Lock(), self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                time.sleep(PAUSE)
-                with lock:
-                    outer.received.append((body, dict(self.headers)))
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def ids(self) -> set[str]:
-        """The distinct ``webhook-id``s received."""
-        return {headers["webhook-id"] for _, headers in self.received}
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def ids(receiver: Receiver) -> set[str]:
+    """The distinct event ids received (each POST's ``webhook-id``)."""
+    return {request["headers"]["webhook-id"] for request in receiver.requests}
 
 
 def commit_changes(account_id: int, count: int) -> None:
@@ -76,7 +43,7 @@ def commit_changes(account_id: int, count: int) -> None:
                         status="confirmed", provenance=Provenance("api"), field_types={})
 
 
-def time_passes(stack) -> None:
+def time_passes() -> None:
     """As if the killed worker's lease (and its running mark) had run out: its claimed
     deliveries fall due again, as they would ``LEASE`` later."""
     from events import jobs
@@ -97,7 +64,7 @@ def test_a_worker_killed_mid_delivery_loses_no_event(stack):
     from gateway.db import db
     from tests.conftest import make_tenant
     rng = random.Random(int(os.environ.get("INLET_FAULT_SEED", time.time())))
-    receiver = SlowReceiver()
+    receiver = Receiver(pause=PAUSE)
     try:
         stack.env["INLET_ALLOW_PRIVATE_TARGETS"] = "127.0.0.1"
         stack.configure()
@@ -107,28 +74,28 @@ def test_a_worker_killed_mid_delivery_loses_no_event(stack):
                                                     "events": ["contact.created"]})
         commit_changes(tenant.id, CHANGES)  # nothing sends yet: no worker runs
         worker = stack.worker()
-        wait_until(lambda: len(receiver.received) >= rng.randint(40, 120) or None, 60,
+        wait_until(lambda: len(receiver.requests) >= rng.randint(40, 120) or None, 60,
                    f"the worker to send\n{worker.output()}", 0.005)
         worker.kill()
-        at_kill = len(receiver.ids())
+        at_kill = len(ids(receiver))
         assert at_kill < CHANGES, "the worker finished before it was killed"
         time.sleep(PAUSE * 2)  # the POSTs in flight are answered (to nobody)
-        time_passes(stack)
+        time_passes()
         worker = stack.worker()  # its sweeper finds the due deliveries and schedules a run
         with db.connection_context():
             expected = {f"evt_{e.id}" for e in Event.select(Event.id)  # the webhook-id
                         .where(Event.account == tenant.id)}
         assert len(expected) == CHANGES
         try:
-            wait_until(lambda: receiver.ids() >= expected or None, 60, "every event", 0.1)
+            wait_until(lambda: ids(receiver) >= expected or None, 60, "every event", 0.1)
         finally:
-            print(f"received {at_kill} before the kill, {len(receiver.received)} POSTs in all")
+            print(f"received {at_kill} before the kill, {len(receiver.requests)} POSTs in all")
             print(worker.output())
-        assert receiver.ids() == expected
+        assert ids(receiver) == expected
         verifier = Webhook(secret)
-        for body, headers in receiver.received:
-            verifier.verify(body, {k.lower(): v for k, v in headers.items()})
+        for request in receiver.requests:
+            verifier.verify(request["body"], {k.lower(): v for k, v in request["headers"].items()})
         # twice only if the killed worker's wave was in flight: at most one claim's worth
-        assert len(receiver.received) - len(expected) <= 100
+        assert len(receiver.requests) - len(expected) <= 100
     finally:
         receiver.close()
